@@ -1,0 +1,60 @@
+# Ensemble: `make run` starts a local relay and builds the extension; `make test` runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DATA ?= .data
+HOST ?= 127.0.0.1
+PORT ?= 8765
+
+.PHONY: run test venv ext vsix tools lint pytest bench gen clean
+
+$(VENV)/.stamp: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev,scale]'
+	touch $@
+
+venv: $(VENV)/.stamp
+
+# Generated TypeScript declarations of the editor protocol.
+gen: venv
+	$(PY) -m daemon.gen_ts
+
+node_modules/.stamp: package.json vscode-extension/package.json
+	npm install --no-audit --no-fund
+	touch $@
+
+# Bundle the extension (with the daemon inside) and package the .vsix.
+ext: venv node_modules/.stamp
+	npm run -w vscode-extension build
+
+vsix: ext
+	npm run -w vscode-extension package
+
+# System packages and the pinned VS Code (code-server) used by the real-editor tests.
+tools:
+	bash scripts/install-tools.sh
+
+run: venv vsix
+	@mkdir -p $(DATA)/relay
+	@echo "Relay on ws://$(HOST):$(PORT)  (extension: $$(ls vscode-extension/*.vsix))"
+	$(VENV)/bin/ensemble-relay --host $(HOST) --port $(PORT) --data-dir $(DATA)/relay --dev
+
+lint: venv node_modules/.stamp
+	$(VENV)/bin/ruff check relay daemon tests bench
+	$(VENV)/bin/mypy
+	npm run -w vscode-extension lint
+	npm run -w vscode-extension typecheck
+
+pytest: venv
+	$(VENV)/bin/pytest -q
+
+test: venv tools vsix lint
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+bench: venv
+	$(PY) bench/cursor_load.py
+
+clean:
+	rm -rf $(VENV) node_modules vscode-extension/node_modules vscode-extension/dist vscode-extension/bundled .tools

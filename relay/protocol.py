@@ -1,0 +1,884 @@
+"""The Ensemble wire protocol: every message between daemon and relay.
+
+One JSON text frame carries one message; its ``type`` field names the class
+below (its ``TYPE``). This module is the single definition: the relay, the
+daemon, docs/protocol.md and the generated TypeScript all follow it.
+
+Conventions
+- ``rid``: optional request id chosen by the client; replies and errors echo it.
+- ``id`` on durable actions: a client-made unique id (UUID). The relay stores
+  the action, acks it with ``ack{id, seq}``, then broadcasts an ``event`` with
+  the per-session ``seq``. Re-sending an ``id`` is acked again, never stored twice.
+- Paths are workspace-relative POSIX paths; positions are LSP positions
+  (zero-based line, UTF-16 character).
+- Times are UNIX seconds (float).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from relay.schema import SchemaError, structure, to_wire
+
+PROTOCOL_VERSION = 1
+SUPPORTED_VERSIONS = frozenset({1})
+
+# Paths of the relay's WebSocket endpoints.
+SESSION_PATH = "/ws"  # needs "Authorization: Bearer <jwt>" on the upgrade
+AUTH_PATH = "/auth"  # no token; accepts only hello, sign_up and sign_in
+
+Role = Literal["host", "editor", "viewer"]
+InviteRole = Literal["editor", "viewer"]
+Status = Literal["active", "idle", "away"]
+ExportFormat = Literal["json", "markdown"]
+
+
+class ErrorCode:
+    """Codes carried by ``error`` frames (and documented in docs/protocol.md)."""
+
+    BAD_JSON = "bad_json"
+    BAD_MESSAGE = "bad_message"
+    UNKNOWN_TYPE = "unknown_type"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    HELLO_REQUIRED = "hello_required"
+    FRAME_TOO_LARGE = "frame_too_large"
+    TEXT_TOO_LONG = "text_too_long"
+    RATE_LIMITED = "rate_limited"
+    UNAUTHORIZED = "unauthorized"
+    TOKEN_EXPIRED = "token_expired"
+    BAD_CREDENTIALS = "bad_credentials"
+    USERNAME_TAKEN = "username_taken"
+    INVALID_USERNAME = "invalid_username"
+    WEAK_PASSWORD = "weak_password"
+    FORBIDDEN = "forbidden"
+    NOT_IN_SESSION = "not_in_session"
+    SESSION_NOT_FOUND = "session_not_found"
+    SESSION_ENDED = "session_ended"
+    SESSION_FULL = "session_full"
+    INVITE_INVALID = "invite_invalid"
+    INVITE_EXPIRED = "invite_expired"
+    NOT_FOUND = "not_found"
+    NOT_AUTHOR = "not_author"
+    ID_CONFLICT = "id_conflict"
+    INVALID_VALUE = "invalid_value"
+    REMOVED = "removed"
+    SHUTTING_DOWN = "shutting_down"
+    INTERNAL = "internal"
+
+
+class CloseCode:
+    """WebSocket close codes used by the relay."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001
+    PROTOCOL_ERROR = 1002
+    POLICY_VIOLATION = 1008
+    MESSAGE_TOO_BIG = 1009
+    SERVICE_RESTART = 1012
+    UNSUPPORTED_VERSION = 4000
+    HELLO_REQUIRED = 4001
+    REMOVED = 4003
+    SESSION_ENDED = 4004
+    RATE_LIMITED = 4029
+
+
+class ProtocolError(Exception):
+    """a frame or action the relay refuses; becomes an ``error`` frame."""
+
+    def __init__(
+        self, code: str, message: str, *, rid: str | None = None, id: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.rid = rid
+        self.id = id
+
+
+# ---------------------------------------------------------------------------
+# Value types
+
+
+@dataclass(slots=True, kw_only=True)
+class Position:
+    line: int
+    character: int
+
+
+@dataclass(slots=True, kw_only=True)
+class Range:
+    start: Position
+    end: Position
+
+
+@dataclass(slots=True, kw_only=True)
+class Selection:
+    """A selection; ``active`` is where the caret is, ``anchor`` where it started."""
+
+    anchor: Position
+    active: Position
+
+
+@dataclass(slots=True, kw_only=True)
+class RepoIdentity:
+    """What identifies a repository across machines."""
+
+    remote: str | None = None  # normalized remote URL, e.g. "github.com/acme/app"
+    root_commit: str | None = None  # hash of the first commit
+    name: str | None = None  # folder name, for display only
+
+
+@dataclass(slots=True, kw_only=True)
+class UserRef:
+    id: str  # the username, lowercase
+    name: str  # display name
+
+
+@dataclass(slots=True, kw_only=True)
+class Anchor:
+    """Where a comment thread is pinned, with enough text to find it again."""
+
+    path: str
+    start_line: int
+    end_line: int  # inclusive
+    text: list[str]  # the anchored lines, start_line..end_line
+    before: list[str] = field(default_factory=list)  # up to 3 lines above
+    after: list[str] = field(default_factory=list)  # up to 3 lines below
+
+
+@dataclass(slots=True, kw_only=True)
+class Limits:
+    max_frame_bytes: int
+    max_text_chars: int
+    max_participants: int
+    rate_per_second: float
+    rate_burst: int
+    history_page: int
+    presence_timeout: float
+
+
+@dataclass(slots=True, kw_only=True)
+class SessionInfo:
+    session_id: str
+    name: str
+    repo: RepoIdentity
+    host: UserRef
+    created_at: float
+    ended_at: float | None = None
+    role: Role | None = None  # the asking user's role, when a member
+
+
+@dataclass(slots=True, kw_only=True)
+class Participant:
+    user: UserRef
+    role: Role
+    online: bool
+    status: Status = "active"
+    joined_at: float = 0.0
+
+
+@dataclass(slots=True, kw_only=True)
+class CursorState:
+    path: str
+    selections: list[Selection]
+
+
+@dataclass(slots=True, kw_only=True)
+class ViewportState:
+    path: str
+    ranges: list[Range]
+
+
+@dataclass(slots=True, kw_only=True)
+class PeerPresence:
+    """Latest ephemeral state of one peer. Absent fields are unchanged."""
+
+    user_id: str
+    status: Status | None = None
+    cursor: CursorState | None = None
+    viewport: ViewportState | None = None
+    focus: str | None = None
+    sent_at: float | None = None  # sender's clock, carried for latency figures
+
+
+@dataclass(slots=True, kw_only=True)
+class ChatMessage:
+    id: str
+    session_id: str
+    seq: int
+    author: UserRef
+    text: str  # markdown, stored raw; "" once deleted
+    created_at: float
+    parent_id: str | None = None
+    to: str | None = None  # user id of a direct message's recipient
+    mentions: list[str] = field(default_factory=list)
+    reactions: dict[str, list[str]] = field(default_factory=dict)  # emoji -> user ids
+    edited_at: float | None = None
+    deleted: bool = False
+
+
+@dataclass(slots=True, kw_only=True)
+class Comment:
+    id: str
+    thread_id: str
+    author: UserRef
+    text: str
+    created_at: float
+    mentions: list[str] = field(default_factory=list)
+    reactions: dict[str, list[str]] = field(default_factory=dict)
+    edited_at: float | None = None
+    deleted: bool = False
+
+
+@dataclass(slots=True, kw_only=True)
+class Thread:
+    id: str
+    session_id: str  # the session it was created in
+    anchor: Anchor
+    author: UserRef
+    created_at: float
+    comments: list[Comment]
+    resolved: bool = False
+    resolved_by: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class Mention:
+    session_id: str
+    seq: int
+    by: UserRef
+    text: str
+    at: float
+    message_id: str | None = None
+    thread_id: str | None = None
+    comment_id: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class Invite:
+    invite_id: str
+    session_id: str
+    role: InviteRole
+    token: str
+    expires_at: float
+    revoked: bool = False
+    uses: int = 0
+    max_uses: int | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class LogEntry:
+    seq: int
+    kind: str
+    actor: str
+    at: float
+    subject: str | None = None
+    detail: str | None = None
+
+
+EventKind = Literal[
+    "chat_created",
+    "chat_edited",
+    "chat_deleted",
+    "chat_reaction",
+    "thread_created",
+    "comment_created",
+    "comment_edited",
+    "comment_deleted",
+    "comment_reaction",
+    "thread_resolved",
+    "thread_reopened",
+    "participant_joined",
+    "participant_left",
+    "participant_removed",
+    "role_changed",
+    "session_ended",
+]
+
+
+# ---------------------------------------------------------------------------
+# Messages
+
+
+class Message:
+    """Base of every frame; ``TYPE`` is the frame's ``type`` field."""
+
+    TYPE: ClassVar[str]
+    __slots__ = ()
+
+
+# ----- client -> relay -------------------------------------------------------
+
+
+@dataclass(slots=True, kw_only=True)
+class Hello(Message):
+    """First frame on every connection: the protocol version spoken."""
+
+    TYPE: ClassVar[str] = "hello"
+    protocol: int
+    client: str = ""
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class SignUp(Message):
+    TYPE: ClassVar[str] = "sign_up"
+    username: str
+    password: str
+    display_name: str | None = None
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class SignIn(Message):
+    TYPE: ClassVar[str] = "sign_in"
+    username: str
+    password: str
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class SessionCreate(Message):
+    TYPE: ClassVar[str] = "session_create"
+    name: str
+    repo: RepoIdentity
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class SessionList(Message):
+    TYPE: ClassVar[str] = "session_list"
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class SessionJoin(Message):
+    """Join by session id (members) or by invite token; ``last_seq`` asks for catch-up."""
+
+    TYPE: ClassVar[str] = "session_join"
+    session_id: str | None = None
+    invite: str | None = None
+    last_seq: int | None = None
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class SessionLeave(Message):
+    TYPE: ClassVar[str] = "session_leave"
+    session_id: str
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class SessionEnd(Message):
+    TYPE: ClassVar[str] = "session_end"
+    session_id: str
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class InviteCreate(Message):
+    TYPE: ClassVar[str] = "invite_create"
+    session_id: str
+    role: InviteRole = "editor"
+    expires_in: float = 7 * 24 * 3600.0
+    max_uses: int | None = None
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class InviteRevoke(Message):
+    TYPE: ClassVar[str] = "invite_revoke"
+    session_id: str
+    invite_id: str
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class InviteList(Message):
+    TYPE: ClassVar[str] = "invite_list"
+    session_id: str
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class RoleSet(Message):
+    TYPE: ClassVar[str] = "role_set"
+    session_id: str
+    user_id: str
+    role: InviteRole
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class ParticipantRemove(Message):
+    TYPE: ClassVar[str] = "participant_remove"
+    session_id: str
+    user_id: str
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class StatusSet(Message):
+    TYPE: ClassVar[str] = "status"
+    session_id: str
+    status: Status
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class CursorUpdate(Message):
+    """Ephemeral: latest value wins."""
+
+    TYPE: ClassVar[str] = "cursor"
+    session_id: str
+    path: str
+    selections: list[Selection]
+    sent_at: float | None = None
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class ViewportUpdate(Message):
+    TYPE: ClassVar[str] = "viewport"
+    session_id: str
+    path: str
+    ranges: list[Range]
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class FocusUpdate(Message):
+    """The file in the focused editor, or null when none of ours is focused."""
+
+    TYPE: ClassVar[str] = "focus"
+    session_id: str
+    path: str | None = None
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class Heartbeat(Message):
+    """Keeps the sender's presence alive in every session it is in."""
+
+    TYPE: ClassVar[str] = "heartbeat"
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class ViewersQuery(Message):
+    TYPE: ClassVar[str] = "viewers"
+    session_id: str
+    path: str
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class ChatSend(Message):
+    TYPE: ClassVar[str] = "chat_send"
+    id: str
+    session_id: str
+    text: str
+    parent_id: str | None = None
+    to: str | None = None
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class ChatEdit(Message):
+    TYPE: ClassVar[str] = "chat_edit"
+    id: str
+    session_id: str
+    message_id: str
+    text: str
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class ChatDelete(Message):
+    TYPE: ClassVar[str] = "chat_delete"
+    id: str
+    session_id: str
+    message_id: str
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class ReactionToggle(Message):
+    """Toggle the sender's ``emoji`` on a chat message or a comment."""
+
+    TYPE: ClassVar[str] = "reaction_toggle"
+    id: str
+    session_id: str
+    target_id: str
+    emoji: str
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class ThreadCreate(Message):
+    """A new thread; ``id`` is the thread's id and its first comment's id."""
+
+    TYPE: ClassVar[str] = "thread_create"
+    id: str
+    session_id: str
+    anchor: Anchor
+    text: str
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class CommentReply(Message):
+    TYPE: ClassVar[str] = "comment_reply"
+    id: str
+    session_id: str
+    thread_id: str
+    text: str
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class CommentEdit(Message):
+    TYPE: ClassVar[str] = "comment_edit"
+    id: str
+    session_id: str
+    comment_id: str
+    text: str
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class CommentDelete(Message):
+    TYPE: ClassVar[str] = "comment_delete"
+    id: str
+    session_id: str
+    comment_id: str
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class ThreadResolve(Message):
+    TYPE: ClassVar[str] = "thread_resolve"
+    id: str
+    session_id: str
+    thread_id: str
+    resolved: bool
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class HistoryFetch(Message):
+    """A page of chat history before ``before_seq`` (newest page when null)."""
+
+    TYPE: ClassVar[str] = "history"
+    session_id: str
+    before_seq: int | None = None
+    limit: int | None = None
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class SyncRequest(Message):
+    """Every durable event after ``after_seq`` (catch-up after reconnect)."""
+
+    TYPE: ClassVar[str] = "sync"
+    session_id: str
+    after_seq: int
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class EventLogQuery(Message):
+    """Host only: the session's event log (joins, roles, removals, ...)."""
+
+    TYPE: ClassVar[str] = "event_log"
+    session_id: str
+    limit: int | None = None
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class ExportRequest(Message):
+    TYPE: ClassVar[str] = "export"
+    session_id: str
+    format: ExportFormat = "json"
+    rid: str | None = None
+
+
+# ----- relay -> client -------------------------------------------------------
+
+
+@dataclass(slots=True, kw_only=True)
+class Welcome(Message):
+    TYPE: ClassVar[str] = "welcome"
+    protocol: int
+    server: str
+    limits: Limits
+    user: UserRef | None = None  # null on the auth endpoint
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class AuthOk(Message):
+    TYPE: ClassVar[str] = "auth_ok"
+    token: str
+    user: UserRef
+    expires_at: float
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class Ack(Message):
+    """A durable action is stored; ``seq`` is its place in the session."""
+
+    TYPE: ClassVar[str] = "ack"
+    id: str
+    seq: int
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class Error(Message):
+    TYPE: ClassVar[str] = "error"
+    code: str
+    message: str
+    rid: str | None = None
+    id: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class Ok(Message):
+    """A request without a richer answer succeeded."""
+
+    TYPE: ClassVar[str] = "ok"
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class SessionState(Message):
+    """Answer to session_create and session_join: everything a member sees."""
+
+    TYPE: ClassVar[str] = "session_state"
+    session: SessionInfo
+    you: Participant
+    participants: list[Participant]
+    presence: list[PeerPresence]
+    last_seq: int
+    chat: list[ChatMessage]
+    chat_has_more: bool
+    threads: list[Thread]
+    mentions: list[Mention]
+    events: list[Event] = field(default_factory=list)  # catch-up after last_seq
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class SessionListResult(Message):
+    TYPE: ClassVar[str] = "session_list_result"
+    sessions: list[SessionInfo]
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class InviteResult(Message):
+    TYPE: ClassVar[str] = "invite_result"
+    invite: Invite
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class InviteListResult(Message):
+    TYPE: ClassVar[str] = "invite_list_result"
+    invites: list[Invite]
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class ViewersResult(Message):
+    TYPE: ClassVar[str] = "viewers_result"
+    session_id: str
+    path: str
+    users: list[UserRef]
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class HistoryPage(Message):
+    TYPE: ClassVar[str] = "history_page"
+    session_id: str
+    messages: list[ChatMessage]
+    has_more: bool
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class SyncResult(Message):
+    TYPE: ClassVar[str] = "sync_result"
+    session_id: str
+    events: list[Event]
+    last_seq: int
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class EventLogResult(Message):
+    TYPE: ClassVar[str] = "event_log_result"
+    session_id: str
+    entries: list[LogEntry]
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class ExportResult(Message):
+    TYPE: ClassVar[str] = "export_result"
+    session_id: str
+    format: ExportFormat
+    content: str
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class Event(Message):
+    """A durable change, broadcast to the session with its ``seq``.
+
+    It carries the whole current state of what changed (the message after an
+    edit, the comment after a reaction, ...), so receivers simply upsert.
+    """
+
+    TYPE: ClassVar[str] = "event"
+    session_id: str
+    seq: int
+    id: str
+    kind: EventKind
+    actor: UserRef
+    at: float
+    message: ChatMessage | None = None
+    thread: Thread | None = None
+    comment: Comment | None = None
+    participant: Participant | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class PresenceUpdate(Message):
+    """Ephemeral peer state, several peers per frame under load."""
+
+    TYPE: ClassVar[str] = "presence"
+    session_id: str
+    peers: list[PeerPresence]
+
+
+@dataclass(slots=True, kw_only=True)
+class UserJoined(Message):
+    """A participant came online in the session."""
+
+    TYPE: ClassVar[str] = "user_joined"
+    session_id: str
+    participant: Participant
+
+
+@dataclass(slots=True, kw_only=True)
+class UserLeft(Message):
+    """A participant went offline: left, disconnected, timed out or was removed."""
+
+    TYPE: ClassVar[str] = "user_left"
+    session_id: str
+    user_id: str
+    reason: Literal["left", "disconnected", "timeout", "removed", "ended"]
+
+
+@dataclass(slots=True, kw_only=True)
+class MentionNotice(Message):
+    TYPE: ClassVar[str] = "mention"
+    mention: Mention
+
+
+@dataclass(slots=True, kw_only=True)
+class Reconnect(Message):
+    """The relay is shutting down; reconnect after ``retry_after`` seconds."""
+
+    TYPE: ClassVar[str] = "reconnect"
+    reason: str
+    retry_after: float = 1.0
+
+
+CLIENT_MESSAGES: dict[str, type[Message]] = {
+    cls.TYPE: cls
+    for cls in (
+        Hello, SignUp, SignIn, SessionCreate, SessionList, SessionJoin, SessionLeave,
+        SessionEnd, InviteCreate, InviteRevoke, InviteList, RoleSet, ParticipantRemove,
+        StatusSet, CursorUpdate, ViewportUpdate, FocusUpdate, Heartbeat, ViewersQuery,
+        ChatSend, ChatEdit, ChatDelete, ReactionToggle, ThreadCreate, CommentReply,
+        CommentEdit, CommentDelete, ThreadResolve, HistoryFetch, SyncRequest,
+        EventLogQuery, ExportRequest,
+    )
+}
+
+SERVER_MESSAGES: dict[str, type[Message]] = {
+    cls.TYPE: cls
+    for cls in (
+        Welcome, AuthOk, Ack, Error, Ok, SessionState, SessionListResult, InviteResult,
+        InviteListResult, ViewersResult, HistoryPage, SyncResult, EventLogResult,
+        ExportResult, Event, PresenceUpdate, UserJoined, UserLeft, MentionNotice, Reconnect,
+    )
+}
+
+# Actions that must never be lost: they carry ``id`` and are acked.
+DURABLE_TYPES = frozenset(
+    cls.TYPE
+    for cls in (
+        ChatSend, ChatEdit, ChatDelete, ReactionToggle, ThreadCreate, CommentReply,
+        CommentEdit, CommentDelete, ThreadResolve,
+    )
+)
+
+# Latest-value-wins traffic: never stored, coalesced under load.
+EPHEMERAL_TYPES = frozenset(
+    cls.TYPE for cls in (StatusSet, CursorUpdate, ViewportUpdate, FocusUpdate, Heartbeat)
+)
+
+
+def _decode(raw: str | bytes, table: dict[str, type[Message]]) -> Message:
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(ErrorCode.BAD_JSON, f"frame is not valid json: {exc}") from exc
+    if type(data) is not dict:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "frame must be a json object")
+    rid = data.get("rid") if type(data.get("rid")) is str else None
+    msg_id = data.get("id") if type(data.get("id")) is str else None
+    kind = data.get("type")
+    if type(kind) is not str:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "missing string field 'type'", rid=rid, id=msg_id)
+    cls = table.get(kind)
+    if cls is None:
+        raise ProtocolError(
+            ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind!r}", rid=rid, id=msg_id
+        )
+    try:
+        return structure(data, cls)
+    except SchemaError as exc:
+        raise ProtocolError(
+            ErrorCode.BAD_MESSAGE, f"bad {kind} message: {exc}", rid=rid, id=msg_id
+        ) from exc
+
+
+def decode_client(raw: str | bytes) -> Message:
+    """Parse and check a client frame; raise ProtocolError with a code otherwise."""
+    return _decode(raw, CLIENT_MESSAGES)
+
+
+def decode_server(raw: str | bytes) -> Message:
+    """Parse and check a relay frame (used by the daemon and the tests)."""
+    return _decode(raw, SERVER_MESSAGES)
+
+
+def encode(msg: Message) -> str:
+    """Serialize a message to its JSON text frame."""
+    return json.dumps(to_wire(msg), separators=(",", ":"), ensure_ascii=False)
+
+
+def as_dict(msg: Any) -> Any:
+    """JSON-ready data of a message or value type."""
+    return to_wire(msg)

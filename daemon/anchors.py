@@ -50,7 +50,7 @@ from relay.protocol import Anchor, Position, Range, Thread
 CONTEXT_LINES = 3
 FUZZY_THRESHOLD = 0.6  # below this difflib ratio a window is never a candidate
 STRONG_RATIO = 0.8  # a match this close needs only some context agreement
-TRIVIAL_CHARS = 6  # anchored text with fewer alphanumerics is "short"
+TRIVIAL_CHARS = 20  # anchored text with fewer alphanumerics is "short"
 
 State = Literal["same", "moved", "outdated"]
 How = Literal["exact", "normalized", "fuzzy", "tracked", "none"]

@@ -1,0 +1,410 @@
+"""Page objects for VS Code's workbench (1.139, code-server) driven through Playwright.
+
+Everything reads the real DOM; every wait is a condition wait with a deadline. Selectors follow
+docs/testing.md ("Selectors").
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT = 30.0
+
+QUICK_INPUT = ".quick-input-widget"
+QUICK_INPUT_BOX = ".quick-input-widget .quick-input-box input"
+QUICK_ROWS = ".quick-input-widget .quick-input-list .monaco-list-row"
+
+
+class VSCodeError(Exception):
+    """A workbench did not reach the expected state in time."""
+
+
+@dataclass(frozen=True)
+class NameTag:
+    """A decoration's `after.contentText` (drawn through a CSS ::after), with its line."""
+
+    line: int  # one-based, as shown in the gutter
+    text: str
+    class_name: str
+
+
+@dataclass(frozen=True)
+class TreeRow:
+    label: str
+    description: str
+    aria_label: str
+    level: int
+
+
+@dataclass(frozen=True)
+class StatusItem:
+    id: str
+    text: str
+    aria_label: str
+
+
+@dataclass(frozen=True)
+class Notification:
+    message: str
+    source: str
+    buttons: tuple[str, ...]
+
+
+# One evaluate() per read, so a read sees one consistent frame of the DOM.
+_VISIBLE_LINES_JS = """(uriSuffix) => {
+  const ed = [...document.querySelectorAll('.editor-instance .monaco-editor[data-uri]')]
+    .find(e => !uriSuffix || e.getAttribute('data-uri').endsWith(uriSuffix));
+  if (!ed) return null;
+  const nums = [...ed.querySelectorAll('.margin-view-overlays > div')]
+    .map(d => [parseFloat(d.style.top), d.querySelector('.line-numbers')])
+    .filter(([, n]) => n).map(([top, n]) => [top, parseInt(n.textContent, 10)]);
+  const byTop = new Map(nums);
+  return [...ed.querySelectorAll('.view-lines .view-line')]
+    .map(l => [parseFloat(l.style.top), l.textContent.replace(/\\u00a0/g, ' ')])
+    .sort((a, b) => a[0] - b[0])
+    .map(([top, text]) => [byTop.has(top) ? byTop.get(top) : null, text]);
+}"""
+
+_NAME_TAGS_JS = """(uriSuffix) => {
+  const editors = [...document.querySelectorAll('.editor-instance .monaco-editor[data-uri]')]
+    .filter(e => !uriSuffix || e.getAttribute('data-uri').endsWith(uriSuffix));
+  const out = [];
+  for (const ed of editors) {
+    const nums = [...ed.querySelectorAll('.margin-view-overlays > div')]
+      .map(d => [parseFloat(d.style.top), d.querySelector('.line-numbers')])
+      .filter(([, n]) => n).map(([top, n]) => [top, parseInt(n.textContent, 10)]);
+    const byTop = new Map(nums);
+    for (const line of ed.querySelectorAll('.view-lines .view-line')) {
+      const top = parseFloat(line.style.top);
+      for (const span of line.querySelectorAll('span[class*="ced-"]')) {
+        let content = getComputedStyle(span, '::after').content;
+        if (!content || content === 'none' || content === 'normal') continue;
+        try { content = JSON.parse(content); } catch (e) { content = content.replace(/^"|"$/g, ''); }
+        content = content.replace(/\\u00a0/g, ' ');
+        if (!content.trim()) continue;
+        const cls = [...span.classList].find(c => c.startsWith('ced-')) || '';
+        out.push([byTop.has(top) ? byTop.get(top) : -1, content, cls]);
+      }
+    }
+  }
+  return out;
+}"""
+
+_TREE_ROWS_JS = """(viewTitle) => {
+  const panes = [...document.querySelectorAll('.pane')].filter(p => {
+    const t = p.querySelector('.pane-header h3.title');
+    return t && t.textContent.trim().toLowerCase() === viewTitle.toLowerCase();
+  });
+  if (!panes.length) return null;
+  return [...panes[0].querySelectorAll('.monaco-list-row[role=treeitem]')].map(r => [
+    (r.querySelector('.label-name') || r).textContent.trim(),
+    (r.querySelector('.label-description') || {textContent: ''}).textContent.trim(),
+    r.getAttribute('aria-label') || '',
+    parseInt(r.getAttribute('aria-level') || '1', 10),
+  ]);
+}"""
+
+_STATUS_JS = """() => [...document.querySelectorAll('.part.statusbar .statusbar-item')]
+  .map(e => [e.id || '', e.innerText.replace(/\\s+/g, ' ').trim(), e.getAttribute('aria-label') || ''])"""
+
+_NOTIFICATIONS_JS = """() => {
+  const sel = '.notifications-toasts.visible .notification-list-item, ' +
+              '.notifications-center.visible .notification-list-item';
+  return [...document.querySelectorAll(sel)].map(n => [
+    (n.querySelector('.notification-list-item-message') || n).textContent.trim(),
+    (n.querySelector('.notification-list-item-source') || {textContent: ''}).textContent.trim(),
+    [...n.querySelectorAll('.notification-list-item-buttons-container .monaco-button')]
+      .map(b => b.textContent.trim()),
+  ]);
+}"""
+
+_QUICK_ROWS_JS = """() => [...document.querySelectorAll('.quick-input-widget .quick-input-list .monaco-list-row')]
+  .map(r => [(r.querySelector('.label-name') || r).textContent.replace(/\\u00a0/g, ' ').trim(),
+             r.getAttribute('aria-label') || '', r.getAttribute('data-index')])"""
+
+
+class Workbench:
+    """One browser window on one code-server: a user's VS Code."""
+
+    def __init__(self, page: Any, name: str = "") -> None:
+        self.page = page
+        self.name = name
+
+    # ---- waiting -------------------------------------------------------------------------
+    def wait_for(
+        self,
+        read: Callable[[], T | None],
+        what: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        every: float = 0.05,
+    ) -> T:
+        """Poll `read` until it returns something truthy; that value is returned."""
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while True:
+            last = read()
+            if last:
+                return last
+            if time.monotonic() > deadline:
+                raise VSCodeError(f"{self.name}: timed out after {timeout:.0f}s waiting for {what}")
+            self.page.wait_for_timeout(every * 1000)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """The workbench is drawn and its status bar (hence the remote connection) is up."""
+        self.page.wait_for_selector(".monaco-workbench", timeout=timeout * 1000)
+        self.page.wait_for_selector(
+            ".part.statusbar .statusbar-item#status\\.problems", timeout=timeout * 1000
+        )
+
+    # ---- commands and quick input --------------------------------------------------------
+    def quick_rows(self) -> list[tuple[str, str]]:
+        return [(label, aria) for label, aria, _ in self.page.evaluate(_QUICK_ROWS_JS)]
+
+    def _open_quick_input(self, key: str) -> None:
+        self.page.keyboard.press("Escape")
+        self.page.keyboard.press(key)
+        self.page.wait_for_selector(QUICK_INPUT_BOX, state="visible", timeout=10_000)
+
+    def pick(self, label: str | re.Pattern[str], timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Click the quick-pick row whose label is exactly `label` (or matches the pattern)."""
+
+        def matches(text: str) -> bool:
+            if isinstance(label, re.Pattern):
+                return bool(label.fullmatch(text))
+            return text == label
+
+        def find() -> int | None:
+            for text, _aria, index in self.page.evaluate(_QUICK_ROWS_JS):
+                if matches(text):
+                    return int(index)
+            return None
+
+        index = self.wait_for(
+            lambda: (i,) if (i := find()) is not None else None, f"quick pick row {label!r}", timeout
+        )[0]
+        row = self.page.locator(f'{QUICK_ROWS}[data-index="{index}"]')
+        row.click()
+
+    def run_command(self, title: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """F1, type the title, click the row whose label is exactly the title."""
+        self._open_quick_input("F1")
+        self.page.fill(QUICK_INPUT_BOX, ">" + title)
+        try:
+            self.pick(title, timeout)
+        except VSCodeError as exc:
+            rows = self.quick_rows()
+            self.page.keyboard.press("Escape")
+            raise VSCodeError(f"{self.name}: no command {title!r}; palette shows {rows}") from exc
+
+    def quick_input_visible(self) -> bool:
+        return bool(self.page.is_visible(QUICK_INPUT_BOX))
+
+    def wait_quick_input(self, timeout: float = DEFAULT_TIMEOUT) -> str:
+        """Wait for an input box / quick pick to show; return its prompt/placeholder text."""
+        self.page.wait_for_selector(QUICK_INPUT_BOX, state="visible", timeout=timeout * 1000)
+        return str(
+            self.page.evaluate(
+                """() => {
+                const w = document.querySelector('.quick-input-widget');
+                const i = w.querySelector('.quick-input-box input');
+                const m = w.querySelector('.quick-input-message');
+                const t = w.querySelector('.quick-input-title');
+                return [t && t.textContent, i.placeholder, m && m.textContent]
+                  .filter(Boolean).join(' | ');
+            }"""
+            )
+        )
+
+    def answer_input(self, text: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Type into the open input box and accept it."""
+        self.wait_quick_input(timeout)
+        self.page.fill(QUICK_INPUT_BOX, text)
+        self.page.keyboard.press("Enter")
+
+    def wait_input_closed(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.page.wait_for_selector(QUICK_INPUT_BOX, state="hidden", timeout=timeout * 1000)
+
+    # ---- editors -------------------------------------------------------------------------
+    def active_editor_uri(self) -> str | None:
+        uri = self.page.evaluate(
+            """() => {
+              const g = document.querySelector('.editor-group-container.active') || document;
+              const e = g.querySelector('.editor-instance .monaco-editor[data-uri]');
+              return e ? e.getAttribute('data-uri') : null;
+            }"""
+        )
+        return str(uri) if uri else None
+
+    def wait_active_editor(self, path_suffix: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+        return self.wait_for(
+            lambda: (u := self.active_editor_uri()) and u.endswith(path_suffix) and u,
+            f"active editor on {path_suffix} (now {self.active_editor_uri()})",
+            timeout,
+        )
+
+    def open_file(self, rel_path: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Ctrl+P, type the path, click the row for that file; wait until its editor is active."""
+        name = rel_path.rsplit("/", 1)[-1]
+        folder = rel_path.rsplit("/", 1)[0] if "/" in rel_path else ""
+        self._open_quick_input("Control+P")
+        self.page.fill(QUICK_INPUT_BOX, rel_path)
+
+        def row() -> int | None:
+            for label, aria, index in self.page.evaluate(_QUICK_ROWS_JS):
+                if label == name and (not folder or folder in aria):
+                    return int(index)
+            return None
+
+        index = self.wait_for(
+            lambda: (i,) if (i := row()) is not None else None, f"quick open row {rel_path}", timeout
+        )[0]
+        self.page.locator(f'{QUICK_ROWS}[data-index="{index}"]').click()
+        self.wait_active_editor("/" + rel_path, timeout)
+        self.page.wait_for_selector(
+            ".editor-group-container.active .monaco-editor .view-lines .view-line",
+            timeout=timeout * 1000,
+        )
+
+    def cursor_position(self) -> tuple[int, int] | None:
+        """(line, column) from the status bar's "Ln x, Col y" item, one-based."""
+        text = self.page.evaluate(
+            """() => { const e = document.querySelector('#status\\\\.editor\\\\.selection');
+                      return e ? e.innerText : null; }"""
+        )
+        m = re.search(r"Ln (\d+), Col (\d+)", text or "")
+        return (int(m.group(1)), int(m.group(2))) if m else None
+
+    def go_to_line(self, line: int, column: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Ctrl+G to `line` (one-based); waits until the status bar shows the new position."""
+        self.focus_editor()
+        self.page.keyboard.press("Control+G")
+        self.page.wait_for_selector(QUICK_INPUT_BOX, state="visible", timeout=10_000)
+        target = f"{line}:{column}" if column else str(line)
+        self.page.fill(QUICK_INPUT_BOX, ":" + target)
+        self.page.keyboard.press("Enter")
+        self.wait_for(
+            lambda: (pos := self.cursor_position()) and pos[0] == line and (
+                column is None or pos[1] == column),
+            f"cursor on line {line} (now {self.cursor_position()})",
+            timeout,
+        )
+
+    def focus_editor(self) -> None:
+        self.page.locator(
+            ".editor-group-container.active .monaco-editor .view-lines"
+        ).first.click(position={"x": 5, "y": 5}, trial=True)
+        self.page.evaluate(
+            """() => { const t = document.querySelector(
+                '.editor-group-container.active .monaco-editor textarea.inputarea, '
+                + '.editor-group-container.active .monaco-editor .native-edit-context');
+              if (t) t.focus(); }"""
+        )
+
+    def visible_lines(self, path_suffix: str | None = None) -> list[tuple[int | None, str]]:
+        """The rendered lines of an editor: (line number, text), top to bottom."""
+        rows = self.page.evaluate(_VISIBLE_LINES_JS, path_suffix)
+        return [(n, t) for n, t in rows or []]
+
+    def name_tags(self, path_suffix: str | None = None) -> list[NameTag]:
+        """Decorations with ::after content (peer name tags) in editors on `path_suffix`."""
+        return [NameTag(n, t, c) for n, t, c in self.page.evaluate(_NAME_TAGS_JS, path_suffix)]
+
+    def wait_name_tag(
+        self,
+        text: str,
+        line: int | None = None,
+        path_suffix: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> NameTag:
+        def found() -> NameTag | None:
+            for tag in self.name_tags(path_suffix):
+                if text in tag.text and (line is None or tag.line == line):
+                    return tag
+            return None
+
+        return self.wait_for(
+            found,
+            f"name tag {text!r} on line {line} (tags: {self.name_tags(path_suffix)})",
+            timeout,
+            every=0.01,
+        )
+
+    # ---- views ---------------------------------------------------------------------------
+    def tree_rows(self, view_title: str) -> list[TreeRow] | None:
+        """Rows of the tree view whose pane header is `view_title`; None if the view is absent."""
+        rows = self.page.evaluate(_TREE_ROWS_JS, view_title)
+        if rows is None:
+            return None
+        return [TreeRow(*r) for r in rows]
+
+    def wait_tree_row(
+        self, view_title: str, predicate: Callable[[TreeRow], bool], what: str,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> TreeRow:
+        def found() -> TreeRow | None:
+            return next((r for r in self.tree_rows(view_title) or [] if predicate(r)), None)
+
+        return self.wait_for(found, f"{what} in view {view_title!r} "
+                             f"(rows: {self.tree_rows(view_title)})", timeout)
+
+    def status_items(self) -> list[StatusItem]:
+        return [StatusItem(*i) for i in self.page.evaluate(_STATUS_JS)]
+
+    def status_item(self, id_prefix: str) -> StatusItem | None:
+        return next((i for i in self.status_items() if i.id.startswith(id_prefix)), None)
+
+    # ---- notifications -------------------------------------------------------------------
+    def notifications(self) -> list[Notification]:
+        """Visible toasts and, when open, the notification center."""
+        return [Notification(m, s, tuple(b)) for m, s, b in self.page.evaluate(_NOTIFICATIONS_JS)]
+
+    def show_notification_center(self) -> None:
+        if not self.page.is_visible(".notifications-center.visible"):
+            self.run_command("Notifications: Show Notifications")
+            self.page.wait_for_selector(".notifications-center.visible", timeout=10_000)
+
+    def wait_notification(
+        self, pattern: str | re.Pattern[str], timeout: float = DEFAULT_TIMEOUT,
+    ) -> Notification:
+        rx = re.compile(pattern) if isinstance(pattern, str) else pattern
+
+        def found() -> Notification | None:
+            return next((n for n in self.notifications() if rx.search(n.message)), None)
+
+        return self.wait_for(found, f"notification /{rx.pattern}/ "
+                             f"(shown: {[n.message for n in self.notifications()]})", timeout)
+
+    def click_notification_button(self, message_pattern: str, button: str) -> None:
+        rx = re.compile(message_pattern)
+        self.wait_notification(rx)
+        items = self.page.locator(
+            ".notifications-toasts.visible .notification-list-item, "
+            ".notifications-center.visible .notification-list-item"
+        )
+        for i in range(items.count()):
+            item = items.nth(i)
+            if rx.search(item.locator(".notification-list-item-message").inner_text()):
+                item.locator(".monaco-button", has_text=button).first.click()
+                return
+        raise VSCodeError(f"{self.name}: no notification /{message_pattern}/ with {button!r}")
+
+    def clear_notifications(self) -> None:
+        self.run_command("Notifications: Clear All Notifications")
+
+    # ---- webviews ------------------------------------------------------------------------
+    def webview(self, title: str | None = None) -> Any:
+        """The content frame of the (active, or titled) webview, as a Playwright FrameLocator."""
+        outer = "iframe.webview.ready"
+        if title:
+            outer = f'iframe.webview.ready[title="{title}"]'
+        return self.page.frame_locator(outer).frame_locator("iframe#active-frame")
+
+    # ---- misc ----------------------------------------------------------------------------
+    def screenshot(self, path: str) -> None:
+        self.page.screenshot(path=path)

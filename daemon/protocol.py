@@ -417,7 +417,7 @@ REQUESTS: dict[str, tuple[type, type | None]] = {
     Method.SIGN_OUT: (Empty, None),
     Method.STATE: (Empty, StateResult),
     Method.CREATE_SESSION: (CreateSessionParams, SessionView),
-    Method.LIST_SESSIONS: (Empty, list[SessionInfo]),  # type: ignore[dict-item]
+    Method.LIST_SESSIONS: (Empty, list[SessionInfo]),
     Method.JOIN_SESSION: (JoinSessionParams, SessionView),
     Method.LEAVE_SESSION: (SessionIdParams, None),
     Method.END_SESSION: (SessionIdParams, None),

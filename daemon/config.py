@@ -1,0 +1,68 @@
+"""Daemon settings: the editor's initialization options plus the environment."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from daemon.errors import InvalidParams
+from daemon.protocol import InitializationOptions
+from relay.schema import SchemaError, structure
+
+ENV_LOG_LEVEL = "ENSEMBLE_LOG_LEVEL"
+ENV_DATA_DIR = "ENSEMBLE_DATA_DIR"
+ENV_RELAY_URL = "ENSEMBLE_RELAY_URL"
+
+
+def default_data_dir() -> Path:
+    """A per-user folder for the outbox and state."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "ensemble"
+
+
+@dataclass(slots=True, kw_only=True)
+class Config:
+    relay_url: str
+    token: str | None
+    display_name: str | None
+    data_dir: Path
+    workspace_roots: list[str] = field(default_factory=list)
+    native_ui: bool = False
+    idle_after: float = 300.0
+    away_after: float = 900.0
+    cursor_rate: float = 20.0
+    log_level: str = "info"
+
+
+def load_config(raw: Any, workspace_folders: list[str]) -> Config:
+    """Build the configuration from ``initializationOptions`` (a JSON object or null)."""
+    if raw is None:
+        raw = {}
+    try:
+        opts = structure(raw, InitializationOptions, "initializationOptions")
+    except SchemaError as exc:
+        raise InvalidParams(str(exc)) from exc
+    if opts.cursor_rate <= 0:
+        raise InvalidParams("initializationOptions.cursor_rate: expected a positive number")
+    data_dir = opts.data_dir or os.environ.get(ENV_DATA_DIR)
+    relay_url = os.environ.get(ENV_RELAY_URL) if "relay_url" not in raw else None
+    return Config(
+        relay_url=(relay_url or opts.relay_url).rstrip("/"),
+        token=opts.token,
+        display_name=opts.display_name,
+        data_dir=Path(data_dir) if data_dir else default_data_dir(),
+        workspace_roots=list(opts.workspace_roots or workspace_folders),
+        native_ui=opts.native_ui,
+        idle_after=opts.idle_after,
+        away_after=max(opts.away_after, opts.idle_after),
+        cursor_rate=opts.cursor_rate,
+        log_level=os.environ.get(ENV_LOG_LEVEL) or opts.log_level,
+    )

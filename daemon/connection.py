@@ -1,0 +1,310 @@
+"""The daemon's link to the relay: one WebSocket, reconnected with backoff.
+
+``RelayConnection.run`` keeps a connection to ``<relay>/ws`` open while a
+token is known: it says hello, waits for ``welcome``, hands every frame to
+the daemon, answers request/response pairs by ``rid``, and after a drop
+waits an exponential backoff with full jitter (0.5 s doubling up to a cap,
+reset after a successful welcome). A ``reconnect`` frame from a relay that is
+shutting down sets the next delay. ``authenticate`` talks to ``<relay>/auth``
+for sign-up and sign-in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from daemon.errors import AuthFailed, Offline, RelayRefused
+from relay.protocol import (
+    AUTH_PATH,
+    PROTOCOL_VERSION,
+    SESSION_PATH,
+    AuthOk,
+    CloseCode,
+    Error,
+    ErrorCode,
+    Hello,
+    Message,
+    ProtocolError,
+    Reconnect,
+    Welcome,
+    decode_server,
+    encode,
+)
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
+
+log = logging.getLogger(__name__)
+
+CLIENT_NAME = "ensemble-daemon/0.1"
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = float(os.environ.get("ENSEMBLE_RECONNECT_MAX", "30"))
+REQUEST_TIMEOUT = 15.0
+OPEN_TIMEOUT = 10.0
+
+# Error codes in reply to hello that mean the token will never work.
+TOKEN_CODES = frozenset({ErrorCode.UNAUTHORIZED, ErrorCode.TOKEN_EXPIRED})
+
+
+def backoff_delay(attempt: int, cap: float = BACKOFF_CAP) -> float:
+    """Full jitter: uniform in [0, min(cap, base * 2**attempt)], at least 0.1 s."""
+    ceiling = min(cap, BACKOFF_BASE * (2 ** min(attempt, 16)))
+    return max(0.1, random.uniform(0.0, ceiling))
+
+
+class TokenRejected(Exception):
+    """the relay does not accept the token."""
+
+
+class _Bucket:
+    """Token bucket that keeps us under the relay's frame rate limit."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.stamp = time.monotonic()
+
+    async def take(self) -> None:
+        while True:
+            now = time.monotonic()
+            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            if self.tokens >= 1.0:
+                self.tokens -= 1.0
+                return
+            await asyncio.sleep((1.0 - self.tokens) / self.rate)
+
+
+StateCallback = Callable[[str, float | None, str | None], None]
+
+
+class RelayConnection:
+    """One logical connection to the relay, re-established after every drop."""
+
+    def __init__(
+        self,
+        relay_url: str,
+        token: str,
+        *,
+        on_message: Callable[[Message], None],
+        on_online: Callable[[Welcome], Awaitable[None]],
+        on_state: StateCallback,
+        on_closed: Callable[[int, str], None],
+    ) -> None:
+        self.relay_url = relay_url
+        self.token = token
+        self._on_message = on_message
+        self._on_online = on_online
+        self._on_state = on_state
+        self._on_closed = on_closed
+        self._ws: ClientConnection | None = None
+        self._online = False
+        self._pending: dict[str, asyncio.Future[Message]] = {}
+        self._rids = itertools.count(1)
+        self._bucket = _Bucket(20.0, 20.0)
+        self._wake = asyncio.Event()
+        self._stopped = False
+        self.welcome: Welcome | None = None
+        self.attempt = 0
+        self.retry_after: float | None = None
+
+    @property
+    def online(self) -> bool:
+        return self._online
+
+    def retry_now(self) -> None:
+        """Skip the current backoff wait (the editor asked to reconnect)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Connect, serve, reconnect, until ``stop`` or the token is rejected."""
+        from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+
+        while not self._stopped:
+            self._on_state("connecting", None, None)
+            detail: str | None = None
+            try:
+                await self._serve_once()
+            except TokenRejected as exc:
+                self._on_state("signed_out", None, str(exc))
+                return
+            except ConnectionClosed as exc:
+                code = exc.rcvd.code if exc.rcvd is not None else 1006
+                reason = exc.rcvd.reason if exc.rcvd is not None else ""
+                detail = f"connection closed ({code}{': ' + reason if reason else ''})"
+                if code in (CloseCode.REMOVED, CloseCode.SESSION_ENDED):
+                    self._on_closed(code, reason)
+                if code == CloseCode.POLICY_VIOLATION and "token" in reason.lower():
+                    self._on_state("signed_out", None, reason)
+                    return
+            except InvalidStatus as exc:
+                status = exc.response.status_code
+                if status in (401, 403):
+                    self._on_state("signed_out", None, f"relay refused the token ({status})")
+                    return
+                detail = f"relay answered http {status}"
+            except (OSError, WebSocketException, asyncio.TimeoutError, ProtocolError) as exc:
+                detail = f"cannot reach relay: {exc}" if str(exc) else "cannot reach relay"
+            finally:
+                self._drop()
+            if self._stopped:
+                return
+            if self.retry_after is not None:
+                delay = self.retry_after + random.uniform(0.0, min(1.0, self.retry_after))
+                self.retry_after = None
+            else:
+                delay = backoff_delay(self.attempt)
+            self.attempt += 1
+            log.info("relay offline, retrying in %.2f s", delay)
+            self._on_state("offline", time.time() + delay, detail)
+            self._wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+
+    async def _serve_once(self) -> None:
+        from websockets.asyncio.client import connect
+
+        url = self.relay_url + SESSION_PATH
+        async with connect(
+            url,
+            additional_headers={"Authorization": f"Bearer {self.token}"},
+            open_timeout=OPEN_TIMEOUT,
+            max_size=None,
+            ping_interval=20,
+            ping_timeout=20,
+        ) as ws:
+            self._ws = ws
+            await ws.send(encode(Hello(protocol=PROTOCOL_VERSION, client=CLIENT_NAME)))
+            first = decode_server(await asyncio.wait_for(ws.recv(), OPEN_TIMEOUT))
+            if isinstance(first, Error):
+                if first.code in TOKEN_CODES:
+                    raise TokenRejected(f"relay refused the token: {first.message}")
+                raise ProtocolError(first.code, first.message)
+            if not isinstance(first, Welcome):
+                raise ProtocolError(ErrorCode.BAD_MESSAGE, f"expected welcome, got {first.TYPE}")
+            self.welcome = first
+            limits = first.limits
+            self._bucket = _Bucket(
+                max(1.0, limits.rate_per_second * 0.8), max(1.0, limits.rate_burst * 0.5)
+            )
+            self._online = True
+            self.attempt = 0
+            log.info("relay online as %s", first.user.id if first.user else "?")
+            self._on_state("online", None, None)
+            ready = asyncio.ensure_future(self._on_online(first))
+            try:
+                async for raw in ws:
+                    self._dispatch(raw)
+            finally:
+                if not ready.done():
+                    ready.cancel()
+
+    def _dispatch(self, raw: str | bytes) -> None:
+        try:
+            msg = decode_server(raw)
+        except ProtocolError as exc:
+            log.warning("ignoring bad frame from relay: %s", exc.code)
+            return
+        if isinstance(msg, Reconnect):
+            self.retry_after = max(0.0, msg.retry_after)
+            log.info("relay asks to reconnect in %.1f s (%s)", msg.retry_after, msg.reason)
+            return
+        rid = getattr(msg, "rid", None)
+        if rid is not None:
+            fut = self._pending.pop(rid, None)
+            if fut is not None and not fut.done():
+                fut.set_result(msg)
+                return
+        try:
+            self._on_message(msg)
+        except Exception:
+            log.exception("error while handling %s", msg.TYPE)
+
+    def _drop(self) -> None:
+        self._online = False
+        self._ws = None
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(Offline("connection to the relay was lost"))
+        self._pending.clear()
+
+    async def send(self, msg: Message, *, paced: bool = True) -> bool:
+        """Send a frame when online; False when it could not go out."""
+        ws = self._ws
+        if ws is None or not self._online:
+            return False
+        if paced:
+            await self._bucket.take()
+        if self._ws is not ws:
+            return False
+        try:
+            await ws.send(encode(msg))
+        except Exception as exc:
+            log.debug("send failed: %s", exc)
+            return False
+        return True
+
+    async def request(self, msg: Any, timeout: float = REQUEST_TIMEOUT) -> Message:
+        """Send ``msg`` with a fresh ``rid`` and return the reply; raise on ``error``."""
+        if not self._online:
+            raise Offline("the relay is not reachable; try again when online")
+        rid = f"r{next(self._rids)}"
+        msg.rid = rid
+        fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = fut
+        try:
+            if not await self.send(msg):
+                raise Offline("the relay is not reachable; try again when online")
+            reply = await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError as exc:
+            raise Offline(f"the relay did not answer {msg.TYPE} in time") from exc
+        finally:
+            self._pending.pop(rid, None)
+        if isinstance(reply, Error):
+            raise RelayRefused(reply.code, reply.message)
+        return reply
+
+    async def stop(self) -> None:
+        self._stopped = True
+        self._wake.set()
+        ws = self._ws
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), 2.0)
+
+
+async def authenticate(relay_url: str, msg: Any, timeout: float = REQUEST_TIMEOUT) -> AuthOk:
+    """Sign up or sign in on the relay's auth endpoint; return ``auth_ok``."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus, WebSocketException
+
+    msg.rid = "auth"
+    try:
+        async with asyncio.timeout(timeout):
+            async with connect(relay_url + AUTH_PATH, open_timeout=OPEN_TIMEOUT) as ws:
+                await ws.send(encode(Hello(protocol=PROTOCOL_VERSION, client=CLIENT_NAME)))
+                welcome = decode_server(await ws.recv())
+                if isinstance(welcome, Error):
+                    raise RelayRefused(welcome.code, welcome.message)
+                await ws.send(encode(msg))
+                while True:
+                    reply = decode_server(await ws.recv())
+                    if isinstance(reply, Error):
+                        raise RelayRefused(reply.code, reply.message)
+                    if isinstance(reply, AuthOk):
+                        return reply
+    except InvalidStatus as exc:
+        raise AuthFailed(f"relay answered http {exc.response.status_code}") from exc
+    except (OSError, WebSocketException, TimeoutError) as exc:
+        raise Offline(f"cannot reach relay at {relay_url}: {exc or 'timeout'}") from exc
+    except ProtocolError as exc:
+        raise AuthFailed(f"bad answer from relay: {exc.message}") from exc

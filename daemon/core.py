@@ -1,0 +1,540 @@
+"""The daemon's collaboration core: connection, session, outbox, presence.
+
+``Daemon`` has no LSP in it: the server hands it typed requests and gives it
+a ``notify(method, params)`` callback for editor notifications.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from daemon import views
+from daemon.config import Config
+from daemon.connection import RelayConnection
+from daemon.errors import DaemonError, NotInSession, NotSignedIn, Offline, RelayRefused
+from daemon.local import LocalFiles
+from daemon.outbox import Outbox
+from daemon.protocol import (
+    ChatParams,
+    ConnectionParams,
+    ConnectionState,
+    ErrorParams,
+    FollowStateParams,
+    LocalThread,
+    MentionParams,
+    Method,
+    OutboxParams,
+    PeersParams,
+    SessionParams,
+    SessionView,
+    ThreadsChangedParams,
+)
+from daemon.session import Change, SessionMirror
+from daemon.traffic import Coalescer, Debouncer
+from relay.protocol import (
+    Ack,
+    CloseCode,
+    Error,
+    ErrorCode,
+    Event,
+    Heartbeat,
+    MentionNotice,
+    Message,
+    PresenceUpdate,
+    SessionJoin,
+    SessionState,
+    Status,
+    StatusSet,
+    Thread,
+    UserJoined,
+    UserLeft,
+    UserRef,
+    Welcome,
+)
+
+log = logging.getLogger(__name__)
+
+Notify = Callable[[str, Any], None]
+
+# Refusals worth retrying later; every other refusal of an outbox entry is final.
+TRANSIENT_CODES = frozenset(
+    {ErrorCode.RATE_LIMITED, ErrorCode.SHUTTING_DOWN, ErrorCode.INTERNAL}
+)
+STATE_SESSION = "session_id"
+STATE_LAST_SEQ = "last_seq"
+
+
+class Daemon:
+    """All collaboration state of one editor window."""
+
+    def __init__(self, config: Config, files: LocalFiles, notify: Notify) -> None:
+        self.config = config
+        self.files = files
+        self._notify = notify
+        self.token = config.token
+        self.user: UserRef | None = None
+        self.conn: RelayConnection | None = None
+        self._conn_task: asyncio.Task[None] | None = None
+        self.conn_state: ConnectionState = "signed_out"
+        self.next_retry_at: float | None = None
+        self.detail: str | None = None
+        self.mirror: SessionMirror | None = None
+        self.want_session: str | None = None
+        self.repo_mismatch = False
+        self.following: str | None = None
+        self.outbox: Outbox | None = None
+        self.status: Status = "active"
+        self.manual_status = False
+        self.last_activity = time.monotonic()
+        self.coalescer = Coalescer(1.0 / config.cursor_rate, self._send_ephemeral)
+        self.publish_peers = Debouncer(1.0 / config.cursor_rate, self._publish_peers)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._idle_task: asyncio.Task[None] | None = None
+        self._joining: asyncio.Lock | None = None
+        self.placed: dict[str, LocalThread] = {}
+        self.local_repo: Any = None
+        self.sent_frames = 0
+
+    # ----- lifecycle ---------------------------------------------------------------
+
+    def outbox_name(self) -> str:
+        key = self.config.relay_url + "|" + ",".join(self.config.workspace_roots)
+        return "outbox-" + hashlib.sha1(key.encode()).hexdigest()[:12] + ".sqlite3"
+
+    def start(self) -> None:
+        """Open the outbox and connect in the background (called after initialized)."""
+        self._joining = asyncio.Lock()
+        self.outbox = Outbox(self.config.data_dir / self.outbox_name())
+        self.want_session = self.outbox.get_state(STATE_SESSION)
+        self.notify_outbox()
+        self._idle_task = self.spawn(self._idle_loop())
+        if self.token:
+            self.connect()
+        else:
+            self.set_conn_state("signed_out", None, None)
+
+    def connect(self) -> None:
+        assert self.token is not None
+        self.conn = RelayConnection(
+            self.config.relay_url,
+            self.token,
+            on_message=self._on_message,
+            on_online=self._on_online,
+            on_state=self.set_conn_state,
+            on_closed=self._on_closed,
+        )
+        self._conn_task = self.spawn(self.conn.run())
+
+    async def disconnect(self) -> None:
+        conn, task = self.conn, self._conn_task
+        self.conn = None
+        self._conn_task = None
+        if conn is not None:
+            await conn.stop()
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._stop_heartbeat()
+
+    async def close(self) -> None:
+        """Stop everything; the outbox keeps what was not acked."""
+        await self.disconnect()
+        self.coalescer.cancel()
+        self.publish_peers.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        if self.outbox is not None:
+            self.outbox.close()
+            self.outbox = None
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("background task failed: %r", exc, exc_info=exc)
+
+    # ----- editor notifications -------------------------------------------------------
+
+    def notify(self, method: str, params: Any) -> None:
+        self._notify(method, params)
+
+    def error(self, code: str, message: str, method: str | None = None) -> None:
+        self.notify(Method.DID_ERROR, ErrorParams(code=code, message=message, method=method))
+
+    def connection_params(self) -> ConnectionParams:
+        return ConnectionParams(
+            state=self.conn_state,
+            relay_url=self.config.relay_url,
+            user=self.user,
+            next_retry_at=self.next_retry_at,
+            detail=self.detail,
+        )
+
+    def set_conn_state(self, state: str, retry_at: float | None, detail: str | None) -> None:
+        assert state in ("signed_out", "connecting", "online", "offline")
+        self.conn_state = state  # type: ignore[assignment]
+        self.next_retry_at = retry_at
+        self.detail = detail
+        if state == "signed_out" and self.conn is not None and detail:
+            self.token = None
+        if state != "online":
+            self._stop_heartbeat()
+        self.notify(Method.DID_CHANGE_CONNECTION, self.connection_params())
+
+    def notify_outbox(self) -> None:
+        pending = self.outbox.count() if self.outbox is not None else 0
+        self.notify(Method.DID_CHANGE_OUTBOX, OutboxParams(pending=pending))
+
+    def session_view(self) -> SessionView | None:
+        m = self.mirror
+        if m is None:
+            return None
+        return SessionView(
+            session=m.info,
+            you=m.you,
+            participants=sorted(m.participants.values(), key=lambda p: p.joined_at),
+            invite_base=self.config.relay_url,
+            repo_mismatch=self.repo_mismatch,
+        )
+
+    def notify_session(self, reason: str | None = None) -> None:
+        self.notify(Method.DID_CHANGE_SESSION,
+                    SessionParams(session=self.session_view(), reason=reason))
+
+    def _publish_peers(self) -> None:
+        peers = views.peer_views(self.mirror, self.files) if self.mirror else []
+        self.notify(Method.DID_CHANGE_PEERS, PeersParams(peers=peers))
+
+    def notify_threads(self, threads: list[Thread], removed: list[str] | None = None) -> None:
+        placed: list[LocalThread] = []
+        for t in threads:
+            lt = views.place_thread(t, self.files)
+            if lt is not None:
+                self.placed[t.id] = lt
+                placed.append(lt)
+        if placed or removed:
+            self.notify(Method.DID_CHANGE_THREADS,
+                        ThreadsChangedParams(threads=placed, removed=removed or []))
+
+    def _apply_change(self, change: Change) -> None:
+        if change.chat:
+            self.notify(Method.DID_RECEIVE_CHAT,
+                        ChatParams(messages=sorted(change.chat, key=lambda m: m.seq)))
+        if change.threads:
+            self.notify_threads(change.threads)
+        if change.removed_me:
+            self.drop_session("removed")
+            return
+        if change.ended:
+            self.drop_session("ended")
+            return
+        if change.participants:
+            self.notify_session()
+            self.publish_peers()
+
+    # ----- relay events ---------------------------------------------------------------
+
+    def _on_message(self, msg: Message) -> None:
+        if isinstance(msg, Ack):
+            self._acked(msg.id)
+        elif isinstance(msg, Error):
+            self._refused(msg)
+        elif isinstance(msg, Event):
+            if self.mirror is not None and msg.session_id == self.mirror.session_id:
+                self._apply_change(self.mirror.apply(msg))
+                self._save_seq()
+        elif isinstance(msg, PresenceUpdate):
+            if self.mirror is not None and msg.session_id == self.mirror.session_id:
+                changed = [self.mirror.merge_presence(p) for p in msg.peers]
+                if any(changed):
+                    self.publish_peers()
+        elif isinstance(msg, UserJoined):
+            if self.mirror is not None and msg.session_id == self.mirror.session_id:
+                self.mirror.set_online(msg.participant.user.id, msg.participant, True)
+                self.notify_session()
+                self.publish_peers()
+        elif isinstance(msg, UserLeft):
+            self._user_left(msg)
+        elif isinstance(msg, MentionNotice):
+            uri = None
+            if msg.mention.thread_id and self.mirror is not None:
+                thread = self.mirror.threads.get(msg.mention.thread_id)
+                if thread is not None:
+                    uri = self.files.uri_of(thread.anchor.path)
+            self.notify(Method.DID_RECEIVE_MENTION, MentionParams(mention=msg.mention, uri=uri))
+        else:
+            log.debug("unhandled frame %s", msg.TYPE)
+
+    def _user_left(self, msg: UserLeft) -> None:
+        m = self.mirror
+        if m is None or msg.session_id != m.session_id:
+            return
+        if msg.user_id == m.me and msg.reason in ("removed", "ended"):
+            self.drop_session(msg.reason)
+            return
+        if msg.reason == "removed":
+            m.participants.pop(msg.user_id, None)
+            m.presence.pop(msg.user_id, None)
+        else:
+            m.set_online(msg.user_id, None, False)
+        if self.following == msg.user_id:
+            self.set_following(None)
+        self.notify_session()
+        self.publish_peers()
+
+    def _acked(self, msg_id: str) -> None:
+        if self.outbox is not None and self.outbox.remove(msg_id) is not None:
+            self.notify_outbox()
+
+    def _refused(self, err: Error) -> None:
+        entry = self.outbox.get(err.id) if (self.outbox is not None and err.id) else None
+        if entry is None:
+            self.error(err.code, err.message)
+            return
+        if err.code in TRANSIENT_CODES:
+            log.info("relay deferred %s (%s), retrying", entry.message.TYPE, err.code)
+            self.spawn(self._retry(entry.id, 1.0))
+            return
+        assert self.outbox is not None
+        self.outbox.remove(entry.id)
+        self.notify_outbox()
+        self.error(err.code, f"{entry.message.TYPE} {entry.id} refused: {err.message}",
+                   entry.method)
+
+    async def _retry(self, msg_id: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        entry = self.outbox.get(msg_id) if self.outbox is not None else None
+        if entry is not None and self.conn is not None:
+            await self.conn.send(entry.message)
+
+    def _on_closed(self, code: int, reason: str) -> None:
+        if code == CloseCode.REMOVED:
+            self.drop_session("removed")
+        elif code == CloseCode.SESSION_ENDED:
+            self.drop_session("ended")
+
+    async def _on_online(self, welcome: Welcome) -> None:
+        self.user = welcome.user
+        self.notify(Method.DID_CHANGE_CONNECTION, self.connection_params())
+        self._stop_heartbeat()
+        timeout = welcome.limits.presence_timeout
+        self._heartbeat = self.spawn(self._heartbeat_loop(max(0.5, min(timeout / 3.0, 20.0))))
+        if self.want_session is not None:
+            try:
+                await self.join(session_id=self.want_session, rejoin=True)
+            except RelayRefused as exc:
+                if exc.code in (ErrorCode.SESSION_ENDED, ErrorCode.SESSION_NOT_FOUND,
+                                ErrorCode.REMOVED, ErrorCode.NOT_IN_SESSION,
+                                ErrorCode.FORBIDDEN):
+                    self.drop_session(exc.code)
+                else:
+                    self.error(exc.code, f"cannot rejoin the session: {exc.message}")
+            except Offline:
+                return
+
+    # ----- session --------------------------------------------------------------------
+
+    def require_online(self) -> RelayConnection:
+        if not self.token:
+            raise NotSignedIn("sign in first")
+        if self.conn is None or not self.conn.online:
+            raise Offline("the relay is not reachable; try again when online")
+        return self.conn
+
+    def require_session(self) -> SessionMirror:
+        if not self.token:
+            raise NotSignedIn("sign in first")
+        if self.mirror is None:
+            raise NotInSession("join or create a session first")
+        return self.mirror
+
+    async def join(self, *, session_id: str | None = None, invite: str | None = None,
+                   rejoin: bool = False) -> SessionMirror:
+        conn = self.require_online()
+        assert self._joining is not None
+        async with self._joining:
+            last_seq: int | None = None
+            if rejoin and session_id is not None:
+                if self.mirror is not None and self.mirror.session_id == session_id:
+                    last_seq = self.mirror.last_seq
+                elif self.outbox is not None:
+                    stored = self.outbox.get_state(STATE_LAST_SEQ)
+                    last_seq = int(stored) if stored else None
+            reply = await conn.request(
+                SessionJoin(session_id=session_id, invite=invite, last_seq=last_seq)
+            )
+            if not isinstance(reply, SessionState):
+                raise DaemonError(f"unexpected answer {reply.TYPE} to session_join")
+            return await self.adopt(reply, keep=rejoin)
+
+    async def adopt(self, state: SessionState, *, keep: bool = False) -> SessionMirror:
+        """Make ``state`` the current session and tell the editor everything."""
+        same = self.mirror is not None and self.mirror.session_id == state.session.session_id
+        if same and keep:
+            assert self.mirror is not None
+            change = self.mirror.load(state)
+        else:
+            self.mirror = SessionMirror(state)
+            self.placed.clear()
+            change = Change(chat=sorted(state.chat, key=lambda m: m.seq),
+                            threads=list(self.mirror.threads.values()), participants=True)
+        self.want_session = state.session.session_id
+        await self._check_repo(state)
+        if self.outbox is not None:
+            self.outbox.set_state(STATE_SESSION, self.want_session)
+        self._save_seq()
+        self.notify_session()
+        if change.chat:
+            self.notify(Method.DID_RECEIVE_CHAT, ChatParams(messages=change.chat))
+        self.notify_threads(change.threads)
+        self.publish_peers()
+        self.coalescer.forget()
+        self._resend_presence()
+        self.spawn(self.flush())
+        return self.mirror
+
+    async def _check_repo(self, state: SessionState) -> None:
+        from daemon.identity import same_repository
+
+        if self.local_repo is None:
+            self.local_repo = await self.repo_identity()
+        self.repo_mismatch = not same_repository(state.session.repo, self.local_repo)
+
+    async def repo_identity(self) -> Any:
+        from daemon.identity import repo_identity
+        from relay.protocol import RepoIdentity
+
+        if not self.files.roots:
+            return RepoIdentity()
+        if self.local_repo is None:
+            self.local_repo = await asyncio.to_thread(repo_identity, self.files.roots[0])
+        return self.local_repo
+
+    def _save_seq(self) -> None:
+        if self.outbox is not None and self.mirror is not None:
+            self.outbox.set_state(STATE_LAST_SEQ, str(self.mirror.last_seq))
+
+    def drop_session(self, reason: str) -> None:
+        """Forget the current session (left, ended, removed) and tell the editor."""
+        if self.mirror is None and self.want_session is None:
+            return
+        self.mirror = None
+        self.want_session = None
+        self.placed.clear()
+        if self.outbox is not None:
+            self.outbox.set_state(STATE_SESSION, None)
+            self.outbox.set_state(STATE_LAST_SEQ, None)
+        if self.following is not None:
+            self.set_following(None)
+        self.coalescer.cancel()
+        self.notify_session(reason)
+        self.publish_peers()
+
+    def set_following(self, user_id: str | None) -> None:
+        self.following = user_id
+        self.notify(Method.DID_CHANGE_FOLLOW, FollowStateParams(user_id=user_id))
+
+    # ----- outbox ---------------------------------------------------------------------
+
+    def new_id(self) -> str:
+        return uuid.uuid4().hex
+
+    def queue(self, msg: Message, method: str) -> str:
+        """Commit a durable action to the outbox, then send it when possible."""
+        assert self.outbox is not None
+        entry = self.outbox.add(msg, method)
+        self.notify_outbox()
+        conn = self.conn
+        if conn is not None and conn.online and self.mirror is not None \
+                and self.mirror.session_id == entry.session_id:
+            self.spawn(conn.send(msg))
+        return entry.id
+
+    async def flush(self) -> None:
+        """Send every pending action of the current session, oldest first."""
+        conn, m = self.conn, self.mirror
+        if conn is None or m is None or self.outbox is None:
+            return
+        for entry in self.outbox.pending(m.session_id):
+            if not await conn.send(entry.message):
+                return
+
+    # ----- presence -------------------------------------------------------------------
+
+    async def _send_ephemeral(self, msg: Message) -> bool:
+        conn = self.conn
+        if conn is None or not conn.online:
+            return False
+        ok = await conn.send(msg)
+        if ok:
+            self.sent_frames += 1
+        return ok
+
+    def _resend_presence(self) -> None:
+        m = self.mirror
+        if m is not None:
+            self.coalescer.put("status", StatusSet(session_id=m.session_id, status=self.status),
+                               self.status)
+
+    def set_status(self, status: Status, *, manual: bool) -> None:
+        self.manual_status = manual and status != "active"
+        if status == self.status:
+            return
+        self.status = status
+        m = self.mirror
+        if m is not None:
+            self.coalescer.put("status", StatusSet(session_id=m.session_id, status=status),
+                               status)
+
+    def touch(self) -> None:
+        """The user did something: back to active unless a manual status holds."""
+        self.last_activity = time.monotonic()
+        if self.status != "active" and not self.manual_status:
+            self.set_status("active", manual=False)
+
+    async def _idle_loop(self) -> None:
+        cfg = self.config
+        while True:
+            idle_for = time.monotonic() - self.last_activity
+            if not self.manual_status:
+                want: Status = "active"
+                if idle_for >= cfg.away_after:
+                    want = "away"
+                elif idle_for >= cfg.idle_after:
+                    want = "idle"
+                if want != "active" and want != self.status:
+                    self.set_status(want, manual=False)
+            if idle_for < cfg.idle_after:
+                wait = cfg.idle_after - idle_for
+            elif idle_for < cfg.away_after:
+                wait = cfg.away_after - idle_for
+            else:
+                wait = max(cfg.idle_after, 1.0)
+            await asyncio.sleep(min(max(wait, 0.05), 30.0))
+
+    async def _heartbeat_loop(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            conn = self.conn
+            if conn is not None and conn.online:
+                await conn.send(Heartbeat(), paced=False)
+
+    def _stop_heartbeat(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None

@@ -1,0 +1,492 @@
+"""Every ``ensemble/`` method: typed params in, typed result out.
+
+The server checks params against ``daemon.protocol`` and turns
+``DaemonError`` into LSP errors; these functions hold the behaviour.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs, quote, urlparse
+
+from daemon.connection import authenticate
+from daemon.core import Daemon
+from daemon.errors import DaemonError, InvalidParams
+from daemon.protocol import (
+    ChatHistoryParams,
+    ChatHistoryResult,
+    CreateInviteParams,
+    CreateSessionParams,
+    CreateThreadParams,
+    CursorParams,
+    EditParams,
+    Empty,
+    ExportParams,
+    ExportResult,
+    FocusParams,
+    FollowParams,
+    InviteLink,
+    JoinSessionParams,
+    LocalThread,
+    Method,
+    Queued,
+    ReactParams,
+    ReplyParams,
+    ResolveThreadParams,
+    RevokeInviteParams,
+    SendChatParams,
+    SessionIdParams,
+    SessionView,
+    SetRoleParams,
+    SetStatusParams,
+    SignInParams,
+    SignInResult,
+    SignUpParams,
+    StateResult,
+    TargetParams,
+    ThreadsParams,
+    ThreadsResult,
+    UriParams,
+    UserIdParams,
+    ViewersResult,
+    ViewportParams,
+)
+from daemon.views import content_hash, make_anchor, peer_views, place_thread
+from relay.protocol import (
+    AuthOk,
+    ChatDelete,
+    ChatEdit,
+    ChatSend,
+    CommentDelete,
+    CommentEdit,
+    CommentReply,
+    CursorUpdate,
+    FocusUpdate,
+    HistoryFetch,
+    HistoryPage,
+    InviteCreate,
+    InviteResult,
+    InviteRevoke,
+    ParticipantRemove,
+    ReactionToggle,
+    RoleSet,
+    SessionCreate,
+    SessionEnd,
+    SessionInfo,
+    SessionLeave,
+    SessionList,
+    SessionListResult,
+    SessionState,
+    SignIn,
+    SignUp,
+    ThreadCreate,
+    ThreadResolve,
+    ViewersQuery,
+    ViewportUpdate,
+)
+from relay.protocol import ExportRequest as WireExport
+from relay.protocol import ExportResult as WireExportResult
+from relay.protocol import ViewersResult as WireViewers
+
+JOIN_HOST = "ensemble.ensemble"
+
+log = logging.getLogger(__name__)
+
+
+class Handlers:
+    """Request and notification handlers bound to one ``Daemon``."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.d = daemon
+
+    def requests(self) -> dict[str, Callable[[Any], Awaitable[Any]]]:
+        return {
+            Method.SIGN_UP: self.sign_up,
+            Method.SIGN_IN: self.sign_in,
+            Method.SIGN_OUT: self.sign_out,
+            Method.STATE: self.state,
+            Method.CREATE_SESSION: self.create_session,
+            Method.LIST_SESSIONS: self.list_sessions,
+            Method.JOIN_SESSION: self.join_session,
+            Method.LEAVE_SESSION: self.leave_session,
+            Method.END_SESSION: self.end_session,
+            Method.CREATE_INVITE: self.create_invite,
+            Method.REVOKE_INVITE: self.revoke_invite,
+            Method.SET_ROLE: self.set_role,
+            Method.REMOVE_PARTICIPANT: self.remove_participant,
+            Method.SET_STATUS: self.set_status,
+            Method.WHO_IS_VIEWING: self.who_is_viewing,
+            Method.FOLLOW: self.follow,
+            Method.SEND_CHAT: self.send_chat,
+            Method.EDIT_CHAT: self.edit_chat,
+            Method.DELETE_CHAT: self.delete_chat,
+            Method.REACT: self.react,
+            Method.CHAT_HISTORY: self.chat_history,
+            Method.CREATE_THREAD: self.create_thread,
+            Method.REPLY: self.reply,
+            Method.EDIT_COMMENT: self.edit_comment,
+            Method.DELETE_COMMENT: self.delete_comment,
+            Method.RESOLVE_THREAD: self.resolve_thread,
+            Method.THREADS: self.threads,
+            Method.EXPORT: self.export,
+        }
+
+    def notifications(self) -> dict[str, Callable[[Any], None]]:
+        return {
+            Method.CURSOR: self.cursor,
+            Method.VIEWPORT: self.viewport,
+            Method.FOCUS: self.focus,
+            Method.ACTIVITY: self.activity,
+        }
+
+    # ----- account -------------------------------------------------------------------
+
+    async def _auth(self, msg: SignUp | SignIn, relay_url: str | None) -> SignInResult:
+        d = self.d
+        url = (relay_url or d.config.relay_url).rstrip("/")
+        ok: AuthOk = await authenticate(url, msg)
+        await d.disconnect()
+        d.config.relay_url = url
+        d.token = ok.token
+        d.user = ok.user
+        d.connect()
+        return SignInResult(token=ok.token, user=ok.user, expires_at=ok.expires_at)
+
+    async def sign_up(self, p: SignUpParams) -> SignInResult:
+        name = p.display_name or self.d.config.display_name
+        return await self._auth(
+            SignUp(username=p.username, password=p.password, display_name=name), p.relay_url
+        )
+
+    async def sign_in(self, p: SignInParams) -> SignInResult:
+        return await self._auth(SignIn(username=p.username, password=p.password), p.relay_url)
+
+    async def sign_out(self, p: Empty) -> None:
+        d = self.d
+        d.drop_session("signed_out")
+        await d.disconnect()
+        d.token = None
+        d.user = None
+        d.set_conn_state("signed_out", None, None)
+
+    async def state(self, p: Empty) -> StateResult:
+        d = self.d
+        return StateResult(
+            connection=d.connection_params(),
+            session=d.session_view(),
+            peers=peer_views(d.mirror, d.files) if d.mirror else [],
+            outbox=d.outbox.count() if d.outbox else 0,
+            following=d.following,
+        )
+
+    # ----- sessions ------------------------------------------------------------------
+
+    async def create_session(self, p: CreateSessionParams) -> SessionView:
+        d = self.d
+        conn = d.require_online()
+        if not p.name.strip():
+            raise InvalidParams("name: must not be empty")
+        repo = await d.repo_identity()
+        reply = await conn.request(SessionCreate(name=p.name, repo=repo))
+        if not isinstance(reply, SessionState):
+            raise DaemonError(f"unexpected answer {reply.TYPE} to session_create")
+        await self._leave_current(reply.session.session_id)
+        await d.adopt(reply)
+        view = d.session_view()
+        assert view is not None
+        return view
+
+    async def list_sessions(self, p: Empty) -> list[SessionInfo]:
+        reply = await self.d.require_online().request(SessionList())
+        assert isinstance(reply, SessionListResult)
+        return reply.sessions
+
+    async def _leave_current(self, next_id: str | None) -> None:
+        d = self.d
+        if d.mirror is not None and d.mirror.session_id != next_id and d.conn is not None:
+            old = d.mirror.session_id
+            with contextlib.suppress(DaemonError):
+                await d.conn.request(SessionLeave(session_id=old))
+            d.drop_session("left")
+
+    async def join_session(self, p: JoinSessionParams) -> SessionView:
+        d = self.d
+        session_id, invite = p.session_id, p.invite
+        if p.link:
+            invite = self._invite_from_link(p.link)
+        if not session_id and not invite:
+            raise InvalidParams("give a link, an invite token or a session id")
+        d.require_online()
+        if session_id and d.mirror is not None and d.mirror.session_id == session_id:
+            view = d.session_view()
+            assert view is not None
+            return view
+        old = d.mirror.session_id if d.mirror is not None else None
+        mirror = await d.join(session_id=session_id, invite=invite)
+        if old is not None and old != mirror.session_id and d.conn is not None:
+            try:
+                await d.conn.request(SessionLeave(session_id=old))
+            except DaemonError as exc:
+                log.info("could not leave the previous session: %s", exc.code)
+        view = d.session_view()
+        assert view is not None
+        return view
+
+    def _invite_from_link(self, link: str) -> str:
+        link = link.strip()
+        if "://" not in link:
+            return link
+        parts = urlparse(link)
+        query = parse_qs(parts.query)
+        invite = (query.get("invite") or [""])[0]
+        if not invite:
+            raise InvalidParams("link: no invite token in the link")
+        relay = (query.get("relay") or [""])[0]
+        if relay and relay.rstrip("/") != self.d.config.relay_url:
+            raise DaemonError(
+                f"the invite is for relay {relay}, signed in to {self.d.config.relay_url}",
+                code="relay_mismatch",
+            )
+        return invite
+
+    def _session_id(self, p: SessionIdParams) -> str:
+        if p.session_id:
+            return p.session_id
+        return self.d.require_session().session_id
+
+    async def leave_session(self, p: SessionIdParams) -> None:
+        d = self.d
+        sid = self._session_id(p)
+        await d.require_online().request(SessionLeave(session_id=sid))
+        if d.mirror is not None and d.mirror.session_id == sid:
+            d.drop_session("left")
+
+    async def end_session(self, p: SessionIdParams) -> None:
+        d = self.d
+        sid = self._session_id(p)
+        await d.require_online().request(SessionEnd(session_id=sid))
+        if d.mirror is not None and d.mirror.session_id == sid:
+            d.drop_session("ended")
+
+    async def create_invite(self, p: CreateInviteParams) -> InviteLink:
+        d = self.d
+        m = d.require_session()
+        if p.expires_in <= 0:
+            raise InvalidParams("expires_in: must be positive")
+        reply = await d.require_online().request(
+            InviteCreate(session_id=m.session_id, role=p.role, expires_in=p.expires_in)
+        )
+        assert isinstance(reply, InviteResult)
+        inv = reply.invite
+        link = (f"vscode://{JOIN_HOST}/join?relay={quote(d.config.relay_url, safe='')}"
+                f"&invite={quote(inv.token, safe='')}")
+        return InviteLink(invite_id=inv.invite_id, role=inv.role, link=link, token=inv.token,
+                          expires_at=inv.expires_at)
+
+    async def revoke_invite(self, p: RevokeInviteParams) -> None:
+        m = self.d.require_session()
+        await self.d.require_online().request(
+            InviteRevoke(session_id=m.session_id, invite_id=p.invite_id))
+
+    async def set_role(self, p: SetRoleParams) -> None:
+        m = self.d.require_session()
+        await self.d.require_online().request(
+            RoleSet(session_id=m.session_id, user_id=p.user_id, role=p.role))
+
+    async def remove_participant(self, p: UserIdParams) -> None:
+        m = self.d.require_session()
+        await self.d.require_online().request(
+            ParticipantRemove(session_id=m.session_id, user_id=p.user_id))
+
+    async def set_status(self, p: SetStatusParams) -> None:
+        self.d.require_session()
+        self.d.set_status(p.status, manual=True)
+
+    async def who_is_viewing(self, p: UriParams) -> ViewersResult:
+        d = self.d
+        m = d.require_session()
+        path = d.files.require_path(p.uri)
+        reply = await d.require_online().request(ViewersQuery(session_id=m.session_id, path=path))
+        assert isinstance(reply, WireViewers)
+        return ViewersResult(uri=p.uri, users=reply.users)
+
+    async def follow(self, p: FollowParams) -> None:
+        d = self.d
+        m = d.require_session()
+        if p.user_id is not None:
+            if p.user_id == m.me:
+                raise InvalidParams("user_id: cannot follow yourself")
+            if p.user_id not in m.participants:
+                raise DaemonError(f"{p.user_id} is not in the session", code="not_found")
+        d.set_following(p.user_id)
+        d.publish_peers()
+
+    # ----- chat ---------------------------------------------------------------------
+
+    def _check_text(self, text: str) -> None:
+        if not text.strip():
+            raise InvalidParams("text: must not be empty")
+        conn = self.d.conn
+        limit = conn.welcome.limits.max_text_chars if conn and conn.welcome else None
+        if limit is not None and len(text) > limit:
+            raise DaemonError(f"text is {len(text)} characters, the limit is {limit}",
+                              code="text_too_long")
+
+    def _queue(self, msg: Any, method: str) -> Queued:
+        return Queued(id=self.d.queue(msg, method))
+
+    async def send_chat(self, p: SendChatParams) -> Queued:
+        m = self.d.require_session()
+        self._check_text(p.text)
+        msg = ChatSend(id=self.d.new_id(), session_id=m.session_id, text=p.text,
+                       parent_id=p.parent_id, to=p.to)
+        return self._queue(msg, Method.SEND_CHAT)
+
+    async def edit_chat(self, p: EditParams) -> Queued:
+        m = self.d.require_session()
+        self._check_text(p.text)
+        msg = ChatEdit(id=self.d.new_id(), session_id=m.session_id, message_id=p.target_id,
+                       text=p.text)
+        return self._queue(msg, Method.EDIT_CHAT)
+
+    async def delete_chat(self, p: TargetParams) -> Queued:
+        m = self.d.require_session()
+        msg = ChatDelete(id=self.d.new_id(), session_id=m.session_id, message_id=p.target_id)
+        return self._queue(msg, Method.DELETE_CHAT)
+
+    async def react(self, p: ReactParams) -> Queued:
+        m = self.d.require_session()
+        if not p.emoji or len(p.emoji) > 32:
+            raise InvalidParams("emoji: expected a short non-empty string")
+        msg = ReactionToggle(id=self.d.new_id(), session_id=m.session_id,
+                             target_id=p.target_id, emoji=p.emoji)
+        return self._queue(msg, Method.REACT)
+
+    async def chat_history(self, p: ChatHistoryParams) -> ChatHistoryResult:
+        m = self.d.require_session()
+        if p.limit is not None and p.limit <= 0:
+            raise InvalidParams("limit: must be positive")
+        reply = await self.d.require_online().request(
+            HistoryFetch(session_id=m.session_id, before_seq=p.before_seq, limit=p.limit))
+        assert isinstance(reply, HistoryPage)
+        return ChatHistoryResult(messages=reply.messages, has_more=reply.has_more)
+
+    # ----- comments -----------------------------------------------------------------
+
+    async def create_thread(self, p: CreateThreadParams) -> Queued:
+        d = self.d
+        m = d.require_session()
+        self._check_text(p.text)
+        path = d.files.require_path(p.uri)
+        lines = d.files.lines(p.uri)
+        if lines is None:
+            raise DaemonError(f"cannot read {p.uri}", code="unknown_file")
+        start, end = p.range.start.line, p.range.end.line
+        if start < 0 or end < start:
+            raise InvalidParams(f"range: lines {start}..{end} are not a valid range")
+        if end >= max(len(lines), 1):
+            raise InvalidParams(f"range: line {end} is past the end of the file "
+                                f"({len(lines)} lines)")
+        anchor = make_anchor(path, lines or [""], start, end)
+        msg = ThreadCreate(id=d.new_id(), session_id=m.session_id, anchor=anchor, text=p.text)
+        return self._queue(msg, Method.CREATE_THREAD)
+
+    async def reply(self, p: ReplyParams) -> Queued:
+        m = self.d.require_session()
+        self._check_text(p.text)
+        msg = CommentReply(id=self.d.new_id(), session_id=m.session_id, thread_id=p.thread_id,
+                           text=p.text)
+        return self._queue(msg, Method.REPLY)
+
+    async def edit_comment(self, p: EditParams) -> Queued:
+        m = self.d.require_session()
+        self._check_text(p.text)
+        msg = CommentEdit(id=self.d.new_id(), session_id=m.session_id, comment_id=p.target_id,
+                          text=p.text)
+        return self._queue(msg, Method.EDIT_COMMENT)
+
+    async def delete_comment(self, p: TargetParams) -> Queued:
+        m = self.d.require_session()
+        msg = CommentDelete(id=self.d.new_id(), session_id=m.session_id, comment_id=p.target_id)
+        return self._queue(msg, Method.DELETE_COMMENT)
+
+    async def resolve_thread(self, p: ResolveThreadParams) -> Queued:
+        m = self.d.require_session()
+        msg = ThreadResolve(id=self.d.new_id(), session_id=m.session_id, thread_id=p.thread_id,
+                            resolved=p.resolved)
+        return self._queue(msg, Method.RESOLVE_THREAD)
+
+    async def threads(self, p: ThreadsParams) -> ThreadsResult:
+        d = self.d
+        m = d.require_session()
+        path = d.files.require_path(p.uri) if p.uri else None
+        out: list[LocalThread] = []
+        for t in m.threads.values():
+            if path is not None and t.anchor.path != path:
+                continue
+            lt = place_thread(t, d.files)
+            if lt is not None:
+                d.placed[t.id] = lt
+                out.append(lt)
+        out.sort(key=lambda lt: (lt.uri, lt.thread.anchor.start_line, lt.thread.created_at))
+        return ThreadsResult(threads=out)
+
+    async def export(self, p: ExportParams) -> ExportResult:
+        m = self.d.require_session()
+        reply = await self.d.require_online().request(
+            WireExport(session_id=m.session_id, format=p.format))
+        assert isinstance(reply, WireExportResult)
+        return ExportResult(format=reply.format, content=reply.content)
+
+    # ----- ephemeral notifications --------------------------------------------------
+
+    def cursor(self, p: CursorParams) -> None:
+        d = self.d
+        d.touch()
+        m = d.mirror
+        if m is None:
+            return
+        path = d.files.path_of(p.uri)
+        if path is None:
+            self.focus(FocusParams(uri=None))
+            return
+        sels = d.files.selections_to_wire(p.uri, p.selections)
+        lines = d.files.lines(p.uri)
+        digest = content_hash(lines) if lines is not None else None
+        msg = CursorUpdate(session_id=m.session_id, path=path, selections=sels,
+                           sent_at=time.time())
+        if digest is not None and hasattr(msg, "content_hash"):
+            msg.content_hash = digest
+        fingerprint = json.dumps([path, [[s.anchor.line, s.anchor.character, s.active.line,
+                                          s.active.character] for s in sels], digest])
+        d.coalescer.put("cursor", msg, fingerprint)
+
+    def viewport(self, p: ViewportParams) -> None:
+        d = self.d
+        m = d.mirror
+        if m is None:
+            return
+        path = d.files.path_of(p.uri)
+        if path is None:
+            return
+        ranges = d.files.ranges_to_wire(p.uri, p.ranges)
+        fingerprint = json.dumps([path, [[r.start.line, r.start.character, r.end.line,
+                                          r.end.character] for r in ranges]])
+        d.coalescer.put("viewport", ViewportUpdate(session_id=m.session_id, path=path,
+                                                   ranges=ranges), fingerprint)
+
+    def focus(self, p: FocusParams) -> None:
+        d = self.d
+        m = d.mirror
+        if m is None:
+            return
+        path = d.files.path_of(p.uri) if p.uri else None
+        d.coalescer.put("focus", FocusUpdate(session_id=m.session_id, path=path), path)
+
+    def activity(self, p: Empty) -> None:
+        self.d.touch()

@@ -183,6 +183,7 @@ class Participant:
 class CursorState:
     path: str
     selections: list[Selection]
+    content_hash: str | None = None  # sha1 of the sender's file text (approximate cursors)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -437,6 +438,7 @@ class CursorUpdate(Message):
     path: str
     selections: list[Selection]
     sent_at: float | None = None
+    content_hash: str | None = None  # sha1 of the file text, see daemon.documents.content_hash
     rid: str | None = None
 
 

@@ -1,0 +1,78 @@
+"""The extension's protocol.generated.ts matches daemon/protocol.py and compiles."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from daemon import protocol
+from daemon.gen_ts import OUTPUT, generate
+
+ROOT = Path(__file__).resolve().parents[2]
+TSC = ROOT / "node_modules" / "typescript" / "bin" / "tsc"
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "daemon.gen_ts", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+def test_committed_file_is_up_to_date_with_the_python_protocol() -> None:
+    """`python -m daemon.gen_ts --check` passes: no drift between Python and TypeScript."""
+    result = _run("--check")
+    assert result.returncode == 0, result.stderr
+
+
+def test_check_fails_when_the_file_drifts(tmp_path: Path) -> None:
+    """A hand-edited or stale file makes --check exit non-zero with a hint."""
+    stale = tmp_path / "protocol.generated.ts"
+    stale.write_text(OUTPUT.read_text(encoding="utf-8").replace("relay_url", "relayUrl"))
+    result = _run("--check", "--output", str(stale))
+    assert result.returncode == 1
+    assert "make gen" in result.stderr
+    missing = _run("--check", "--output", str(tmp_path / "absent.ts"))
+    assert missing.returncode == 1
+
+
+def test_every_method_and_type_is_declared() -> None:
+    """Header, method names, request/notification maps, optional and nullable fields."""
+    text = generate()
+    assert text.startswith("// DO NOT EDIT")
+    for name, value in vars(protocol.Method).items():
+        if name.isupper():
+            assert f"  {name}: '{value}'," in text
+    for method in protocol.REQUESTS:
+        assert f"  '{method}': {{ params: " in text
+    for method in [*protocol.CLIENT_NOTIFICATIONS, *protocol.SERVER_NOTIFICATIONS]:
+        assert f"  '{method}': " in text
+    union = "'signed_out' | 'connecting' | 'online' | 'offline'"
+    assert f"export type ConnectionState = {union};" in text
+    assert "  range: Range | null;" in text  # LocalThread.range: no default, may be None
+    assert "  next_retry_at?: number | null;" in text  # default None
+    assert "  native_ui?: boolean;" in text  # default False
+    assert "  reactions?: Record<string, string[]>;" in text
+    assert "export type Empty = Record<string, never>;" in text
+    assert "'ensemble/listSessions': { params: Empty; result: SessionInfo[] };" in text
+
+
+@pytest.mark.skipif(not TSC.exists() or shutil.which("node") is None, reason="typescript absent")
+def test_generated_file_compiles_under_strict_typescript(tmp_path: Path) -> None:
+    """tsc --strict accepts the generated declarations on their own."""
+    shutil.copy(OUTPUT, tmp_path / "protocol.generated.ts")
+    config = {
+        "compilerOptions": {"strict": True, "noEmit": True, "target": "es2020", "types": []},
+        "files": ["protocol.generated.ts"],
+    }
+    (tmp_path / "tsconfig.json").write_text(json.dumps(config))
+    result = subprocess.run(
+        ["node", str(TSC), "-p", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

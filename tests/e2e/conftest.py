@@ -49,9 +49,10 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 
-APP_PY = "".join(
-    f"def step_{n:02d}(value):\n    return value + {n}\n\n" for n in range(1, 14)
-) + "print(step_01(0))\n"
+APP_PY = (
+    "".join(f"def step_{n:02d}(value):\n    return value + {n}\n\n" for n in range(1, 14))
+    + "print(step_01(0))\n"
+)
 
 
 def _missing_tools() -> list[str]:
@@ -164,7 +165,9 @@ class CodeServer:
         out = []
         for p in sorted((self.user_data_dir / "logs").rglob("*.log")):
             if "exthost" in str(p) or "Ensemble" in p.name or "ensemble" in str(p):
-                out.append(f"--- {p.relative_to(self.user_data_dir)}\n{p.read_text(errors='replace')}")
+                out.append(
+                    f"--- {p.relative_to(self.user_data_dir)}\n{p.read_text(errors='replace')}"
+                )
         return "\n".join(out)
 
     def installed_extensions(self) -> list[str]:
@@ -193,8 +196,12 @@ def _tool_env(home: Path) -> dict[str, str]:
         if not k.startswith(("VSCODE_", "ELECTRON_", "npm_", "NODE_OPTIONS"))
     }
     env["PATH"] = f"{NODE_BIN}{os.pathsep}{env.get('PATH', '')}"
-    for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
-                     ("XDG_CACHE_HOME", "cache"), ("XDG_RUNTIME_DIR", "run")):
+    for var, sub in (
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_CACHE_HOME", "cache"),
+        ("XDG_RUNTIME_DIR", "run"),
+    ):
         d = home / sub
         d.mkdir(parents=True, exist_ok=True, mode=0o700)
         env[var] = str(d)
@@ -245,10 +252,11 @@ def _start_code_server(
     vsix: Path | None,
     smoke_test_driver: bool,
     started: _Started,
+    extra_env: dict[str, str] | None = None,
 ) -> CodeServer:
     home = Path(tempfile.mkdtemp(prefix=f"e{name[:3]}", dir="/tmp"))
     started.dirs.append(home)
-    env = _tool_env(home)
+    env = {**_tool_env(home), **(extra_env or {})}
     ud, ext = home / "ud", home / "ext"
     (ud / "User").mkdir(parents=True)
     ext.mkdir()
@@ -272,20 +280,27 @@ def _start_code_server(
         log_path = home / "code-server.log"
         args = [
             str(CODE_SERVER),
-            "--config", str(home / "cs.yaml"),
+            "--config",
+            str(home / "cs.yaml"),
             *dirs,
-            "--auth", "none",
+            "--auth",
+            "none",
             "--disable-telemetry",
             "--disable-update-check",
             "--disable-workspace-trust",
             "--disable-getting-started-override",
-            "--bind-addr", f"127.0.0.1:{port}",
+            "--bind-addr",
+            f"127.0.0.1:{port}",
         ]
         if smoke_test_driver:
             args += ["--vscode-option", "enable-smoke-test-driver"]
         with log_path.open("ab") as log:
             proc = subprocess.Popen(
-                args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=home,
+                args,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=home,
                 start_new_session=True,
             )
         server = CodeServer(name, port, home, proc, env, log_path, ext, ud)
@@ -333,7 +348,7 @@ CodeServerFactory = Callable[..., CodeServer]
 
 @pytest.fixture
 def code_server(vscode_tools: None, request: pytest.FixtureRequest) -> Iterator[CodeServerFactory]:
-    """Factory: `code_server(name, relay_url=..., vsix=..., smoke_test_driver=False)`."""
+    """Factory: `code_server(name, relay_url=, vsix=, smoke_test_driver=, settings=, env=)`."""
     started = _Started()
 
     def start(
@@ -342,17 +357,20 @@ def code_server(vscode_tools: None, request: pytest.FixtureRequest) -> Iterator[
         vsix: Path | None = None,
         smoke_test_driver: bool = False,
         settings: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
     ) -> CodeServer:
         merged = base_settings(relay_url)
         merged.update(settings or {})
-        return _start_code_server(name, merged, vsix, smoke_test_driver, started)
+        return _start_code_server(name, merged, vsix, smoke_test_driver, started, env)
 
     yield start
     failed = getattr(request.node, "rep_call", None)
     for server in started.servers:
         if failed is not None and failed.failed:
             print(f"\n===== code-server {server.name} log (tail) =====\n{server.log()[-4000:]}")
-            print(f"\n===== {server.name} extension host logs =====\n{server.exthost_logs()[-8000:]}")
+            print(
+                f"\n===== {server.name} extension host logs =====\n{server.exthost_logs()[-8000:]}"
+            )
         kill_tree(server.proc)
     for d in started.dirs:
         shutil.rmtree(d, ignore_errors=True)
@@ -458,9 +476,7 @@ def workspace() -> Iterator[SharedRepo]:
     origin = root / "origin"
     (origin / "src").mkdir(parents=True)
     (origin / "src" / "app.py").write_text(APP_PY)
-    (origin / "src" / "util.py").write_text(
-        "".join(f"CONSTANT_{n} = {n}\n" for n in range(1, 21))
-    )
+    (origin / "src" / "util.py").write_text("".join(f"CONSTANT_{n} = {n}\n" for n in range(1, 21)))
     (origin / "README.md").write_text("# demo\n\nA small project used by the editor tests.\n")
     _git(origin, "init", "-q", "-b", "main")
     _git(origin, "add", ".")

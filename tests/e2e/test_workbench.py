@@ -1,4 +1,4 @@
-"""The harness itself: the packaged extension installs into a real VS Code that opens a workspace."""
+"""The harness itself: the packaged extension installs into a real VS Code on a workspace."""
 
 from __future__ import annotations
 

@@ -85,7 +85,8 @@ _NAME_TAGS_JS = """(uriSuffix) => {
       for (const span of line.querySelectorAll('span[class*="ced-"]')) {
         let content = getComputedStyle(span, '::after').content;
         if (!content || content === 'none' || content === 'normal') continue;
-        try { content = JSON.parse(content); } catch (e) { content = content.replace(/^"|"$/g, ''); }
+        try { content = JSON.parse(content); }
+        catch (e) { content = content.replace(/^"|"$/g, ''); }
         content = content.replace(/\\u00a0/g, ' ');
         if (!content.trim()) continue;
         const cls = [...span.classList].find(c => c.startsWith('ced-')) || '';
@@ -111,7 +112,8 @@ _TREE_ROWS_JS = """(viewTitle) => {
 }"""
 
 _STATUS_JS = """() => [...document.querySelectorAll('.part.statusbar .statusbar-item')]
-  .map(e => [e.id || '', e.innerText.replace(/\\s+/g, ' ').trim(), e.getAttribute('aria-label') || ''])"""
+  .map(e => [e.id || '', e.innerText.replace(/\\s+/g, ' ').trim(),
+             e.getAttribute('aria-label') || ''])"""
 
 _NOTIFICATIONS_JS = """() => {
   const sel = '.notifications-toasts.visible .notification-list-item, ' +
@@ -124,7 +126,8 @@ _NOTIFICATIONS_JS = """() => {
   ]);
 }"""
 
-_QUICK_ROWS_JS = """() => [...document.querySelectorAll('.quick-input-widget .quick-input-list .monaco-list-row')]
+_QUICK_ROWS_JS = """() => [...document.querySelectorAll(
+    '.quick-input-widget .quick-input-list .monaco-list-row')]
   .map(r => [(r.querySelector('.label-name') || r).textContent.replace(/\\u00a0/g, ' ').trim(),
              r.getAttribute('aria-label') || '', r.getAttribute('data-index')])"""
 
@@ -186,7 +189,9 @@ class Workbench:
             return None
 
         index = self.wait_for(
-            lambda: (i,) if (i := find()) is not None else None, f"quick pick row {label!r}", timeout
+            lambda: (i,) if (i := find()) is not None else None,
+            f"quick pick row {label!r}",
+            timeout,
         )[0]
         row = self.page.locator(f'{QUICK_ROWS}[data-index="{index}"]')
         row.click()
@@ -262,7 +267,9 @@ class Workbench:
             return None
 
         index = self.wait_for(
-            lambda: (i,) if (i := row()) is not None else None, f"quick open row {rel_path}", timeout
+            lambda: (i,) if (i := row()) is not None else None,
+            f"quick open row {rel_path}",
+            timeout,
         )[0]
         self.page.locator(f'{QUICK_ROWS}[data-index="{index}"]').click()
         self.wait_active_editor("/" + rel_path, timeout)
@@ -280,7 +287,9 @@ class Workbench:
         m = re.search(r"Ln (\d+), Col (\d+)", text or "")
         return (int(m.group(1)), int(m.group(2))) if m else None
 
-    def go_to_line(self, line: int, column: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def go_to_line(
+        self, line: int, column: int | None = None, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
         """Ctrl+G to `line` (one-based); waits until the status bar shows the new position."""
         self.focus_editor()
         self.page.keyboard.press("Control+G")
@@ -289,16 +298,19 @@ class Workbench:
         self.page.fill(QUICK_INPUT_BOX, ":" + target)
         self.page.keyboard.press("Enter")
         self.wait_for(
-            lambda: (pos := self.cursor_position()) and pos[0] == line and (
-                column is None or pos[1] == column),
+            lambda: (
+                (pos := self.cursor_position())
+                and pos[0] == line
+                and (column is None or pos[1] == column)
+            ),
             f"cursor on line {line} (now {self.cursor_position()})",
             timeout,
         )
 
     def focus_editor(self) -> None:
-        self.page.locator(
-            ".editor-group-container.active .monaco-editor .view-lines"
-        ).first.click(position={"x": 5, "y": 5}, trial=True)
+        self.page.locator(".editor-group-container.active .monaco-editor .view-lines").first.click(
+            position={"x": 5, "y": 5}, trial=True
+        )
         self.page.evaluate(
             """() => { const t = document.querySelector(
                 '.editor-group-container.active .monaco-editor textarea.inputarea, '
@@ -344,14 +356,18 @@ class Workbench:
         return [TreeRow(*r) for r in rows]
 
     def wait_tree_row(
-        self, view_title: str, predicate: Callable[[TreeRow], bool], what: str,
+        self,
+        view_title: str,
+        predicate: Callable[[TreeRow], bool],
+        what: str,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> TreeRow:
         def found() -> TreeRow | None:
             return next((r for r in self.tree_rows(view_title) or [] if predicate(r)), None)
 
-        return self.wait_for(found, f"{what} in view {view_title!r} "
-                             f"(rows: {self.tree_rows(view_title)})", timeout)
+        return self.wait_for(
+            found, f"{what} in view {view_title!r} (rows: {self.tree_rows(view_title)})", timeout
+        )
 
     def status_items(self) -> list[StatusItem]:
         return [StatusItem(*i) for i in self.page.evaluate(_STATUS_JS)]
@@ -370,15 +386,20 @@ class Workbench:
             self.page.wait_for_selector(".notifications-center.visible", timeout=10_000)
 
     def wait_notification(
-        self, pattern: str | re.Pattern[str], timeout: float = DEFAULT_TIMEOUT,
+        self,
+        pattern: str | re.Pattern[str],
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> Notification:
         rx = re.compile(pattern) if isinstance(pattern, str) else pattern
 
         def found() -> Notification | None:
             return next((n for n in self.notifications() if rx.search(n.message)), None)
 
-        return self.wait_for(found, f"notification /{rx.pattern}/ "
-                             f"(shown: {[n.message for n in self.notifications()]})", timeout)
+        return self.wait_for(
+            found,
+            f"notification /{rx.pattern}/ (shown: {[n.message for n in self.notifications()]})",
+            timeout,
+        )
 
     def click_notification_button(self, message_pattern: str, button: str) -> None:
         rx = re.compile(message_pattern)

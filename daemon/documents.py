@@ -3,7 +3,7 @@
 :class:`DocumentStore` keeps the text of every document the editor has open,
 fed by the LSP notifications (the server core calls it from its handlers)::
 
-    store = DocumentStore(encoding=positions.negotiated(server))   # after initialize
+    store = DocumentStore(encoding=lambda: positions.negotiated(server))
     store.open(p.text_document.uri, p.text_document.text, p.text_document.version)
     edits = store.change(p.text_document.uri, p.text_document.version,
                          p.content_changes)          # -> list[LineEdit]
@@ -34,8 +34,8 @@ import hashlib
 import os
 import posixpath
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
 from lsprotocol import types
@@ -89,16 +89,30 @@ class LineEdit:
         return self.inserted_breaks - (self.end_line - self.start_line)
 
 
-@dataclass(slots=True)
 class Document:
-    uri: str
-    text: str
-    version: int | None = None
-    lines: list[str] = field(default_factory=list)
-    _hash: str | None = None
+    """One open document: its lines (the source of truth), version and hash.
 
-    def __post_init__(self) -> None:
-        self.lines = split_lines(self.text)
+    Edits splice ``lines`` in place of re-splitting the whole text, so typing in
+    a large file costs in proportion to the edited lines. ``text`` joins the
+    lines with the document's first line break (mixed breaks are normalized).
+    """
+
+    __slots__ = ("_hash", "_text", "eol", "lines", "uri", "version")
+
+    def __init__(self, uri: str, text: str, version: int | None = None) -> None:
+        self.uri = uri
+        self.version = version
+        self.lines: list[str] = split_lines(text)
+        match = _BREAK.search(text)
+        self.eol = match.group(0) if match else "\n"
+        self._text: str | None = text
+        self._hash: str | None = None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = self.eol.join(self.lines)
+        return self._text
 
     @property
     def content_hash(self) -> str:
@@ -109,23 +123,31 @@ class Document:
     def line(self, number: int) -> str | None:
         return self.lines[number] if 0 <= number < len(self.lines) else None
 
-    def offset(self, line: int, character: int, encoding: Encoding) -> int:
-        """Index in ``text`` of an LSP position; strict (raises PositionError)."""
+    def index(self, line: int, character: int, encoding: Encoding) -> tuple[int, int]:
+        """(line, string index in that line) of an LSP position; strict.
+
+        The position just past the last line (``len(lines)``, 0) means the end of
+        the text. Anything else outside the text raises PositionError.
+        """
         if line < 0 or character < 0:
             raise PositionError(f"negative position {line}:{character}")
         if line >= len(self.lines):
             if line == len(self.lines) and character == 0:
-                return len(self.text)  # the position just past the last line
+                return len(self.lines) - 1, len(self.lines[-1])
             raise PositionError(f"line {line} is past the last line ({len(self.lines) - 1})")
-        start = 0
-        for match, _ in zip(_BREAK.finditer(self.text), range(line), strict=False):
-            start = match.end()
-        return start + to_index(self.lines[line], character, encoding, clamp=False)
+        return line, to_index(self.lines[line], character, encoding, clamp=False)
+
+    def splice(self, start: tuple[int, int], end: tuple[int, int], new: str) -> None:
+        """Replace the text between two (line, index) points."""
+        (sl, si), (el, ei) = start, end
+        self.lines[sl : el + 1] = split_lines(self.lines[sl][:si] + new + self.lines[el][ei:])
+        self._text = None
+        self._hash = None
 
     def replace(self, text: str, version: int | None) -> None:
-        self.text = text
         self.version = version
         self.lines = split_lines(text)
+        self._text = text
         self._hash = None
 
 
@@ -196,11 +218,24 @@ class Workspace:
 
 
 class DocumentStore:
-    """Text of the open documents, keyed by canonical URI."""
+    """Text of the open documents, keyed by canonical URI.
 
-    def __init__(self, encoding: Encoding = WIRE) -> None:
-        self.encoding: Encoding = encoding
+    ``encoding`` is the client's negotiated position encoding, or a zero-argument
+    callable returning it (read at every change, so the store may be built
+    before initialize has finished).
+    """
+
+    def __init__(self, encoding: Encoding | Callable[[], Encoding] = WIRE) -> None:
+        self._encoding = encoding
         self._docs: dict[str, Document] = {}
+
+    @property
+    def encoding(self) -> Encoding:
+        return self._encoding() if callable(self._encoding) else self._encoding
+
+    @encoding.setter
+    def encoding(self, value: Encoding | Callable[[], Encoding]) -> None:
+        self._encoding = value
 
     def __contains__(self, uri: str) -> bool:
         return canonical_uri(uri) in self._docs
@@ -236,34 +271,36 @@ class DocumentStore:
         doc = self.get(uri)
         if doc is None:
             raise DocumentError(f"document is not open: {uri}")
-        work = Document(uri=doc.uri, text=doc.text, version=doc.version)
         edits: list[LineEdit] = []
-        for change in changes:
-            if isinstance(change, types.TextDocumentContentChangePartial):
-                edits.append(self._apply(work, change.range, change.text))
-            else:
-                work.replace(change.text, version)
-                edits.append(LineEdit(0, 0, 0, whole=True))
-        doc.replace(work.text, version)
+        saved = (list(doc.lines), doc._text, doc._hash, doc.version)
+        try:
+            for change in changes:
+                if isinstance(change, types.TextDocumentContentChangePartial):
+                    edits.append(self._apply(doc, change.range, change.text))
+                else:
+                    doc.replace(change.text, version)
+                    edits.append(LineEdit(0, 0, 0, whole=True))
+        except PositionError:
+            doc.lines, doc._text, doc._hash, doc.version = saved
+            raise
+        doc.version = version
         return edits
 
     def _apply(self, doc: Document, rng: types.Range, new: str) -> LineEdit:
         start, end = rng.start, rng.end
         if (end.line, end.character) < (start.line, start.character):
             raise PositionError(f"range end {end.line}:{end.character} is before its start")
-        begin = doc.offset(start.line, start.character, self.encoding)
-        stop = doc.offset(end.line, end.character, self.encoding)
-        start_line_text = doc.line(start.line) or ""
-        at_end = begin - (doc.offset(start.line, 0, self.encoding)) == len(start_line_text)
+        begin = doc.index(start.line, start.character, self.encoding)
+        stop = doc.index(end.line, end.character, self.encoding)
         edit = LineEdit(
-            start_line=start.line,
-            end_line=min(end.line, len(doc.lines) - 1),
+            start_line=begin[0],
+            end_line=stop[0],
             inserted_breaks=len(_BREAK.findall(new)),
-            starts_at_line_end=at_end,
-            starts_at_line_start=start.character == 0,
-            ends_at_line_start=end.character == 0,
+            starts_at_line_end=begin[1] == len(doc.lines[begin[0]]),
+            starts_at_line_start=begin[1] == 0,
+            ends_at_line_start=stop[1] == 0,
         )
-        doc.replace(doc.text[:begin] + new + doc.text[stop:], doc.version)
+        doc.splice(begin, stop, new)
         return edit
 
     def lines(self, uri: str) -> list[str] | None:

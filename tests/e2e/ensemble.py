@@ -1,0 +1,167 @@
+"""User flows of the Ensemble extension, expressed through the workbench UI only.
+
+Each flow runs commands from the palette and answers the input boxes and quick picks the
+extension shows; prompts are recognised by their text, so the order of questions may change
+without breaking the flows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from tests.e2e.vscode import TreeRow, VSCodeError, Workbench
+
+PARTICIPANTS_VIEW = "Participants"
+INVITE_LINK = re.compile(r"vscode://ensemble\.ensemble/join\?\S+")
+
+Answer = str | Callable[[Workbench], None]
+
+
+def answer_prompts(
+    wb: Workbench,
+    answers: list[tuple[str, Answer]],
+    until: Callable[[], object],
+    what: str,
+    timeout: float = 60.0,
+) -> None:
+    """Answer every input box the extension opens until `until()` holds.
+
+    `answers` maps a regex on the prompt (title, placeholder, message) to the text to type, or
+    to a function that answers it (e.g. picks a row).
+    """
+    rules = [(re.compile(rx, re.I), a) for rx, a in answers]
+
+    def step() -> bool:
+        if until():
+            return True
+        if not wb.quick_input_visible():
+            return False
+        prompt = wb.wait_quick_input()
+        for rx, answer in rules:
+            if rx.search(prompt):
+                if callable(answer):
+                    answer(wb)
+                else:
+                    wb.answer_input(answer)
+                # The next question reuses the widget: wait until this one is gone.
+                wb.wait_for(
+                    lambda: not wb.quick_input_visible() or wb.wait_quick_input() != prompt,
+                    f"the prompt {prompt!r} to close",
+                    timeout=15,
+                )
+                return bool(until())
+        raise VSCodeError(f"{wb.name}: unexpected prompt {prompt!r} while {what}")
+
+    wb.wait_for(step, what, timeout)
+
+
+def pick_row(label: str | re.Pattern[str]) -> Callable[[Workbench], None]:
+    return lambda wb: wb.pick(label)
+
+
+def status_text(wb: Workbench) -> str:
+    """The text of the extension's status bar items."""
+    return " | ".join(i.text for i in wb.status_items() if i.id.startswith("ensemble."))
+
+
+def sign_up(wb: Workbench, username: str, display_name: str, password: str = "s3cret-pass!") -> None:
+    """Ensemble: Sign Up, answering username / display name / password prompts."""
+    wb.run_command("Ensemble: Sign Up")
+    answer_prompts(
+        wb,
+        [
+            (r"user ?name|account", username),
+            (r"display|full name|your name|shown", display_name),
+            (r"password", password),
+        ],
+        until=lambda: not wb.quick_input_visible() and _signed_in(wb),
+        what=f"signing up {username}",
+    )
+
+
+def _signed_in(wb: Workbench) -> bool:
+    text = status_text(wb).lower()
+    return bool(text) and "sign in" not in text and "signed out" not in text
+
+
+def start_session(wb: Workbench, name: str) -> None:
+    wb.run_command("Ensemble: Start Session")
+    answer_prompts(
+        wb,
+        [(r"session|name", name)],
+        until=lambda: not wb.quick_input_visible() and _in_session(wb),
+        what=f"starting session {name}",
+    )
+
+
+def _in_session(wb: Workbench) -> bool:
+    return bool(re.search(r"\d+ participants?", status_text(wb)))
+
+
+def copy_invite_link(wb: Workbench, role: str = "Editor") -> str:
+    """Ensemble: Copy Invite Link; the link is read from the information message it shows."""
+    wb.run_command("Ensemble: Copy Invite Link")
+
+    def link() -> str | None:
+        for n in wb.notifications():
+            m = INVITE_LINK.search(n.message)
+            if m:
+                return m.group(0)
+        return None
+
+    answer_prompts(
+        wb,
+        [(r"role|editor|viewer|invite", pick_row(re.compile(rf"(\$\([\w-]+\)\s*)?{role}.*")))],
+        until=link,
+        what="copying an invite link",
+    )
+    return wb.wait_for(link, "the invite link in a notification")
+
+
+def join_session(wb: Workbench, link: str) -> None:
+    wb.run_command("Ensemble: Join Session")
+    answer_prompts(
+        wb,
+        [(r"link|invite|paste|url", link)],
+        until=lambda: not wb.quick_input_visible() and _in_session(wb),
+        what="joining by link",
+    )
+
+
+def show_participants(wb: Workbench) -> None:
+    if wb.tree_rows(PARTICIPANTS_VIEW) is None:
+        wb.run_command("Ensemble: Focus on Participants View")
+    wb.wait_for(lambda: wb.tree_rows(PARTICIPANTS_VIEW) is not None, "the participants view")
+
+
+def wait_participant(
+    wb: Workbench, name: str, extra: Callable[[TreeRow], bool] = lambda r: True,
+    what: str = "", timeout: float = 30.0,
+) -> TreeRow:
+    return wb.wait_tree_row(
+        PARTICIPANTS_VIEW,
+        lambda r: r.label.startswith(name) and extra(r),
+        what or f"participant {name}",
+        timeout,
+    )
+
+
+def set_status(wb: Workbench, status: str) -> None:
+    wb.run_command("Ensemble: Set Status")
+    answer_prompts(
+        wb,
+        [(r"status|active|idle|away", pick_row(re.compile(rf"(\$\([\w-]+\)\s*)?{status}.*", re.I)))],
+        until=lambda: not wb.quick_input_visible(),
+        what=f"setting status {status}",
+    )
+
+
+def follow(wb: Workbench, name: str) -> None:
+    wb.run_command("Ensemble: Follow Participant")
+    answer_prompts(
+        wb,
+        [(r"follow|participant|who", pick_row(re.compile(rf"(\$\([\w-]+\)\s*)?{name}.*")))],
+        until=lambda: not wb.quick_input_visible(),
+        what=f"following {name}",
+    )

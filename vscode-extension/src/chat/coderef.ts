@@ -1,0 +1,30 @@
+import * as vscode from 'vscode';
+
+/** Finds a workspace-relative path in the open folders and opens it at a (one-based) line. */
+export async function openCodeRef(path: string, line: number, endLine: number | null): Promise<boolean> {
+  const clean = path.replace(/\\/g, '/').replace(/^\/+/, '');
+  if (clean.split('/').includes('..')) {
+    return false;
+  }
+  for (const folder of vscode.workspace.workspaceFolders ?? []) {
+    const uri = vscode.Uri.joinPath(folder.uri, clean);
+    try {
+      await vscode.workspace.fs.stat(uri);
+    } catch {
+      continue;
+    }
+    const doc = await vscode.workspace.openTextDocument(uri);
+    const last = Math.max(0, doc.lineCount - 1);
+    const start = Math.min(Math.max(0, line - 1), last);
+    const end = Math.min(Math.max(start, (endLine ?? line) - 1), last);
+    const range = new vscode.Range(start, 0, end, doc.lineAt(end).text.length);
+    await vscode.window.showTextDocument(doc, {
+      selection: new vscode.Selection(range.start, range.start),
+      viewColumn: vscode.ViewColumn.One,
+    });
+    vscode.window.activeTextEditor?.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+    return true;
+  }
+  void vscode.window.showWarningMessage(`Ensemble: ${clean} is not in this workspace.`);
+  return false;
+}

@@ -1,0 +1,497 @@
+import * as vscode from 'vscode';
+import type { Ctx } from '../ctx';
+import { describeError } from '../errors';
+import { Method } from '../protocol';
+import type {
+  ChatHistoryParams,
+  ChatHistoryResult,
+  ChatMessage,
+  ChatParams,
+  EditParams,
+  Queued,
+  ReactParams,
+  SendChatParams,
+  TargetParams,
+  UserRef,
+} from '../collab-protocol';
+import { formatCodeRef } from './markdown';
+import { FromWebview, PersonView, REACTIONS, ToWebview, parseFromWebview } from './messages';
+import { ChatStore, Directory, fallbackColor } from './store';
+import { openCodeRef } from './coderef';
+import { PALETTE_SIZE } from '../colors';
+
+export const CHAT_VIEW_TYPE = 'ensemble.chat';
+const TITLE = 'Ensemble Chat';
+const HISTORY_PAGE = 50;
+
+function nonce(): string {
+  const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  let out = '';
+  for (let i = 0; i < 32; i++) {
+    out += chars.charAt(Math.floor(Math.random() * chars.length));
+  }
+  return out;
+}
+
+/**
+ * The session's chat: keeps the messages the daemon delivers, owns the single
+ * chat panel (created on demand, restored after a reload) and the unread count.
+ */
+export class ChatController implements vscode.Disposable {
+  readonly store = new ChatStore();
+  private panel: vscode.WebviewPanel | undefined;
+  private panelDisposables: vscode.Disposable[] = [];
+  private ready = false;
+  private queued: ToWebview[] = [];
+  private sessionId: string | null = null;
+  private peopleKey = '';
+  private unread = 0;
+  private loadingOlder = false;
+  private readonly status: vscode.StatusBarItem;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(private readonly ctx: Ctx) {
+    this.status = vscode.window.createStatusBarItem('ensemble.chatUnread', vscode.StatusBarAlignment.Right, 99);
+    this.status.name = 'Ensemble Chat';
+    this.status.command = 'ensemble.openChat';
+    this.disposables.push(
+      this.status,
+      ctx.onNotification<ChatParams>(Method.DID_RECEIVE_CHAT, (p) => this.onChat(p.messages)),
+      ctx.onDidChangeState((change) => this.onState(change)),
+    );
+    this.onState('session');
+  }
+
+  // ----- state from the daemon ------------------------------------------------------
+
+  private get me(): UserRef | undefined {
+    const s = this.ctx.state.session;
+    return s?.you.user ?? this.ctx.state.connection.user ?? undefined;
+  }
+
+  private directory(): Directory {
+    const people = new Map<string, PersonView>();
+    const session = this.ctx.state.session;
+    for (const p of session?.participants ?? []) {
+      people.set(p.user.id, { id: p.user.id, name: p.user.name, color: -1, online: p.online });
+    }
+    for (const p of this.ctx.state.peers) {
+      people.set(p.user.id, { id: p.user.id, name: p.user.name, color: p.color % PALETTE_SIZE, online: p.online });
+    }
+    const me = this.me;
+    if (me) {
+      people.delete(me.id);
+    }
+    for (const [id, person] of people) {
+      if (person.color < 0) {
+        people.set(id, { ...person, color: fallbackColor(id, PALETTE_SIZE) });
+      }
+    }
+    return { me, people };
+  }
+
+  private onState(change: string): void {
+    if (change === 'session' || change === 'daemon') {
+      const id = this.ctx.state.session?.session.session_id ?? null;
+      if (id !== this.sessionId) {
+        this.sessionId = id;
+        this.store.clear();
+        this.unread = 0;
+        this.updateBadge();
+        this.postInit();
+        if (id) {
+          void this.loadPage(null);
+        }
+      }
+      this.postPeopleIfChanged();
+    } else if (change === 'peers') {
+      this.postPeopleIfChanged();
+    } else if (change === 'connection' || change === 'outbox') {
+      this.postConnection();
+    }
+  }
+
+  private postPeopleIfChanged(): void {
+    const people = [...this.directory().people.values()];
+    const key = JSON.stringify(people);
+    if (key === this.peopleKey) {
+      return;
+    }
+    this.peopleKey = key;
+    this.post({ type: 'people', people });
+  }
+
+  private postConnection(): void {
+    this.post({
+      type: 'connection',
+      online: this.ctx.state.connection.state === 'online',
+      inSession: this.ctx.inSession,
+      pending: this.ctx.state.outbox,
+    });
+  }
+
+  private onChat(messages: ChatMessage[]): void {
+    const current = this.sessionId;
+    const mine = messages.filter((m) => !m.session_id || m.session_id === current);
+    if (!mine.length) {
+      return;
+    }
+    const fresh = this.store.upsert(mine);
+    const me = this.me?.id;
+    const unseen = fresh.filter((m) => m.author.id !== me && !m.deleted).length;
+    if (unseen && !this.panel?.visible) {
+      this.unread += unseen;
+      this.updateBadge();
+    }
+    this.postViews('upsert', mine);
+  }
+
+  private async loadPage(beforeSeq: number | null): Promise<void> {
+    if (this.loadingOlder) {
+      return;
+    }
+    this.loadingOlder = true;
+    const session = this.sessionId;
+    try {
+      const params: ChatHistoryParams = { before_seq: beforeSeq, limit: HISTORY_PAGE };
+      const page = await this.ctx.request<ChatHistoryResult>(Method.CHAT_HISTORY, params);
+      if (session !== this.sessionId) {
+        return;
+      }
+      this.store.upsert(page.messages);
+      this.store.hasMore = page.has_more;
+      this.postViews('history', page.messages);
+    } catch (err) {
+      this.ctx.log(`chat history failed: ${describeError(err)}`);
+      this.store.hasMore = false;
+      this.post({ type: 'history', messages: [], hasMore: false });
+    } finally {
+      this.loadingOlder = false;
+    }
+  }
+
+  // ----- webview traffic ------------------------------------------------------------
+
+  private post(msg: ToWebview): void {
+    if (!this.panel) {
+      return;
+    }
+    if (!this.ready) {
+      if (msg.type === 'insert' || msg.type === 'reveal') {
+        this.queued.push(msg);
+      }
+      return; // everything else is part of the init snapshot
+    }
+    void this.panel.webview.postMessage(msg);
+  }
+
+  private postViews(type: 'upsert' | 'history', messages: readonly ChatMessage[]): void {
+    if (!this.panel || !this.ready) {
+      return;
+    }
+    const dir = this.directory();
+    const views = messages
+      .map((m) => this.store.get(m.id))
+      .filter((m): m is ChatMessage => m !== undefined)
+      .map((m) => this.store.view(m, dir, PALETTE_SIZE));
+    if (type === 'history') {
+      this.post({ type, messages: views, hasMore: this.store.hasMore });
+    } else {
+      this.post({ type, messages: views });
+    }
+  }
+
+  private postInit(): void {
+    if (!this.panel || !this.ready) {
+      return;
+    }
+    const dir = this.directory();
+    this.peopleKey = JSON.stringify([...dir.people.values()]);
+    this.post({
+      type: 'init',
+      me: dir.me ? { id: dir.me.id, name: dir.me.name } : null,
+      people: [...dir.people.values()],
+      messages: this.store.ordered().map((m) => this.store.view(m, dir, PALETTE_SIZE)),
+      hasMore: this.store.hasMore,
+      online: this.ctx.state.connection.state === 'online',
+      inSession: this.ctx.inSession,
+      reactions: [...REACTIONS],
+    });
+    this.postConnection();
+  }
+
+  private async onMessage(raw: unknown): Promise<void> {
+    const msg = parseFromWebview(raw);
+    if (!msg) {
+      return;
+    }
+    try {
+      await this.handle(msg);
+    } catch (err) {
+      const text = describeError(err);
+      this.ctx.log(`chat ${msg.type} failed: ${text}`);
+      this.post({ type: 'error', message: text });
+    }
+  }
+
+  private async handle(msg: FromWebview): Promise<void> {
+    switch (msg.type) {
+      case 'ready':
+        this.ready = true;
+        this.postInit();
+        for (const q of this.queued.splice(0)) {
+          this.post(q);
+        }
+        this.markSeen();
+        return;
+      case 'seen':
+        this.markSeen();
+        return;
+      case 'send': {
+        const text = msg.text.trim();
+        const me = this.me;
+        if (!text || !me) {
+          return;
+        }
+        const params: SendChatParams = { text, parent_id: msg.parentId, to: msg.to };
+        const queued = await this.ctx.request<Queued>(Method.SEND_CHAT, params);
+        const local = this.store.addPending(queued.id, me, text, msg.parentId, msg.to);
+        this.postViews('upsert', [local]);
+        return;
+      }
+      case 'edit': {
+        const params: EditParams = { target_id: msg.id, text: msg.text };
+        await this.ctx.request<Queued>(Method.EDIT_CHAT, params);
+        const m = this.store.get(msg.id);
+        if (m) {
+          this.store.upsert([{ ...m, text: msg.text, edited_at: Date.now() / 1000 }]);
+          this.postViews('upsert', [m]);
+        }
+        return;
+      }
+      case 'delete': {
+        const params: TargetParams = { target_id: msg.id };
+        await this.ctx.request<Queued>(Method.DELETE_CHAT, params);
+        const m = this.store.get(msg.id);
+        if (m) {
+          this.store.upsert([{ ...m, text: '', deleted: true }]);
+          this.postViews('upsert', [m]);
+        }
+        return;
+      }
+      case 'react': {
+        const params: ReactParams = { target_id: msg.id, emoji: msg.emoji };
+        await this.ctx.request<Queued>(Method.REACT, params);
+        const m = this.store.get(msg.id);
+        const me = this.me?.id;
+        if (m && me) {
+          const reactions = { ...(m.reactions ?? {}) };
+          const users = reactions[msg.emoji] ?? [];
+          reactions[msg.emoji] = users.includes(me) ? users.filter((u) => u !== me) : [...users, me];
+          this.store.upsert([{ ...m, reactions }]);
+          this.postViews('upsert', [m]);
+        }
+        return;
+      }
+      case 'loadOlder':
+        if (this.store.hasMore) {
+          await this.loadPage(msg.beforeSeq);
+        } else {
+          this.post({ type: 'history', messages: [], hasMore: false });
+        }
+        return;
+      case 'openRef':
+        await openCodeRef(msg.path, msg.line, msg.endLine);
+        return;
+      case 'rendered':
+        this.ctx.log(`chat panel rendered ${msg.count} messages in ${msg.ms.toFixed(1)} ms (${msg.reason})`);
+        return;
+    }
+  }
+
+  // ----- the panel --------------------------------------------------------------------
+
+  /** Shows the chat panel, creating it if needed. */
+  createOrShow(preserveFocus = false): void {
+    if (this.panel) {
+      this.panel.reveal(undefined, preserveFocus);
+      return;
+    }
+    const panel = vscode.window.createWebviewPanel(
+      CHAT_VIEW_TYPE,
+      TITLE,
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus },
+      this.webviewOptions(),
+    );
+    this.attach(panel);
+  }
+
+  private webviewOptions(): vscode.WebviewOptions & vscode.WebviewPanelOptions {
+    return {
+      enableScripts: true,
+      enableFindWidget: true,
+      localResourceRoots: [vscode.Uri.joinPath(this.ctx.extension.extensionUri, 'media')],
+    };
+  }
+
+  /** Takes over a panel: a new one or one restored by the serializer. */
+  attach(panel: vscode.WebviewPanel): void {
+    this.panel?.dispose();
+    this.panel = panel;
+    this.ready = false;
+    panel.webview.options = this.webviewOptions();
+    panel.webview.html = this.html(panel.webview);
+    this.panelDisposables = [
+      panel.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m)),
+      panel.onDidChangeViewState(() => {
+        if (panel.visible) {
+          this.markSeen();
+        }
+      }),
+      panel.onDidDispose(() => {
+        if (this.panel === panel) {
+          this.panel = undefined;
+          this.ready = false;
+          this.queued = [];
+          for (const d of this.panelDisposables) {
+            d.dispose();
+          }
+          this.panelDisposables = [];
+          this.updateBadge();
+        }
+      }),
+    ];
+    this.updateBadge();
+  }
+
+  private html(webview: vscode.Webview): string {
+    const media = vscode.Uri.joinPath(this.ctx.extension.extensionUri, 'media', 'chat');
+    const script = webview.asWebviewUri(vscode.Uri.joinPath(media, 'chat.js'));
+    const style = webview.asWebviewUri(vscode.Uri.joinPath(media, 'chat.css'));
+    const n = nonce();
+    const csp = [
+      "default-src 'none'",
+      `style-src ${webview.cspSource}`,
+      `font-src ${webview.cspSource}`,
+      `img-src ${webview.cspSource}`,
+      `script-src 'nonce-${n}'`,
+    ].join('; ');
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${style.toString()}">
+<title>${TITLE}</title>
+</head>
+<body>
+<div id="banner" class="banner" role="status" hidden></div>
+<main id="log" class="log" aria-label="Chat messages">
+<div id="older" class="older" hidden>Loading older messages…</div>
+<div id="messages" role="log" aria-live="polite"></div>
+</main>
+<form id="compose" class="compose" autocomplete="off">
+<div id="context" class="context" hidden><span id="context-text"></span><button type="button" id="context-cancel" title="Cancel" aria-label="Cancel">×</button></div>
+<div class="compose-row">
+<label class="to-label" for="to">To</label>
+<select id="to" title="Send to everyone or privately to one participant"><option value="">Everyone</option></select>
+</div>
+<div class="compose-row compose-input">
+<textarea id="composer" rows="3" placeholder="Message (Enter sends, Shift+Enter new line, @ mentions)" aria-label="Message"></textarea>
+<ul id="mention-list" class="mention-list" role="listbox" hidden></ul>
+<button id="send" type="submit" title="Send">Send</button>
+</div>
+</form>
+<script nonce="${n}" src="${script.toString()}"></script>
+</body>
+</html>`;
+  }
+
+  /** Inserts text into the composer (e.g. a code reference) and shows the panel. */
+  insert(text: string): void {
+    this.createOrShow();
+    this.post({ type: 'insert', text });
+  }
+
+  /** Shows the panel scrolled to one message. */
+  reveal(messageId: string): void {
+    this.createOrShow();
+    this.post({ type: 'reveal', id: messageId });
+  }
+
+  private markSeen(): void {
+    if (this.panel?.visible && this.unread) {
+      this.unread = 0;
+      this.updateBadge();
+    }
+  }
+
+  private updateBadge(): void {
+    const n = this.unread;
+    if (this.panel) {
+      this.panel.title = n ? `${TITLE} (${n})` : TITLE;
+    }
+    if (n) {
+      this.status.text = `$(comment-discussion) ${n}`;
+      this.status.tooltip = `${n} unread chat message${n === 1 ? '' : 's'}: open the chat`;
+      this.status.show();
+    } else {
+      this.status.hide();
+    }
+  }
+
+  get unreadCount(): number {
+    return this.unread;
+  }
+
+  dispose(): void {
+    this.panel?.dispose();
+    for (const d of this.disposables) {
+      d.dispose();
+    }
+  }
+}
+
+let controller: ChatController | undefined;
+
+/** The chat controller once registerChat ran (mentions use it to reveal messages). */
+export function chatController(): ChatController | undefined {
+  return controller;
+}
+
+/** Registers the chat: commands, the panel serializer and the daemon listeners. */
+export function registerChat(ctx: Ctx): ChatController {
+  const chat = new ChatController(ctx);
+  controller = chat;
+  ctx.extension.subscriptions.push(
+    chat,
+    new vscode.Disposable(() => {
+      if (controller === chat) {
+        controller = undefined;
+      }
+    }),
+    vscode.commands.registerCommand('ensemble.openChat', () => chat.createOrShow()),
+    vscode.commands.registerCommand('ensemble.shareCursorInChat', () => shareCursor(chat)),
+    vscode.window.registerWebviewPanelSerializer(CHAT_VIEW_TYPE, {
+      deserializeWebviewPanel(panel: vscode.WebviewPanel): Promise<void> {
+        chat.attach(panel);
+        return Promise.resolve();
+      },
+    }),
+  );
+  return chat;
+}
+
+function shareCursor(chat: ChatController): void {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor || !vscode.workspace.getWorkspaceFolder(editor.document.uri)) {
+    void vscode.window.showInformationMessage('Ensemble: open a workspace file to share a position in chat.');
+    return;
+  }
+  const sel = editor.selection;
+  const path = vscode.workspace.asRelativePath(editor.document.uri, false);
+  const end = sel.isEmpty || sel.end.line === sel.start.line ? undefined : sel.end.line + 1;
+  const line = sel.isEmpty ? sel.active.line + 1 : sel.start.line + 1;
+  chat.insert(`${formatCodeRef({ path, line, endLine: end })} `);
+}

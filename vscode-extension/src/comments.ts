@@ -1,0 +1,75 @@
+import * as vscode from 'vscode';
+import { chatController } from './chat/panel';
+import type { Ctx } from './ctx';
+import { describeError } from './errors';
+import { Method } from './protocol';
+import type { ExportParams, ExportResult } from './collab-protocol';
+import { registerMentionCompletion, registerMentionNotifications } from './comments/mentions';
+import { EnsembleComment, ThreadManager } from './comments/threads';
+
+export { ThreadManager } from './comments/threads';
+
+/** Comment threads in the gutter, @mention completion and notifications, export. */
+export function registerComments(ctx: Ctx): ThreadManager {
+  const threads = new ThreadManager(ctx);
+  const asComment = (c: unknown): EnsembleComment | undefined => (c instanceof EnsembleComment ? c : undefined);
+  const cmd = (id: string, fn: (...args: never[]) => unknown): vscode.Disposable =>
+    vscode.commands.registerCommand(id, fn as (...args: unknown[]) => unknown);
+  ctx.extension.subscriptions.push(
+    threads,
+    registerMentionCompletion(ctx),
+    registerMentionNotifications(ctx, {
+      showThread: (id) => threads.show(id),
+      showMessage: (id) => {
+        const chat = chatController();
+        if (chat) {
+          chat.reveal(id);
+        }
+      },
+    }),
+    cmd('ensemble.comments.create', (reply: vscode.CommentReply) => threads.createThread(reply)),
+    cmd('ensemble.comments.reply', (reply: vscode.CommentReply) => threads.reply(reply)),
+    cmd('ensemble.comments.cancelNew', (reply: vscode.CommentReply | vscode.CommentThread) => {
+      const thread = 'thread' in reply ? reply.thread : reply;
+      thread.dispose();
+    }),
+    cmd('ensemble.comments.edit', (c: unknown) => {
+      const comment = asComment(c);
+      if (comment) threads.startEdit(comment);
+    }),
+    cmd('ensemble.comments.saveEdit', (c: unknown) => {
+      const comment = asComment(c);
+      return comment ? threads.saveEdit(comment) : undefined;
+    }),
+    cmd('ensemble.comments.cancelEdit', (c: unknown) => {
+      const comment = asComment(c);
+      if (comment) threads.cancelEdit(comment);
+    }),
+    cmd('ensemble.comments.delete', (c: unknown) => {
+      const comment = asComment(c);
+      return comment ? threads.deleteComment(comment) : undefined;
+    }),
+    cmd('ensemble.comments.resolve', (t: vscode.CommentThread) => threads.resolve(t, true)),
+    cmd('ensemble.comments.reopen', (t: vscode.CommentThread) => threads.resolve(t, false)),
+    cmd('ensemble.comments.show', (threadId: string) => threads.show(threadId)),
+    cmd('ensemble.comments.reload', () => threads.load()),
+    cmd('ensemble.exportComments', () => exportComments(ctx)),
+  );
+  return threads;
+}
+
+/** Writes the session's threads to a Markdown document the user can save. */
+async function exportComments(ctx: Ctx): Promise<void> {
+  if (!ctx.inSession) {
+    void vscode.window.showInformationMessage('Ensemble: join or start a session to export its comments.');
+    return;
+  }
+  try {
+    const params: ExportParams = { format: 'markdown' };
+    const res = await ctx.request<ExportResult>(Method.EXPORT, params);
+    const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: res.content });
+    await vscode.window.showTextDocument(doc);
+  } catch (err) {
+    void vscode.window.showErrorMessage(`Ensemble: could not export the comments: ${describeError(err)}`);
+  }
+}

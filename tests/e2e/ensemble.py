@@ -60,12 +60,17 @@ def pick_row(label: str | re.Pattern[str]) -> Callable[[Workbench], None]:
     return lambda wb: wb.pick(label)
 
 
+def labelled(text: str) -> re.Pattern[str]:
+    """A quick-pick label `text`, possibly after a $(icon) and followed by more words."""
+    return re.compile(rf"(\$\([\w-]+\)\s*)?{re.escape(text)}.*", re.I)
+
+
 def status_text(wb: Workbench) -> str:
     """The text of the extension's status bar items."""
     return " | ".join(i.text for i in wb.status_items() if i.id.startswith("ensemble."))
 
 
-def sign_up(wb: Workbench, username: str, display_name: str, password: str = "s3cret-pass!") -> None:
+def sign_up(wb: Workbench, username: str, display_name: str, password: str = "s3cret-pass") -> None:
     """Ensemble: Sign Up, answering username / display name / password prompts."""
     wb.run_command("Ensemble: Sign Up")
     answer_prompts(
@@ -112,7 +117,7 @@ def copy_invite_link(wb: Workbench, role: str = "Editor") -> str:
 
     answer_prompts(
         wb,
-        [(r"role|editor|viewer|invite", pick_row(re.compile(rf"(\$\([\w-]+\)\s*)?{role}.*")))],
+        [(r"role|editor|viewer|invite", pick_row(labelled(role)))],
         until=link,
         what="copying an invite link",
     )
@@ -136,8 +141,11 @@ def show_participants(wb: Workbench) -> None:
 
 
 def wait_participant(
-    wb: Workbench, name: str, extra: Callable[[TreeRow], bool] = lambda r: True,
-    what: str = "", timeout: float = 30.0,
+    wb: Workbench,
+    name: str,
+    extra: Callable[[TreeRow], bool] = lambda r: True,
+    what: str = "",
+    timeout: float = 30.0,
 ) -> TreeRow:
     return wb.wait_tree_row(
         PARTICIPANTS_VIEW,
@@ -151,7 +159,7 @@ def set_status(wb: Workbench, status: str) -> None:
     wb.run_command("Ensemble: Set Status")
     answer_prompts(
         wb,
-        [(r"status|active|idle|away", pick_row(re.compile(rf"(\$\([\w-]+\)\s*)?{status}.*", re.I)))],
+        [(r"status|active|idle|away", pick_row(labelled(status)))],
         until=lambda: not wb.quick_input_visible(),
         what=f"setting status {status}",
     )
@@ -161,7 +169,7 @@ def follow(wb: Workbench, name: str) -> None:
     wb.run_command("Ensemble: Follow Participant")
     answer_prompts(
         wb,
-        [(r"follow|participant|who", pick_row(re.compile(rf"(\$\([\w-]+\)\s*)?{name}.*")))],
+        [(r"follow|participant|who", pick_row(labelled(name)))],
         until=lambda: not wb.quick_input_visible(),
         what=f"following {name}",
     )

@@ -50,6 +50,7 @@ from relay.protocol import Anchor, Position, Range, Thread
 CONTEXT_LINES = 3
 FUZZY_THRESHOLD = 0.6  # below this difflib ratio a window is never a candidate
 STRONG_RATIO = 0.8  # a match this close needs only some context agreement
+NEAR_LINES = 15  # fuzzy search always looks this far around the recorded line
 TRIVIAL_CHARS = 20  # anchored text with fewer alphanumerics is "short"
 
 State = Literal["same", "moved", "outdated"]
@@ -205,29 +206,59 @@ def _fuzzy(
         return OUTDATED  # blank anchored text: only an exact match with context will do
     matcher = SequenceMatcher(None, autojunk=False)
     matcher.set_seq2(target)
-    size = len(normed)
     best: tuple[float, int, int, int] | None = None  # (-score, distance, start, window)
-    for window in sorted({max(1, size - 1), size, size + 1}):
-        for start in range(len(lines) - window + 1):
-            matcher.set_seq1("\n".join(norm_lines[start : start + window]))
-            if matcher.real_quick_ratio() < FUZZY_THRESHOLD:
-                continue
-            if matcher.quick_ratio() < FUZZY_THRESHOLD:
-                continue
-            ratio = matcher.ratio()
-            if ratio < FUZZY_THRESHOLD:
-                continue
-            ctx = _context_score(anchor, lines, start, window)
-            if not _convincing(ratio, ctx, short, _substance(normed)):
-                continue
-            score = 0.7 * ratio + 0.3 * (ctx if ctx is not None else 0.5)
-            key = (-score, abs(start - anchor.start_line), start, window)
-            if best is None or key < best:
-                best = key
+    for start, window in sorted(_candidates(anchor, norm_lines, normed)):
+        matcher.set_seq1("\n".join(norm_lines[start : start + window]))
+        if matcher.real_quick_ratio() < FUZZY_THRESHOLD:
+            continue
+        if matcher.quick_ratio() < FUZZY_THRESHOLD:
+            continue
+        ratio = matcher.ratio()
+        if ratio < FUZZY_THRESHOLD:
+            continue
+        ctx = _context_score(anchor, lines, start, window)
+        if not _convincing(ratio, ctx, short, _substance(normed)):
+            continue
+        score = 0.7 * ratio + 0.3 * (ctx if ctx is not None else 0.5)
+        key = (-score, abs(start - anchor.start_line), start, window)
+        if best is None or key < best:
+            best = key
     if best is None:
         return OUTDATED
     _, _, start, window = best
     return _placed(anchor, start, window, "fuzzy")
+
+
+def _candidates(
+    anchor: Anchor, norm_lines: Sequence[str], normed: Sequence[str]
+) -> set[tuple[int, int]]:
+    """Windows worth a fuzzy comparison: those lined up with a surviving anchored
+    line or context line (lines with some substance only), and those near the
+    recorded line. Keeps fuzzy search linear in the file size."""
+    size = len(normed)
+    windows = sorted({max(1, size - 1), size, size + 1})
+    where: dict[str, list[int]] = {}
+    for i, line in enumerate(norm_lines):
+        if sum(ch.isalnum() for ch in line) >= 3:
+            where.setdefault(line, []).append(i)
+    starts: set[int] = set()
+    for k, line in enumerate(normed):
+        for i in where.get(line, ()):
+            starts.update((i - k - 1, i - k, i - k + 1))
+    for j, line in enumerate(reversed([_norm(b) for b in anchor.before]), start=1):
+        for i in where.get(line, ()):
+            starts.update((i + j - 1, i + j, i + j + 1))
+    for j, line in enumerate(_norm(a) for a in anchor.after):
+        for i in where.get(line, ()):
+            for window in windows:
+                starts.add(i - j - window)
+    starts.update(range(anchor.start_line - NEAR_LINES, anchor.start_line + NEAR_LINES + 1))
+    return {
+        (start, window)
+        for start in starts
+        for window in windows
+        if start >= 0 and start + window <= len(norm_lines)
+    }
 
 
 def _convincing(ratio: float, ctx: float | None, short: bool, substance: int) -> bool:

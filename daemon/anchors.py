@@ -14,9 +14,10 @@ context above and below. The daemon uses it three ways (all pure functions):
     1. the recorded lines hold exactly the anchored text: same place;
     2. the anchored text elsewhere, exactly;
     3. the anchored text with whitespace normalized (reformatted code);
-    4. fuzzy: windows of similar size scored by ``difflib`` ratio, accepted
-       only above a threshold and, for weak or short matches, only when the
-       surrounding context agrees.
+    4. fuzzy: windows of similar size that still share at least one exact
+       (whitespace-normalized) line with the anchored text or its context,
+       scored by ``difflib`` ratio, accepted only above a threshold and, for
+       weak or short matches, only when the surrounding context agrees.
 
     Among several candidates the one whose context matches best wins, the one
     nearest the recorded line breaks ties. A short anchored text (a brace, a
@@ -50,7 +51,6 @@ from relay.protocol import Anchor, Position, Range, Thread
 CONTEXT_LINES = 3
 FUZZY_THRESHOLD = 0.6  # below this difflib ratio a window is never a candidate
 STRONG_RATIO = 0.8  # a match this close needs only some context agreement
-NEAR_LINES = 15  # fuzzy search always looks this far around the recorded line
 TRIVIAL_CHARS = 20  # anchored text with fewer alphanumerics is "short"
 
 State = Literal["same", "moved", "outdated"]
@@ -232,9 +232,11 @@ def _fuzzy(
 def _candidates(
     anchor: Anchor, norm_lines: Sequence[str], normed: Sequence[str]
 ) -> set[tuple[int, int]]:
-    """Windows worth a fuzzy comparison: those lined up with a surviving anchored
-    line or context line (lines with some substance only), and those near the
-    recorded line. Keeps fuzzy search linear in the file size."""
+    """Windows worth a fuzzy comparison: those lined up (give or take a line) with
+    a surviving anchored or context line that has some substance. A window with
+    no surviving line at all is never a match: similar-looking code elsewhere
+    (generated tables, repeated statements) must not attract a thread. This
+    also keeps fuzzy search linear in the file size."""
     size = len(normed)
     windows = sorted({max(1, size - 1), size, size + 1})
     where: dict[str, list[int]] = {}
@@ -252,7 +254,6 @@ def _candidates(
         for i in where.get(line, ()):
             for window in windows:
                 starts.add(i - j - window)
-    starts.update(range(anchor.start_line - NEAR_LINES, anchor.start_line + NEAR_LINES + 1))
     return {
         (start, window)
         for start in starts

@@ -254,3 +254,25 @@ def test_local_thread_range_is_in_the_client_encoding() -> None:
     assert (utf8.range.end.character, utf16.range.end.character) == (14, 10)
     gone = local_thread(thread, "file:///f", locate(anchor, ["x"]), ["x"], "utf-8")
     assert gone.range is None and gone.outdated
+
+
+def test_edited_code_moved_far_away_is_still_found() -> None:
+    """Fuzzy search lines up windows with surviving lines anywhere in the file."""
+    filler = [f"def f{i}(): return {i}" for i in range(300)]
+    edited = list(ORIGINAL)
+    edited[13] = '        key, _, val = line.partition("=")'
+    far = [*filler, *edited]
+    placement = locate(_anchor(), far)
+    assert (placement.start_line, placement.state, placement.how) == (312, "moved", "fuzzy")
+
+
+def test_locating_in_a_large_file_stays_fast() -> None:
+    """A miss in a 5,000-line file (the slowest path) takes well under a second."""
+    import time
+
+    big = [f"    value_{i} = compute(alpha, beta, {i})" for i in range(5000)]
+    anchor = build("f", big, 2500, 2502)
+    changed = big[:2490] + big[2510:]
+    started = time.perf_counter()
+    assert locate(anchor, changed).outdated
+    assert time.perf_counter() - started < 1.0

@@ -1,0 +1,107 @@
+// Puts the daemon inside the extension, following the layout of microsoft's Python tools
+// extension template: bundled/tool holds our Python packages (daemon/ and the stdlib-only part
+// of relay/ it imports), bundled/libs the pure-Python dependencies. The extension starts
+// `<python> -m daemon` with PYTHONPATH=bundled/tool:bundled/libs.
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ext = join(dirname(fileURLToPath(import.meta.url)), '..');
+const repo = join(ext, '..');
+const tool = join(ext, 'bundled', 'tool');
+const libs = join(ext, 'bundled', 'libs');
+
+// Dependencies of the daemon at run time (pyproject's pygls and lsprotocol, with theirs).
+const PACKAGES = ['pygls', 'lsprotocol', 'cattrs', 'attrs', 'websockets', 'typing_extensions', 'exceptiongroup'];
+const SKIP_DAEMON = new Set(['gen_ts.py']); // build-time generator, not needed at run time
+const RELAY_FILES = ['__init__.py', 'schema.py', 'protocol.py'];
+
+function python() {
+  if (process.env.ENSEMBLE_BUILD_PYTHON) {
+    return process.env.ENSEMBLE_BUILD_PYTHON;
+  }
+  const venv = join(repo, '.venv', 'bin', 'python');
+  return existsSync(venv) ? venv : 'python3';
+}
+
+function copyTool() {
+  rmSync(tool, { recursive: true, force: true });
+  mkdirSync(join(tool, 'daemon'), { recursive: true });
+  mkdirSync(join(tool, 'relay'), { recursive: true });
+  for (const name of readdirSync(join(repo, 'daemon'))) {
+    if (name.endsWith('.py') && !SKIP_DAEMON.has(name)) {
+      cpSync(join(repo, 'daemon', name), join(tool, 'daemon', name));
+    }
+  }
+  for (const name of RELAY_FILES) {
+    cpSync(join(repo, 'relay', name), join(tool, 'relay', name));
+  }
+}
+
+/** Pinned requirement lines: the versions installed in the build interpreter, so the .vsix matches what the tests ran. */
+function requirements(py) {
+  const code =
+    'import importlib.metadata as m, sys\n' +
+    'for n in sys.argv[1:]:\n' +
+    '    try: print(f"{n}=={m.version(n)}")\n' +
+    '    except m.PackageNotFoundError: pass\n';
+  const out = execFileSync(py, ['-c', code, ...PACKAGES], { encoding: 'utf8' });
+  const pins = out.split('\n').map((l) => l.trim()).filter(Boolean);
+  for (const required of ['pygls', 'lsprotocol', 'cattrs', 'attrs', 'websockets']) {
+    if (!pins.some((p) => p.startsWith(`${required}==`))) {
+      throw new Error(`${required} is not installed in ${py}: run \`make venv\` first`);
+    }
+  }
+  // exceptiongroup and typing_extensions are needed by cattrs on Python 3.10.
+  if (!pins.some((p) => p.startsWith('exceptiongroup=='))) {
+    pins.push('exceptiongroup>=1.1');
+  }
+  return pins;
+}
+
+/** Removes compiled extension modules so the bundle is pure Python and portable. */
+function stripNative(dir) {
+  let removed = 0;
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const st = statSync(path);
+    if (st.isDirectory()) {
+      if (name === '__pycache__' || name === 'bin') {
+        rmSync(path, { recursive: true, force: true });
+      } else {
+        removed += stripNative(path);
+      }
+    } else if (/\.(so|pyd|dylib)$/.test(name)) {
+      rmSync(path);
+      removed++;
+    }
+  }
+  return removed;
+}
+
+function installLibs(py) {
+  const pins = requirements(py);
+  const stamp = join(libs, '.requirements');
+  const wanted = pins.join('\n');
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === wanted) {
+    console.log(`bundled/libs is up to date (${pins.join(', ')})`);
+    return;
+  }
+  rmSync(libs, { recursive: true, force: true });
+  mkdirSync(libs, { recursive: true });
+  execFileSync(
+    py,
+    ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-deps', '--no-compile',
+      '--only-binary', ':all:', '--target', libs, ...pins],
+    { stdio: 'inherit' },
+  );
+  const removed = stripNative(libs);
+  writeFileSync(stamp, wanted);
+  console.log(`bundled/libs: ${pins.join(', ')} (${removed} native modules removed)`);
+}
+
+const py = python();
+copyTool();
+installLibs(py);
+console.log(`bundled the daemon into ${join('bundled', 'tool')} with ${py}`);

@@ -1,0 +1,136 @@
+import * as vscode from 'vscode';
+import { relayUrl } from './config';
+import type { Ctx } from './ctx';
+import { describeError } from './errors';
+import { Method, SignInResult, UserRef } from './protocol';
+
+const LAST_USERNAME = 'ensemble.lastUsername';
+
+/** Credentials passed by a caller (tests, automation) instead of prompting. */
+export interface Credentials {
+  username?: string;
+  password?: string;
+  displayName?: string;
+}
+
+async function ask(prompt: string, options: Partial<vscode.InputBoxOptions> = {}): Promise<string | undefined> {
+  const value = await vscode.window.showInputBox({ prompt, ignoreFocusOut: true, ...options });
+  return value?.trim() ? value : undefined;
+}
+
+function validUsername(value: string): string | undefined {
+  return /^[A-Za-z0-9_.-]{2,32}$/.test(value.trim())
+    ? undefined
+    : 'Use 2-32 letters, digits, ".", "_" or "-".';
+}
+
+async function finish(ctx: Ctx, result: SignInResult): Promise<UserRef> {
+  await ctx.tokens.save({ token: result.token, user: result.user, expires_at: result.expires_at });
+  await ctx.extension.globalState.update(LAST_USERNAME, result.user.id);
+  ctx.log(`signed in as ${result.user.id}`);
+  void vscode.window.showInformationMessage(`Ensemble: signed in as ${result.user.name} (${relayUrl()}).`);
+  return result.user;
+}
+
+/** Ensemble: Sign In. Returns the user, or undefined when cancelled or refused. */
+export async function signIn(ctx: Ctx, creds: Credentials = {}): Promise<UserRef | undefined> {
+  const last = ctx.extension.globalState.get<string>(LAST_USERNAME, '');
+  const username = creds.username ?? (await ask(`Sign in to ${relayUrl()}: username`, { value: last, validateInput: validUsername }));
+  if (!username) {
+    return undefined;
+  }
+  const password = creds.password ?? (await ask(`Password for ${username}`, { password: true }));
+  if (!password) {
+    return undefined;
+  }
+  try {
+    const result = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'Ensemble: signing in…' },
+      () => ctx.request<SignInResult>(Method.SIGN_IN, { username: username.trim(), password, relay_url: relayUrl() }),
+    );
+    return await finish(ctx, result);
+  } catch (err) {
+    void vscode.window.showErrorMessage(`Ensemble: sign-in failed: ${describeError(err)}`);
+    return undefined;
+  }
+}
+
+/** Ensemble: Sign Up (create an account on the relay, then signed in). */
+export async function signUp(ctx: Ctx, creds: Credentials = {}): Promise<UserRef | undefined> {
+  const username = creds.username ?? (await ask(`Create an account on ${relayUrl()}: username`, { validateInput: validUsername }));
+  if (!username) {
+    return undefined;
+  }
+  const displayName =
+    creds.displayName ?? (await ask('Display name (shown next to your cursor)', { value: username.trim() }));
+  if (!displayName) {
+    return undefined;
+  }
+  let password = creds.password;
+  if (password === undefined) {
+    password = await ask('Choose a password (at least 8 characters)', {
+      password: true,
+      validateInput: (v) => (v.length >= 8 ? undefined : 'At least 8 characters.'),
+    });
+    if (!password) {
+      return undefined;
+    }
+    const pw = password;
+    const again = await ask('Repeat the password', {
+      password: true,
+      validateInput: (v) => (v === pw ? undefined : 'The passwords differ.'),
+    });
+    if (again !== password) {
+      return undefined;
+    }
+  }
+  try {
+    const result = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'Ensemble: creating account…' },
+      () =>
+        ctx.request<SignInResult>(Method.SIGN_UP, {
+          username: username.trim(),
+          password,
+          display_name: displayName.trim(),
+          relay_url: relayUrl(),
+        }),
+    );
+    return await finish(ctx, result);
+  } catch (err) {
+    void vscode.window.showErrorMessage(`Ensemble: sign-up failed: ${describeError(err)}`);
+    return undefined;
+  }
+}
+
+/** Ensemble: Sign Out (forgets the token of the current relay). */
+export async function signOut(ctx: Ctx): Promise<void> {
+  if (ctx.state.daemon === 'running') {
+    try {
+      await ctx.request(Method.SIGN_OUT, {});
+    } catch (err) {
+      ctx.log(`sign-out request failed: ${describeError(err)}`);
+    }
+  }
+  await ctx.tokens.clear();
+  ctx.setSession(null);
+  void vscode.window.showInformationMessage('Ensemble: signed out.');
+}
+
+/** Makes sure the user is signed in, offering sign in / sign up. */
+export async function ensureSignedIn(ctx: Ctx): Promise<boolean> {
+  if (ctx.signedIn) {
+    return true;
+  }
+  const choice = await vscode.window.showInformationMessage(
+    `Ensemble: sign in to ${relayUrl()} first.`,
+    'Sign In',
+    'Sign Up',
+  );
+  if (choice === 'Sign In') {
+    return (await signIn(ctx)) !== undefined;
+  }
+  if (choice === 'Sign Up') {
+    return (await signUp(ctx)) !== undefined;
+  }
+  return false;
+}

@@ -1,0 +1,193 @@
+import * as vscode from 'vscode';
+import type { LanguageClient } from 'vscode-languageclient/node';
+import type { Daemon } from './client';
+import type { TokenStore } from './tokens';
+import { describeError } from './errors';
+import {
+  ConnectionParams,
+  FollowStateParams,
+  Method,
+  OutboxParams,
+  PeersParams,
+  PeerView,
+  SessionParams,
+  SessionView,
+  StateResult,
+} from './protocol';
+
+/** Which part of the shared state changed. */
+export type StateChange = 'connection' | 'session' | 'peers' | 'follow' | 'outbox' | 'daemon';
+
+export type DaemonState = 'stopped' | 'starting' | 'running' | 'failed';
+
+export interface State {
+  connection: ConnectionParams;
+  session: SessionView | null;
+  peers: PeerView[];
+  following: string | null;
+  outbox: number;
+  daemon: DaemonState;
+}
+
+/**
+ * What every feature module gets: the extension context, the output channel,
+ * the daemon's LanguageClient, and the session/peers state with a change event.
+ */
+export class Ctx implements vscode.Disposable {
+  readonly state: State;
+  private readonly emitter = new vscode.EventEmitter<StateChange>();
+  /** Fires after `state` changed; the argument says which part. */
+  readonly onDidChangeState = this.emitter.event;
+  private readonly disposables: vscode.Disposable[] = [this.emitter];
+
+  constructor(
+    readonly extension: vscode.ExtensionContext,
+    readonly output: vscode.OutputChannel,
+    readonly tokens: TokenStore,
+    readonly daemon: Daemon,
+  ) {
+    this.state = {
+      connection: { state: 'signed_out', relay_url: '' },
+      session: null,
+      peers: [],
+      following: null,
+      outbox: 0,
+      daemon: 'stopped',
+    };
+    this.disposables.push(
+      this.onNotification<ConnectionParams>(Method.DID_CHANGE_CONNECTION, (p) => this.setConnection(p)),
+      this.onNotification<SessionParams>(Method.DID_CHANGE_SESSION, (p) => this.setSession(p.session ?? null)),
+      this.onNotification<PeersParams>(Method.DID_CHANGE_PEERS, (p) => this.setPeers(p.peers)),
+      this.onNotification<FollowStateParams>(Method.DID_CHANGE_FOLLOW, (p) => this.setFollowing(p.user_id ?? null)),
+      this.onNotification<OutboxParams>(Method.DID_CHANGE_OUTBOX, (p) => {
+        this.state.outbox = p.pending;
+        this.emitter.fire('outbox');
+      }),
+      daemon.onDidChangeState((s) => {
+        this.state.daemon = s;
+        if (s !== 'running') {
+          this.clearSessionState();
+        }
+        this.emitter.fire('daemon');
+        if (s === 'running') {
+          void this.refresh();
+        }
+      }),
+    );
+  }
+
+  /** The daemon's language client (may not be started yet; see `start`). */
+  get client(): LanguageClient {
+    return this.daemon.client;
+  }
+
+  get signedIn(): boolean {
+    return this.tokens.current !== undefined;
+  }
+
+  get inSession(): boolean {
+    return this.state.session !== null;
+  }
+
+  get isHost(): boolean {
+    return this.state.session?.you.role === 'host';
+  }
+
+  /** My own user id, when known. */
+  get me(): string | undefined {
+    return this.state.session?.you.user.id ?? this.state.connection.user?.id ?? undefined;
+  }
+
+  peer(userId: string): PeerView | undefined {
+    return this.state.peers.find((p) => p.user.id === userId);
+  }
+
+  /** Starts the daemon if needed; resolves once it is ready for requests. */
+  start(): Promise<void> {
+    return this.daemon.start();
+  }
+
+  /** Sends a request to the daemon, starting it first when needed. */
+  async request<R>(method: string, params: object = {}): Promise<R> {
+    await this.daemon.start();
+    return this.client.sendRequest<R>(method, params);
+  }
+
+  /** Sends a notification if the daemon runs; ephemeral traffic is dropped otherwise. */
+  notify(method: string, params: object = {}): void {
+    if (this.state.daemon !== 'running') {
+      return;
+    }
+    this.client.sendNotification(method, params).catch((err: unknown) => {
+      this.log(`notification ${method} failed: ${describeError(err)}`);
+    });
+  }
+
+  /** Registers a handler for a daemon notification; survives daemon restarts. */
+  onNotification<P>(method: string, handler: (params: P) => void): vscode.Disposable {
+    return this.daemon.onNotification(method, handler as (params: unknown) => void);
+  }
+
+  log(message: string): void {
+    this.output.appendLine(`[${new Date().toISOString()}] ${message}`);
+  }
+
+  /** Fetches the whole state from the daemon (after a start or restart). */
+  async refresh(): Promise<void> {
+    try {
+      const s = await this.client.sendRequest<StateResult>(Method.STATE, {});
+      this.setConnection(s.connection);
+      this.setSession(s.session);
+      this.setPeers(s.peers);
+      this.setFollowing(s.following ?? null);
+      this.state.outbox = s.outbox;
+      this.emitter.fire('outbox');
+    } catch (err) {
+      this.log(`state request failed: ${describeError(err)}`);
+    }
+  }
+
+  setConnection(p: ConnectionParams): void {
+    this.state.connection = p;
+    this.emitter.fire('connection');
+  }
+
+  setSession(session: SessionView | null): void {
+    this.state.session = session;
+    if (!session) {
+      this.state.peers = [];
+      this.state.following = null;
+      this.emitter.fire('peers');
+      this.emitter.fire('follow');
+    }
+    this.emitter.fire('session');
+  }
+
+  setPeers(peers: PeerView[]): void {
+    const me = this.me;
+    this.state.peers = peers.filter((p) => p.user.id !== me);
+    this.emitter.fire('peers');
+  }
+
+  setFollowing(userId: string | null): void {
+    if (this.state.following === userId) {
+      return;
+    }
+    this.state.following = userId;
+    this.emitter.fire('follow');
+  }
+
+  private clearSessionState(): void {
+    if (this.state.session || this.state.peers.length) {
+      this.setSession(null);
+    }
+    this.state.connection = { state: 'offline', relay_url: this.state.connection.relay_url };
+    this.emitter.fire('connection');
+  }
+
+  dispose(): void {
+    for (const d of this.disposables) {
+      d.dispose();
+    }
+  }
+}

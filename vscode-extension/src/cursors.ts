@@ -1,0 +1,191 @@
+import * as vscode from 'vscode';
+import { colorId, selectionColorId } from './colors';
+import { showNameTags } from './config';
+import type { Ctx } from './ctx';
+import type { PeerView } from './protocol';
+
+/** Normalizes a URI string so the daemon's and the editor's spellings compare equal. */
+export function uriKey(uri: string | vscode.Uri): string {
+  return (typeof uri === 'string' ? vscode.Uri.parse(uri) : uri).toString();
+}
+
+// Extra CSS carried through `textDecoration`: positions the caret and the name tag
+// without shifting the peer's code sideways.
+const CARET_CSS =
+  'none; position: absolute; top: 0; bottom: 0; margin-left: -1px; z-index: 2; pointer-events: none; ' +
+  'border-left-width: 2px; border-left-style: ';
+const TAG_CSS =
+  'none; position: absolute; top: -1.05em; z-index: 3; padding: 0 4px; border-radius: 3px 3px 3px 0; ' +
+  'font-size: 0.85em; line-height: 1.2em; white-space: nowrap; pointer-events: none';
+
+/**
+ * One peer's decoration set: caret, name tag, selection, ruler mark, each in an
+ * exact and an approximate ("~", dashed, italic) variant. Created on join,
+ * disposed on leave.
+ */
+class PeerDecorations implements vscode.Disposable {
+  readonly key: string;
+  private readonly caret: vscode.TextEditorDecorationType;
+  private readonly caretApprox: vscode.TextEditorDecorationType;
+  private readonly tag: vscode.TextEditorDecorationType;
+  private readonly tagApprox: vscode.TextEditorDecorationType;
+  private readonly selection: vscode.TextEditorDecorationType;
+  private readonly all: vscode.TextEditorDecorationType[];
+
+  constructor(readonly name: string, readonly color: number, tags: boolean) {
+    this.key = `${name}\u0000${color}\u0000${tags}`;
+    const color_ = new vscode.ThemeColor(colorId(color));
+    const caret = (style: 'solid' | 'dashed'): vscode.TextEditorDecorationType =>
+      vscode.window.createTextEditorDecorationType({
+        rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,
+        overviewRulerColor: color_,
+        overviewRulerLane: vscode.OverviewRulerLane.Center,
+        before: {
+          contentText: '',
+          borderColor: color_,
+          textDecoration: CARET_CSS + style,
+        },
+      });
+    const tag = (text: string, approximate: boolean): vscode.TextEditorDecorationType =>
+      vscode.window.createTextEditorDecorationType({
+        rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,
+        after: tags
+          ? {
+              contentText: text,
+              backgroundColor: color_,
+              color: new vscode.ThemeColor('ensemble.peerNameForeground'),
+              fontStyle: approximate ? 'italic' : 'normal',
+              border: approximate ? '1px dashed' : undefined,
+              textDecoration: TAG_CSS,
+            }
+          : undefined,
+      });
+    this.caret = caret('solid');
+    this.caretApprox = caret('dashed');
+    this.tag = tag(name, false);
+    this.tagApprox = tag(`~ ${name}`, true);
+    this.selection = vscode.window.createTextEditorDecorationType({
+      backgroundColor: new vscode.ThemeColor(selectionColorId(color)),
+      rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,
+    });
+    this.all = [this.caret, this.caretApprox, this.tag, this.tagApprox, this.selection];
+  }
+
+  /** Draws the peer in this editor, or clears it when the peer is elsewhere. */
+  apply(editor: vscode.TextEditor, peer: PeerView | undefined): void {
+    const here = peer?.uri && peer.online && uriKey(peer.uri) === uriKey(editor.document.uri);
+    if (!here || !peer.selections?.length) {
+      this.clear(editor);
+      return;
+    }
+    const doc = editor.document;
+    const approx = peer.approximate === true;
+    const hover = new vscode.MarkdownString(
+      `**${peer.user.name}** (${peer.role}, ${peer.status})${approx ? '\n\nApproximate position: the file differs here.' : ''}`,
+    );
+    const carets: vscode.DecorationOptions[] = [];
+    const selections: vscode.Range[] = [];
+    for (const s of peer.selections) {
+      const active = doc.validatePosition(new vscode.Position(s.active.line, s.active.character));
+      const anchor = doc.validatePosition(new vscode.Position(s.anchor.line, s.anchor.character));
+      carets.push({ range: new vscode.Range(active, active), hoverMessage: hover });
+      if (!active.isEqual(anchor)) {
+        selections.push(new vscode.Range(anchor, active));
+      }
+    }
+    const tags: vscode.DecorationOptions[] = [carets[0]];
+    editor.setDecorations(approx ? this.caretApprox : this.caret, carets);
+    editor.setDecorations(approx ? this.caret : this.caretApprox, []);
+    editor.setDecorations(approx ? this.tagApprox : this.tag, tags);
+    editor.setDecorations(approx ? this.tag : this.tagApprox, []);
+    editor.setDecorations(this.selection, selections);
+  }
+
+  clear(editor: vscode.TextEditor): void {
+    for (const t of this.all) {
+      editor.setDecorations(t, []);
+    }
+  }
+
+  dispose(): void {
+    for (const t of this.all) {
+      t.dispose();
+    }
+  }
+}
+
+/** Draws every online peer's cursor and selections in the visible editors showing their file. */
+export class CursorRenderer implements vscode.Disposable {
+  private readonly sets = new Map<string, PeerDecorations>();
+  private readonly subscriptions: vscode.Disposable[] = [];
+
+  constructor(private readonly ctx: Ctx) {
+    this.subscriptions.push(
+      ctx.onDidChangeState((what) => {
+        if (what === 'peers' || what === 'session' || what === 'daemon') {
+          this.sync();
+        }
+      }),
+      vscode.window.onDidChangeVisibleTextEditors(() => this.render()),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('ensemble.cursors')) {
+          this.disposeAll();
+          this.sync();
+        }
+      }),
+    );
+    this.sync();
+  }
+
+  /** Creates sets for peers who arrived, disposes those of peers who left, then draws. */
+  private sync(): void {
+    const tags = showNameTags();
+    const present = new Map<string, PeerView>();
+    for (const p of this.ctx.state.peers) {
+      if (p.online) {
+        present.set(p.user.id, p);
+      }
+    }
+    for (const [id, set] of this.sets) {
+      const peer = present.get(id);
+      if (!peer || set.key !== `${peer.user.name}\u0000${peer.color}\u0000${tags}`) {
+        set.dispose();
+        this.sets.delete(id);
+      }
+    }
+    for (const [id, peer] of present) {
+      if (!this.sets.has(id)) {
+        this.sets.set(id, new PeerDecorations(peer.user.name, peer.color, tags));
+      }
+    }
+    this.render();
+  }
+
+  private render(): void {
+    const peers = new Map(this.ctx.state.peers.map((p) => [p.user.id, p]));
+    for (const editor of vscode.window.visibleTextEditors) {
+      for (const [id, set] of this.sets) {
+        set.apply(editor, peers.get(id));
+      }
+    }
+  }
+
+  /** How many peers currently have a decoration set (for tests and diagnostics). */
+  get size(): number {
+    return this.sets.size;
+  }
+
+  private disposeAll(): void {
+    for (const set of this.sets.values()) {
+      set.dispose();
+    }
+    this.sets.clear();
+  }
+
+  dispose(): void {
+    this.disposeAll();
+    for (const s of this.subscriptions) {
+      s.dispose();
+    }
+  }
+}

@@ -1,0 +1,2 @@
+// The editor protocol types the extension uses: one import point over the generated file.
+export * from './protocol.generated';

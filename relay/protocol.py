@@ -852,7 +852,9 @@ def _decode(raw: str | bytes, table: dict[str, type[Message]]) -> Message:
     msg_id = data.get("id") if type(data.get("id")) is str else None
     kind = data.get("type")
     if type(kind) is not str:
-        raise ProtocolError(ErrorCode.BAD_MESSAGE, "missing string field 'type'", rid=rid, id=msg_id)
+        raise ProtocolError(
+            ErrorCode.BAD_MESSAGE, "missing string field 'type'", rid=rid, id=msg_id
+        )
     cls = table.get(kind)
     if cls is None:
         raise ProtocolError(

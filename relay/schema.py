@@ -9,6 +9,7 @@ daemon can ship this module inside the editor extension.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import types
 import typing
@@ -39,10 +40,8 @@ def converter_for(tp: Any) -> Converter:
     except (KeyError, TypeError):
         pass
     conv = _build(tp)
-    try:
+    with contextlib.suppress(TypeError):
         _cache[tp] = conv
-    except TypeError:
-        pass
     return conv
 
 

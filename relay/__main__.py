@@ -1,0 +1,48 @@
+"""``ensemble-relay`` / ``python -m relay``: run the relay until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from relay import config as config_mod
+from relay import logs
+from relay.errors import ConfigError
+from relay.server import RelayServer
+
+log = logging.getLogger("relay")
+
+
+async def serve(cfg: config_mod.Config) -> None:
+    server = RelayServer(cfg)
+    await server.start()
+    print(f"ensemble-relay listening on ws://{cfg.host}:{server.port}", file=sys.stderr,
+          flush=True)
+    log.info("relay started", extra={"host": cfg.host, "port": server.port,
+                                     "data_dir": str(cfg.data_dir), "dev": cfg.dev})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await server.shutdown()
+    log.info("stopped")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        cfg = config_mod.load(argv)
+    except ConfigError as exc:
+        print(f"ensemble-relay: error: {exc}", file=sys.stderr)
+        return 2
+    logs.setup(cfg.log_level, cfg.log_format)
+    asyncio.run(serve(cfg))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,391 @@
+"""Durable actions: chat, reactions, comment threads. Each is stored, acked, broadcast."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from relay.core import permissions
+from relay.protocol import (
+    Anchor,
+    ChatDelete,
+    ChatEdit,
+    ChatMessage,
+    ChatSend,
+    Comment,
+    CommentDelete,
+    CommentEdit,
+    CommentReply,
+    ErrorCode,
+    Event,
+    Mention,
+    ProtocolError,
+    ReactionToggle,
+    Thread,
+    ThreadCreate,
+    ThreadResolve,
+)
+from relay.store.base import LogLine, Write
+
+if TYPE_CHECKING:
+    from relay.core.client import Client
+    from relay.core.room import Room
+    from relay.core.service import Core, Handler
+
+MENTION_RE = re.compile(r"(?<![\w@])@([a-z0-9][a-z0-9_.-]{1,31})", re.IGNORECASE)
+MAX_EMOJI = 32
+MAX_ANCHOR_LINES = 1000
+MAX_CONTEXT_LINES = 10
+
+
+def mentions_in(text: str, room: Room, author: str, audience: frozenset[str] | None) -> list[str]:
+    """Members named with @username, without the author (and inside a DM's audience)."""
+    found: list[str] = []
+    for match in MENTION_RE.finditer(text):
+        name = match.group(1).lower().rstrip(".")
+        if name == author or name in found or room.role_of(name) is None:
+            continue
+        if audience is not None and name not in audience:
+            continue
+        found.append(name)
+    return found
+
+
+def _mention_rows(users: list[str], room: Room, client: Client, text: str, at: float,
+                  **target: str) -> list[tuple[str, Mention]]:
+    excerpt = text if len(text) <= 280 else text[:279] + "\u2026"
+    return [
+        (u, Mention(session_id=room.id, seq=0, by=client.user, text=excerpt, at=at, **target))
+        for u in users
+    ]
+
+
+def _not_found(what: str, msg: Any) -> ProtocolError:
+    return ProtocolError(ErrorCode.NOT_FOUND, f"no such {what}", rid=msg.rid, id=msg.id)
+
+
+def _nonempty(core: Core, text: str, msg: Any) -> None:
+    if not text.strip():
+        raise ProtocolError(ErrorCode.INVALID_VALUE, "text is empty", rid=msg.rid, id=msg.id)
+    core.check_text(text, msg)
+
+
+def _audience(m: ChatMessage) -> frozenset[str] | None:
+    return frozenset({m.author.id, m.to}) if m.to else None
+
+
+async def _chat_target(core: Core, room: Room, message_id: str, msg: Any) -> ChatMessage:
+    target = await core.store.chat(message_id)
+    if target is None or target.session_id != room.id:
+        raise _not_found("message", msg)
+    return target
+
+
+def _visible(m: ChatMessage, user_id: str) -> bool:
+    return m.to is None or user_id in (m.author.id, m.to)
+
+
+# -- chat
+
+
+async def chat_send(core: Core, client: Client, msg: ChatSend) -> None:
+    room = core.joined(client, msg.session_id, "chat_send", msg)
+    uid = client.user.id
+
+    async def build() -> Write:
+        _nonempty(core, msg.text, msg)
+        if msg.to is not None and (msg.to == uid or room.role_of(msg.to) is None):
+            raise ProtocolError(ErrorCode.INVALID_VALUE,
+                                "a direct message goes to another participant",
+                                rid=msg.rid, id=msg.id)
+        if msg.parent_id is not None:
+            parent = await _chat_target(core, room, msg.parent_id, msg)
+            if not _visible(parent, uid):
+                raise _not_found("message", msg)
+        now = core.clock()
+        audience = frozenset({uid, msg.to}) if msg.to else None
+        names = mentions_in(msg.text, room, uid, audience)
+        cm = ChatMessage(id=msg.id, session_id=room.id, seq=0, author=client.user, text=msg.text,
+                         created_at=now, parent_id=msg.parent_id, to=msg.to, mentions=names)
+
+        def event(seq: int) -> Event:
+            cm.seq = seq
+            return Event(session_id=room.id, seq=seq, id=msg.id, kind="chat_created",
+                         actor=client.user, at=now, message=cm)
+
+        return Write(session_id=room.id, build=event, audience=audience, chats=[cm],
+                     mentions=_mention_rows(names, room, client, msg.text, now,
+                                            message_id=msg.id))
+
+    await core.durable(client, room, msg, build)
+
+
+async def chat_edit(core: Core, client: Client, msg: ChatEdit) -> None:
+    room = core.joined(client, msg.session_id, "chat_edit", msg)
+    uid = client.user.id
+
+    async def build() -> Write:
+        target = await _chat_target(core, room, msg.message_id, msg)
+        if not _visible(target, uid) or target.deleted:
+            raise _not_found("message", msg)
+        permissions.check_author("chat_edit", room.role_of(uid) or "viewer",  # type: ignore[arg-type]
+                                 target.author.id, uid, rid=msg.rid, id=msg.id)
+        _nonempty(core, msg.text, msg)
+        now = core.clock()
+        audience = _audience(target)
+        names = mentions_in(msg.text, room, target.author.id, audience)
+        fresh = [n for n in names if n not in target.mentions]
+        target.text = msg.text
+        target.mentions = names
+        target.edited_at = now
+
+        def event(seq: int) -> Event:
+            return Event(session_id=room.id, seq=seq, id=msg.id, kind="chat_edited",
+                         actor=client.user, at=now, message=target)
+
+        return Write(session_id=room.id, build=event, audience=audience, chats=[target],
+                     mentions=_mention_rows(fresh, room, client, msg.text, now,
+                                            message_id=target.id))
+
+    await core.durable(client, room, msg, build)
+
+
+async def chat_delete(core: Core, client: Client, msg: ChatDelete) -> None:
+    room = core.joined(client, msg.session_id, "chat_delete", msg)
+    uid = client.user.id
+
+    async def build() -> Write:
+        target = await _chat_target(core, room, msg.message_id, msg)
+        if not _visible(target, uid) or target.deleted:
+            raise _not_found("message", msg)
+        permissions.check_author("chat_delete", room.role_of(uid) or "viewer",  # type: ignore[arg-type]
+                                 target.author.id, uid, rid=msg.rid, id=msg.id)
+        now = core.clock()
+        target.text = ""
+        target.deleted = True
+        target.mentions = []
+        target.reactions = {}
+
+        def event(seq: int) -> Event:
+            return Event(session_id=room.id, seq=seq, id=msg.id, kind="chat_deleted",
+                         actor=client.user, at=now, message=target)
+
+        return Write(session_id=room.id, build=event, audience=_audience(target), chats=[target])
+
+    await core.durable(client, room, msg, build)
+
+
+def _toggle(reactions: dict[str, list[str]], emoji: str, uid: str) -> None:
+    users = reactions.setdefault(emoji, [])
+    if uid in users:
+        users.remove(uid)
+        if not users:
+            del reactions[emoji]
+    else:
+        users.append(uid)
+
+
+async def reaction_toggle(core: Core, client: Client, msg: ReactionToggle) -> None:
+    room = core.joined(client, msg.session_id, "reaction_toggle", msg)
+    uid = client.user.id
+
+    async def build() -> Write:
+        emoji = msg.emoji
+        if not emoji or len(emoji) > MAX_EMOJI or any(ch.isspace() for ch in emoji):
+            raise ProtocolError(ErrorCode.INVALID_VALUE, "emoji must be 1-32 characters",
+                                rid=msg.rid, id=msg.id)
+        now = core.clock()
+        target = await core.store.chat(msg.target_id)
+        if target is not None and target.session_id == room.id:
+            if not _visible(target, uid) or target.deleted:
+                raise _not_found("message", msg)
+            _toggle(target.reactions, emoji, uid)
+            m = target
+
+            def chat_event(seq: int) -> Event:
+                return Event(session_id=room.id, seq=seq, id=msg.id, kind="chat_reaction",
+                             actor=client.user, at=now, message=m)
+
+            return Write(session_id=room.id, build=chat_event, audience=_audience(m), chats=[m])
+        comment = await _comment(core, room, msg.target_id, msg)
+        _toggle(comment.reactions, emoji, uid)
+
+        def comment_event(seq: int) -> Event:
+            return Event(session_id=room.id, seq=seq, id=msg.id, kind="comment_reaction",
+                         actor=client.user, at=now, comment=comment)
+
+        return Write(session_id=room.id, build=comment_event, comments=[comment])
+
+    await core.durable(client, room, msg, build)
+
+
+# -- comment threads
+
+
+async def _thread(core: Core, room: Room, thread_id: str, msg: Any) -> Thread:
+    found = await core.store.thread(thread_id)
+    if found is None or found[1] != room.record.repo_key:
+        raise _not_found("thread", msg)
+    return found[0]
+
+
+async def _comment(core: Core, room: Room, comment_id: str, msg: Any) -> Comment:
+    comment = await core.store.comment(comment_id)
+    if comment is None or comment.deleted:
+        raise _not_found("message or comment", msg)
+    await _thread(core, room, comment.thread_id, msg)
+    return comment
+
+
+def _check_anchor(core: Core, anchor: Anchor, msg: Any) -> None:
+    bad = (
+        not anchor.path or len(anchor.path) > 1024 or anchor.path.startswith("/")
+        or "\\" in anchor.path or anchor.start_line < 0 or anchor.end_line < anchor.start_line
+        or anchor.end_line - anchor.start_line >= MAX_ANCHOR_LINES
+        or len(anchor.before) > MAX_CONTEXT_LINES or len(anchor.after) > MAX_CONTEXT_LINES
+        or len(anchor.text) > MAX_ANCHOR_LINES
+    )
+    if bad:
+        raise ProtocolError(ErrorCode.INVALID_VALUE, "invalid anchor", rid=msg.rid, id=msg.id)
+    size = sum(len(x) for x in (*anchor.text, *anchor.before, *anchor.after))
+    if size > 4 * core.config.max_text_chars:
+        raise ProtocolError(ErrorCode.TEXT_TOO_LONG, "anchored text too long", rid=msg.rid,
+                            id=msg.id)
+
+
+async def thread_create(core: Core, client: Client, msg: ThreadCreate) -> None:
+    room = core.joined(client, msg.session_id, "thread_create", msg)
+    uid = client.user.id
+
+    async def build() -> Write:
+        _check_anchor(core, msg.anchor, msg)
+        _nonempty(core, msg.text, msg)
+        now = core.clock()
+        names = mentions_in(msg.text, room, uid, None)
+        first = Comment(id=msg.id, thread_id=msg.id, author=client.user, text=msg.text,
+                        created_at=now, mentions=names)
+        thread = Thread(id=msg.id, session_id=room.id, anchor=msg.anchor, author=client.user,
+                        created_at=now, comments=[first])
+
+        def event(seq: int) -> Event:
+            return Event(session_id=room.id, seq=seq, id=msg.id, kind="thread_created",
+                         actor=client.user, at=now, thread=thread)
+
+        return Write(session_id=room.id, build=event, threads=[thread],
+                     thread_repo_key=room.record.repo_key, comments=[first],
+                     mentions=_mention_rows(names, room, client, msg.text, now,
+                                            thread_id=msg.id, comment_id=msg.id),
+                     log=[LogLine(kind="thread_created", actor=uid, at=now, subject=msg.id,
+                                  detail=msg.anchor.path)])
+
+    await core.durable(client, room, msg, build)
+
+
+async def comment_reply(core: Core, client: Client, msg: CommentReply) -> None:
+    room = core.joined(client, msg.session_id, "comment_reply", msg)
+    uid = client.user.id
+
+    async def build() -> Write:
+        thread = await _thread(core, room, msg.thread_id, msg)
+        _nonempty(core, msg.text, msg)
+        now = core.clock()
+        names = mentions_in(msg.text, room, uid, None)
+        c = Comment(id=msg.id, thread_id=thread.id, author=client.user, text=msg.text,
+                    created_at=now, mentions=names)
+
+        def event(seq: int) -> Event:
+            return Event(session_id=room.id, seq=seq, id=msg.id, kind="comment_created",
+                         actor=client.user, at=now, comment=c)
+
+        return Write(session_id=room.id, build=event, comments=[c],
+                     mentions=_mention_rows(names, room, client, msg.text, now,
+                                            thread_id=thread.id, comment_id=msg.id),
+                     log=[LogLine(kind="comment_created", actor=uid, at=now, subject=msg.id,
+                                  detail=thread.id)])
+
+    await core.durable(client, room, msg, build)
+
+
+async def comment_edit(core: Core, client: Client, msg: CommentEdit) -> None:
+    room = core.joined(client, msg.session_id, "comment_edit", msg)
+    uid = client.user.id
+
+    async def build() -> Write:
+        c = await _comment(core, room, msg.comment_id, msg)
+        permissions.check_author("comment_edit", room.role_of(uid) or "viewer",  # type: ignore[arg-type]
+                                 c.author.id, uid, rid=msg.rid, id=msg.id)
+        _nonempty(core, msg.text, msg)
+        now = core.clock()
+        names = mentions_in(msg.text, room, c.author.id, None)
+        fresh = [n for n in names if n not in c.mentions]
+        c.text = msg.text
+        c.mentions = names
+        c.edited_at = now
+
+        def event(seq: int) -> Event:
+            return Event(session_id=room.id, seq=seq, id=msg.id, kind="comment_edited",
+                         actor=client.user, at=now, comment=c)
+
+        return Write(session_id=room.id, build=event, comments=[c],
+                     mentions=_mention_rows(fresh, room, client, msg.text, now,
+                                            thread_id=c.thread_id, comment_id=c.id))
+
+    await core.durable(client, room, msg, build)
+
+
+async def comment_delete(core: Core, client: Client, msg: CommentDelete) -> None:
+    room = core.joined(client, msg.session_id, "comment_delete", msg)
+    uid = client.user.id
+
+    async def build() -> Write:
+        c = await _comment(core, room, msg.comment_id, msg)
+        permissions.check_author("comment_delete", room.role_of(uid) or "viewer",  # type: ignore[arg-type]
+                                 c.author.id, uid, rid=msg.rid, id=msg.id)
+        now = core.clock()
+        c.text = ""
+        c.deleted = True
+        c.mentions = []
+        c.reactions = {}
+
+        def event(seq: int) -> Event:
+            return Event(session_id=room.id, seq=seq, id=msg.id, kind="comment_deleted",
+                         actor=client.user, at=now, comment=c)
+
+        return Write(session_id=room.id, build=event, comments=[c])
+
+    await core.durable(client, room, msg, build)
+
+
+async def thread_resolve(core: Core, client: Client, msg: ThreadResolve) -> None:
+    room = core.joined(client, msg.session_id, "thread_resolve", msg)
+    uid = client.user.id
+
+    async def build() -> Write:
+        thread = await _thread(core, room, msg.thread_id, msg)
+        now = core.clock()
+        thread.resolved = msg.resolved
+        thread.resolved_by = uid if msg.resolved else None
+        kind = "thread_resolved" if msg.resolved else "thread_reopened"
+
+        def event(seq: int) -> Event:
+            return Event(session_id=room.id, seq=seq, id=msg.id, kind=kind,  # type: ignore[arg-type]
+                         actor=client.user, at=now, thread=thread)
+
+        return Write(session_id=room.id, build=event, threads=[thread],
+                     thread_repo_key=room.record.repo_key,
+                     log=[LogLine(kind=kind, actor=uid, at=now, subject=thread.id)])
+
+    await core.durable(client, room, msg, build)
+
+
+HANDLERS: dict[str, Handler] = {
+    "chat_send": chat_send,
+    "chat_edit": chat_edit,
+    "chat_delete": chat_delete,
+    "reaction_toggle": reaction_toggle,
+    "thread_create": thread_create,
+    "comment_reply": comment_reply,
+    "comment_edit": comment_edit,
+    "comment_delete": comment_delete,
+    "thread_resolve": thread_resolve,
+}

@@ -1,0 +1,136 @@
+"""Read-only requests: history, catch-up, viewers, event log, export."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING
+
+from relay.protocol import (
+    ChatMessage,
+    EventLogQuery,
+    EventLogResult,
+    ExportRequest,
+    ExportResult,
+    HistoryFetch,
+    HistoryPage,
+    SyncRequest,
+    SyncResult,
+    Thread,
+    UserRef,
+    ViewersQuery,
+    ViewersResult,
+)
+from relay.schema import to_wire
+
+if TYPE_CHECKING:
+    from relay.core.client import Client
+    from relay.core.room import Room
+    from relay.core.service import Core, Handler
+
+MAX_SYNC = 10_000
+MAX_LOG = 1000
+
+
+async def history(core: Core, client: Client, msg: HistoryFetch) -> None:
+    room = core.joined(client, msg.session_id, "history", msg)
+    page = core.config.history_page
+    limit = page if msg.limit is None else max(1, min(msg.limit, 4 * page))
+    messages, more = await core.store.chat_page(room.id, client.user.id, msg.before_seq, limit)
+    client.send(HistoryPage(session_id=room.id, messages=messages, has_more=more, rid=msg.rid))
+
+
+async def sync(core: Core, client: Client, msg: SyncRequest) -> None:
+    room = core.joined(client, msg.session_id, "sync", msg)
+    events = await core.store.events_after(room.id, msg.after_seq, client.user.id, MAX_SYNC)
+    client.send(SyncResult(session_id=room.id, events=events, last_seq=room.record.last_seq,
+                           rid=msg.rid))
+
+
+async def viewers(core: Core, client: Client, msg: ViewersQuery) -> None:
+    room = core.joined(client, msg.session_id, "viewers", msg)
+    users: list[UserRef] = []
+    for uid, entry in room.presence.items():
+        viewport = entry.get("viewport")
+        if entry.get("focus") == msg.path or (viewport and viewport.get("path") == msg.path):
+            users.append(room.member_ref(uid))
+    client.send(ViewersResult(session_id=room.id, path=msg.path, users=users, rid=msg.rid))
+
+
+async def event_log(core: Core, client: Client, msg: EventLogQuery) -> None:
+    room = core.joined(client, msg.session_id, "event_log", msg)
+    limit = MAX_LOG if msg.limit is None else max(1, min(msg.limit, MAX_LOG))
+    entries = await core.store.log(room.id, limit)
+    client.send(EventLogResult(session_id=room.id, entries=entries, rid=msg.rid))
+
+
+async def export(core: Core, client: Client, msg: ExportRequest) -> None:
+    room = core.joined(client, msg.session_id, "export", msg)
+    uid = client.user.id
+    chat: list[ChatMessage] = []
+    before: int | None = None
+    while True:
+        page, more = await core.store.chat_page(room.id, uid, before, 500)
+        chat[:0] = page
+        if not more or not page:
+            break
+        before = page[0].seq
+    threads = [t for t in await core.store.threads_for_repo(room.record.repo_key)
+               if t.session_id == room.id]
+    if msg.format == "json":
+        content = json.dumps({
+            "session": to_wire(room.info()),
+            "threads": to_wire(threads),
+            "chat": to_wire(chat),
+        }, indent=2, ensure_ascii=False)
+    else:
+        content = markdown(room, threads, chat)
+    client.send(ExportResult(session_id=room.id, format=msg.format, content=content,
+                             rid=msg.rid))
+
+
+def _when(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t))
+
+
+def markdown(room: Room, threads: list[Thread], chat: list[ChatMessage]) -> str:
+    r = room.record
+    out = [f"# {r.name}", ""]
+    repo = r.repo.remote or r.repo.name or r.repo.root_commit or "unknown repository"
+    out.append(f"Repository: {repo}  ")
+    out.append(f"Host: {r.host_name or r.host}  ")
+    out.append(f"Started: {_when(r.created_at)}" + (f"  \nEnded: {_when(r.ended_at)}"
+                                                     if r.ended_at else ""))
+    out += ["", "## Comment threads", ""]
+    if not threads:
+        out.append("_No comment threads._")
+    for t in threads:
+        a = t.anchor
+        lines = f"{a.start_line + 1}" + (f"-{a.end_line + 1}" if a.end_line != a.start_line else "")
+        state = "resolved" if t.resolved else "open"
+        out += [f"### {a.path}:{lines} ({state})", "", "```"]
+        out += a.text
+        out += ["```", ""]
+        for c in t.comments:
+            body = "_deleted_" if c.deleted else c.text
+            edited = " (edited)" if c.edited_at else ""
+            out.append(f"- **{c.author.name}** ({_when(c.created_at)}){edited}: {body}")
+        out.append("")
+    out += ["## Chat", ""]
+    if not chat:
+        out.append("_No messages._")
+    for m in chat:
+        body = "_deleted_" if m.deleted else m.text
+        to = f" → {m.to}" if m.to else ""
+        reply = " (reply)" if m.parent_id else ""
+        out.append(f"- **{m.author.name}**{to}{reply} ({_when(m.created_at)}): {body}")
+    return "\n".join(out) + "\n"
+
+
+HANDLERS: dict[str, Handler] = {
+    "history": history,
+    "sync": sync,
+    "viewers": viewers,
+    "event_log": event_log,
+    "export": export,
+}

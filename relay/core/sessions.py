@@ -1,0 +1,317 @@
+"""Sessions, invites, roles and membership."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from relay.core.room import Room, repo_key
+from relay.protocol import (
+    CloseCode,
+    ErrorCode,
+    Event,
+    Invite,
+    InviteCreate,
+    InviteList,
+    InviteListResult,
+    InviteResult,
+    InviteRevoke,
+    Ok,
+    ParticipantRemove,
+    ProtocolError,
+    RoleSet,
+    SessionCreate,
+    SessionEnd,
+    SessionJoin,
+    SessionLeave,
+    SessionList,
+    SessionListResult,
+    SessionState,
+)
+from relay.store.base import InviteRecord, LogLine, MemberRecord, SessionRecord, Write
+
+if TYPE_CHECKING:
+    from relay.core.client import Client
+    from relay.core.service import Core, Handler
+
+log = logging.getLogger("relay.sessions")
+
+MAX_NAME = 200
+MAX_INVITE_SECONDS = 90 * 24 * 3600.0
+MAX_CATCHUP = 10_000
+
+
+async def session_create(core: Core, client: Client, msg: SessionCreate) -> None:
+    name = msg.name.strip()
+    if not name or len(name) > MAX_NAME:
+        raise ProtocolError(ErrorCode.INVALID_VALUE, f"name must be 1-{MAX_NAME} characters",
+                            rid=msg.rid)
+    for value in (msg.repo.remote, msg.repo.root_commit, msg.repo.name):
+        if value is not None and len(value) > 1024:
+            raise ProtocolError(ErrorCode.INVALID_VALUE, "repository identity too long",
+                                rid=msg.rid)
+    sid = uuid.uuid4().hex
+    now = core.clock()
+    uid = client.user.id
+    record = SessionRecord(id=sid, name=name, repo=msg.repo, repo_key=repo_key(msg.repo, sid),
+                           host=uid, created_at=now, host_name=client.user.name)
+    host = MemberRecord(session_id=sid, user_id=uid, name=client.user.name, role="host",
+                        joined_at=now)
+    await core.store.create_session(record, host)
+    await core.store.append_log(sid, LogLine(kind="session_created", actor=uid, at=now))
+    log.info("session created", extra={"session": sid, "user": uid})
+    room = await core.room(sid)
+    assert room is not None
+    await enter(core, client, room, None, msg.rid)
+
+
+async def session_list(core: Core, client: Client, msg: SessionList) -> None:
+    rows = await core.store.sessions_of(client.user.id)
+    infos = []
+    for record, role in rows:
+        room = Room(record, [])
+        infos.append(room.info(role))
+    client.send(SessionListResult(sessions=infos, rid=msg.rid))
+
+
+async def session_join(core: Core, client: Client, msg: SessionJoin) -> None:
+    uid = client.user.id
+    now = core.clock()
+    invite: InviteRecord | None = None
+    if msg.invite is not None:
+        invite = await core.store.invite_by_token(msg.invite)
+        if invite is None or invite.invite.revoked:
+            raise ProtocolError(ErrorCode.INVITE_INVALID, "invite is not valid", rid=msg.rid)
+        inv = invite.invite
+        if inv.expires_at <= now:
+            raise ProtocolError(ErrorCode.INVITE_EXPIRED, "invite has expired", rid=msg.rid)
+        if msg.session_id is not None and msg.session_id != inv.session_id:
+            raise ProtocolError(ErrorCode.INVITE_INVALID, "invite is for another session",
+                                rid=msg.rid)
+        sid = inv.session_id
+    elif msg.session_id is not None:
+        sid = msg.session_id
+    else:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "session_join needs session_id or invite",
+                            rid=msg.rid)
+    room = await core.room(sid)
+    if room is None:
+        raise ProtocolError(ErrorCode.SESSION_NOT_FOUND, "no such session", rid=msg.rid)
+    member = room.members.get(uid)
+    is_member = member is not None and member.removed_at is None
+    if not is_member and invite is None:
+        if member is not None:
+            raise ProtocolError(ErrorCode.REMOVED, "you were removed from this session",
+                                rid=msg.rid)
+        raise ProtocolError(ErrorCode.NOT_IN_SESSION, "not a member: join with an invite",
+                            rid=msg.rid)
+    if uid not in room.live and len(room.live) >= core.config.max_participants:
+        raise ProtocolError(ErrorCode.SESSION_FULL, "the session is full", rid=msg.rid)
+    if not is_member and invite is not None:
+        inv = invite.invite
+        if member is not None and member.removed_at is not None \
+                and invite.created_at <= member.removed_at:
+            raise ProtocolError(ErrorCode.REMOVED, "removed: this invite predates the removal",
+                                rid=msg.rid)
+        if inv.max_uses is not None and inv.uses >= inv.max_uses:
+            raise ProtocolError(ErrorCode.INVITE_INVALID, "invite has no uses left", rid=msg.rid)
+        if room.ended:
+            raise ProtocolError(ErrorCode.SESSION_ENDED, "the session has ended", rid=msg.rid)
+        await core.store.use_invite(inv.invite_id)
+        new = MemberRecord(session_id=sid, user_id=uid, name=client.user.name, role=inv.role,
+                           joined_at=now)
+        room.members[uid] = new
+        participant = room.participant(new)
+
+        events: list[Event] = []
+
+        def build(seq: int) -> Event:
+            ev = Event(session_id=sid, seq=seq, id=f"join-{seq}", kind="participant_joined",
+                       actor=client.user, at=now, participant=participant)
+            events.append(ev)
+            return ev
+
+        async with room.lock:
+            await core.commit(room, Write(
+                session_id=sid, build=build, members=[new],
+                log=[LogLine(kind="member_added", actor=uid, at=now, subject=uid,
+                             detail=f"invite {inv.invite_id} as {inv.role}")]))
+        core.publish_event(room, events[0], None)
+    await enter(core, client, room, msg.last_seq, msg.rid)
+
+
+async def enter(core: Core, client: Client, room: Room, last_seq: int | None,
+                rid: str | None) -> None:
+    """Attach the client to the room and send it the whole session state."""
+    uid = client.user.id
+    first = room.id not in client.roles
+    core.attach(room, client)
+    if first:
+        await core.store.append_log(room.id, LogLine(kind="join", actor=uid, at=core.clock()))
+    store = core.store
+    chat, has_more = await store.chat_page(room.id, uid, None, core.config.history_page)
+    threads = await store.threads_for_repo(room.record.repo_key)
+    mentions = await store.pending_mentions(room.id, uid)
+    events = []
+    if last_seq is not None:
+        events = await store.events_after(room.id, last_seq, uid, MAX_CATCHUP)
+    m = room.members[uid]
+    presence: list[Any] = []
+    state = SessionState(
+        session=room.info(m.role), you=room.participant(m), participants=room.participants(),
+        presence=[], last_seq=room.record.last_seq, chat=chat, chat_has_more=has_more,
+        threads=threads, mentions=mentions, events=events, rid=rid,
+    )
+    # Presence is kept as wire dicts; splice it in without re-validating.
+    from relay.protocol import PeerPresence
+    from relay.schema import structure
+    for other, entry in room.presence.items():
+        if other != uid:
+            presence.append(structure(entry, PeerPresence))
+    state.presence = presence
+    client.send(state)
+    if mentions:
+        await store.mark_mentions_delivered(room.id, uid, room.record.last_seq)
+
+
+async def session_leave(core: Core, client: Client, msg: SessionLeave) -> None:
+    room = core.joined(client, msg.session_id, "session_leave", msg)
+    await core.leave(room, client, "left")
+    client.send(Ok(rid=msg.rid))
+
+
+async def session_end(core: Core, client: Client, msg: SessionEnd) -> None:
+    room = core.joined(client, msg.session_id, "session_end", msg)
+    now = core.clock()
+    events: list[Event] = []
+
+    def build(seq: int) -> Event:
+        ev = Event(session_id=room.id, seq=seq, id=f"end-{seq}", kind="session_ended",
+                   actor=client.user, at=now)
+        events.append(ev)
+        return ev
+
+    async with room.lock:
+        await core.commit(room, Write(session_id=room.id, build=build, ended_at=now,
+                                      log=[LogLine(kind="session_ended", actor=client.user.id,
+                                                   at=now)]))
+        room.record.ended_at = now
+    client.send(Ok(rid=msg.rid))
+    core.publish_event(room, events[0], None)
+    for c in [c for cs in room.live.values() for c in cs]:
+        c.pending.pop(room.id, None)
+    log.info("session ended", extra={"session": room.id, "user": client.user.id})
+
+
+async def invite_create(core: Core, client: Client, msg: InviteCreate) -> None:
+    room = core.joined(client, msg.session_id, "invite_create", msg)
+    if not 0 < msg.expires_in <= MAX_INVITE_SECONDS:
+        raise ProtocolError(ErrorCode.INVALID_VALUE,
+                            f"expires_in must be in (0, {int(MAX_INVITE_SECONDS)}]", rid=msg.rid)
+    if msg.max_uses is not None and msg.max_uses < 1:
+        raise ProtocolError(ErrorCode.INVALID_VALUE, "max_uses must be at least 1", rid=msg.rid)
+    now = core.clock()
+    inv = Invite(invite_id=secrets.token_hex(8), session_id=room.id, role=msg.role,
+                 token=secrets.token_urlsafe(24), expires_at=now + msg.expires_in,
+                 max_uses=msg.max_uses)
+    await core.store.create_invite(InviteRecord(invite=inv, created_by=client.user.id,
+                                                created_at=now))
+    await core.store.append_log(room.id, LogLine(kind="invite_created", actor=client.user.id,
+                                                 at=now, subject=inv.invite_id, detail=inv.role))
+    client.send(InviteResult(invite=inv, rid=msg.rid))
+
+
+async def invite_revoke(core: Core, client: Client, msg: InviteRevoke) -> None:
+    room = core.joined(client, msg.session_id, "invite_revoke", msg)
+    if not await core.store.revoke_invite(room.id, msg.invite_id):
+        raise ProtocolError(ErrorCode.NOT_FOUND, "no such invite", rid=msg.rid)
+    await core.store.append_log(room.id, LogLine(kind="invite_revoked", actor=client.user.id,
+                                                 at=core.clock(), subject=msg.invite_id))
+    client.send(Ok(rid=msg.rid))
+
+
+async def invite_list(core: Core, client: Client, msg: InviteList) -> None:
+    room = core.joined(client, msg.session_id, "invite_list", msg)
+    records = await core.store.invites(room.id)
+    client.send(InviteListResult(invites=[r.invite for r in records], rid=msg.rid))
+
+
+def _target(room: Room, user_id: str, rid: str | None) -> MemberRecord:
+    m = room.members.get(user_id)
+    if m is None or m.removed_at is not None:
+        raise ProtocolError(ErrorCode.NOT_FOUND, "no such participant", rid=rid)
+    if m.role == "host":
+        raise ProtocolError(ErrorCode.FORBIDDEN, "the host's role cannot change", rid=rid)
+    return m
+
+
+async def role_set(core: Core, client: Client, msg: RoleSet) -> None:
+    room = core.joined(client, msg.session_id, "role_set", msg)
+    m = _target(room, msg.user_id, msg.rid)
+    now = core.clock()
+    updated = MemberRecord(session_id=room.id, user_id=m.user_id, name=m.name, role=msg.role,
+                           joined_at=m.joined_at)
+    events: list[Event] = []
+
+    def build(seq: int) -> Event:
+        ev = Event(session_id=room.id, seq=seq, id=f"role-{seq}", kind="role_changed",
+                   actor=client.user, at=now, participant=room.participant(updated))
+        events.append(ev)
+        return ev
+
+    async with room.lock:
+        await core.commit(room, Write(
+            session_id=room.id, build=build, members=[updated],
+            log=[LogLine(kind="role_changed", actor=client.user.id, at=now, subject=m.user_id,
+                         detail=f"{m.role} -> {msg.role}")]))
+        room.members[m.user_id] = updated
+    for c in room.clients.get(m.user_id, ()):
+        c.roles[room.id] = msg.role
+    client.send(Ok(rid=msg.rid))
+    core.publish_event(room, events[0], None)
+
+
+async def participant_remove(core: Core, client: Client, msg: ParticipantRemove) -> None:
+    room = core.joined(client, msg.session_id, "participant_remove", msg)
+    m = _target(room, msg.user_id, msg.rid)
+    now = core.clock()
+    removed = MemberRecord(session_id=room.id, user_id=m.user_id, name=m.name, role=m.role,
+                           joined_at=m.joined_at, removed_at=now)
+    events: list[Event] = []
+
+    def build(seq: int) -> Event:
+        p = room.participant(m)
+        p.online = False
+        ev = Event(session_id=room.id, seq=seq, id=f"remove-{seq}", kind="participant_removed",
+                   actor=client.user, at=now, participant=p)
+        events.append(ev)
+        return ev
+
+    async with room.lock:
+        await core.commit(room, Write(
+            session_id=room.id, build=build, members=[removed],
+            log=[LogLine(kind="participant_removed", actor=client.user.id, at=now,
+                         subject=m.user_id)]))
+        room.members[m.user_id] = removed
+    client.send(Ok(rid=msg.rid))
+    core.publish_event(room, events[0], None)
+    for c in tuple(room.clients.get(m.user_id, ())):
+        await core.leave(room, c, "removed")
+        c.close(CloseCode.REMOVED, "removed from the session")
+    log.info("participant removed", extra={"session": room.id, "user": m.user_id})
+
+
+HANDLERS: dict[str, Handler] = {
+    "session_create": session_create,
+    "session_list": session_list,
+    "session_join": session_join,
+    "session_leave": session_leave,
+    "session_end": session_end,
+    "invite_create": invite_create,
+    "invite_revoke": invite_revoke,
+    "invite_list": invite_list,
+    "role_set": role_set,
+    "participant_remove": participant_remove,
+}

@@ -1,0 +1,496 @@
+"""SQLite store through sqlite-utils: WAL, versioned migrations, commit before ack.
+
+Calls run inline on the event loop: SQLite answers these small indexed queries in
+microseconds, and running them in order on one connection keeps seq allocation
+trivially atomic. Entities are stored as their wire JSON next to the indexed
+columns that queries need.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlite_utils
+
+from relay.errors import DuplicateError, StoreError
+from relay.protocol import (
+    ChatMessage,
+    Comment,
+    Event,
+    Invite,
+    LogEntry,
+    Mention,
+    RepoIdentity,
+    Role,
+    Thread,
+)
+from relay.schema import structure, to_wire
+from relay.store.base import (
+    ActionRecord,
+    InviteRecord,
+    LogLine,
+    MemberRecord,
+    SessionRecord,
+    Store,
+    UserRecord,
+    Write,
+)
+
+log = logging.getLogger("relay.store")
+T = TypeVar("T")
+
+MIGRATIONS: list[str] = [
+    # 1: initial schema
+    """
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, pw_hash TEXT NOT NULL, created_at REAL NOT NULL
+    );
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, host TEXT NOT NULL, repo TEXT NOT NULL,
+        repo_key TEXT NOT NULL, created_at REAL NOT NULL, ended_at REAL,
+        last_seq INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE members (
+        session_id TEXT NOT NULL, user_id TEXT NOT NULL, role TEXT NOT NULL,
+        joined_at REAL NOT NULL, removed_at REAL, PRIMARY KEY (session_id, user_id)
+    );
+    CREATE INDEX members_user ON members (user_id);
+    CREATE TABLE invites (
+        id TEXT PRIMARY KEY, session_id TEXT NOT NULL, token TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL, created_by TEXT NOT NULL, created_at REAL NOT NULL,
+        expires_at REAL NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,
+        uses INTEGER NOT NULL DEFAULT 0, max_uses INTEGER
+    );
+    CREATE INDEX invites_session ON invites (session_id);
+    CREATE TABLE actions (
+        client_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, session_id TEXT NOT NULL,
+        fingerprint TEXT NOT NULL, seq INTEGER NOT NULL
+    );
+    CREATE TABLE events (
+        session_id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
+        audience TEXT, data TEXT NOT NULL, PRIMARY KEY (session_id, seq)
+    );
+    CREATE TABLE chat (
+        id TEXT PRIMARY KEY, session_id TEXT NOT NULL, seq INTEGER NOT NULL,
+        audience TEXT, data TEXT NOT NULL
+    );
+    CREATE INDEX chat_session_seq ON chat (session_id, seq);
+    CREATE TABLE threads (
+        id TEXT PRIMARY KEY, session_id TEXT NOT NULL, repo_key TEXT NOT NULL,
+        created_at REAL NOT NULL, data TEXT NOT NULL
+    );
+    CREATE INDEX threads_repo ON threads (repo_key, created_at);
+    CREATE TABLE comments (
+        id TEXT PRIMARY KEY, thread_id TEXT NOT NULL, created_at REAL NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX comments_thread ON comments (thread_id, created_at);
+    CREATE TABLE mentions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, session_id TEXT NOT NULL,
+        seq INTEGER NOT NULL, delivered INTEGER NOT NULL DEFAULT 0, data TEXT NOT NULL
+    );
+    CREATE INDEX mentions_pending ON mentions (user_id, session_id, delivered);
+    CREATE TABLE event_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, kind TEXT NOT NULL,
+        actor TEXT NOT NULL, at REAL NOT NULL, subject TEXT, detail TEXT
+    );
+    CREATE INDEX event_log_session ON event_log (session_id, id);
+    """,
+]
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(to_wire(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def _load(data: str, tp: type[T]) -> T:
+    return structure(json.loads(data), tp)
+
+
+def _audience(users: frozenset[str] | None) -> str | None:
+    return None if users is None else "," + ",".join(sorted(users)) + ","
+
+
+_VISIBLE = "(audience IS NULL OR instr(audience, :uid) > 0)"
+
+
+class SqliteStore(Store):
+    def __init__(self, path: Path | str, synchronous: str = "FULL") -> None:
+        self.path = str(path)
+        self.synchronous = synchronous.upper()
+        self._conn: sqlite3.Connection | None = None
+        self._db: sqlite_utils.Database | None = None
+
+    # -- lifecycle
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        if self._db is None:
+            raise StoreError("store is not open")
+        return self._db
+
+    async def open(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._conn = conn
+        self._db = sqlite_utils.Database(conn)
+        if self.path != ":memory:":
+            self._db.enable_wal()
+        conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=5000")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        db = self.db
+        if "schema_migrations" not in db.table_names():
+            db.table("schema_migrations").create(
+                {"version": int, "applied_at": float}, pk="version", if_not_exists=True
+            )
+        done = {row["version"] for row in db.query("SELECT version FROM schema_migrations")}
+        for version, script in enumerate(MIGRATIONS, start=1):
+            if version in done:
+                continue
+            with self._tx():
+                for statement in script.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                    [version, time.time()],
+                )
+            log.info("applied schema migration version=%d", version)
+
+    def _tx(self) -> _Tx:
+        if self._conn is None:
+            raise StoreError("store is not open")
+        return _Tx(self._conn)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+            self._db = None
+
+    def _one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
+        for row in self.db.query(sql, params):
+            return row
+        return None
+
+    # -- users
+
+    async def create_user(self, user: UserRecord) -> None:
+        try:
+            with self._tx():
+                self.db.execute(
+                    "INSERT INTO users (id, name, pw_hash, created_at) VALUES (?, ?, ?, ?)",
+                    [user.id, user.name, user.pw_hash, user.created_at],
+                )
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateError(f"user {user.id} exists") from exc
+
+    async def get_user(self, user_id: str) -> UserRecord | None:
+        row = self._one("SELECT * FROM users WHERE id = ?", [user_id])
+        return UserRecord(**row) if row else None
+
+    # -- sessions
+
+    def _session(self, row: dict[str, Any]) -> SessionRecord:
+        return SessionRecord(
+            id=row["id"], name=row["name"], repo=_load(row["repo"], RepoIdentity),
+            repo_key=row["repo_key"], host=row["host"], created_at=row["created_at"],
+            ended_at=row["ended_at"], last_seq=row["last_seq"],
+            host_name=row.get("host_name") or row["host"],
+        )
+
+    async def create_session(self, session: SessionRecord, host: MemberRecord) -> None:
+        with self._tx():
+            self.db.execute(
+                "INSERT INTO sessions (id, name, host, repo, repo_key, created_at, last_seq)"
+                " VALUES (?, ?, ?, ?, ?, ?, 0)",
+                [session.id, session.name, session.host, _dump(session.repo), session.repo_key,
+                 session.created_at],
+            )
+            self._upsert_member(host)
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        row = self._one(
+            "SELECT s.*, u.name AS host_name FROM sessions s LEFT JOIN users u ON u.id = s.host"
+            " WHERE s.id = ?",
+            [session_id],
+        )
+        return self._session(row) if row else None
+
+    async def sessions_of(self, user_id: str) -> list[tuple[SessionRecord, Role]]:
+        rows = self.db.query(
+            "SELECT s.*, m.role AS member_role, u.name AS host_name FROM sessions s"
+            " JOIN members m ON m.session_id = s.id LEFT JOIN users u ON u.id = s.host"
+            " WHERE m.user_id = ? AND m.removed_at IS NULL"
+            " ORDER BY s.created_at DESC",
+            [user_id],
+        )
+        out: list[tuple[SessionRecord, Role]] = []
+        for row in rows:
+            role = row.pop("member_role")
+            out.append((self._session(row), role))
+        return out
+
+    async def members(self, session_id: str) -> list[MemberRecord]:
+        rows = self.db.query(
+            "SELECT m.*, u.name AS name FROM members m JOIN users u ON u.id = m.user_id"
+            " WHERE m.session_id = ? ORDER BY m.joined_at",
+            [session_id],
+        )
+        return [MemberRecord(**row) for row in rows]
+
+    async def session_count(self) -> int:
+        row = self._one("SELECT count(*) AS n FROM sessions WHERE ended_at IS NULL")
+        return int(row["n"]) if row else 0
+
+    def _upsert_member(self, m: MemberRecord) -> None:
+        self.db.execute(
+            "INSERT INTO members (session_id, user_id, role, joined_at, removed_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (session_id, user_id) DO UPDATE SET"
+            " role = excluded.role, joined_at = excluded.joined_at,"
+            " removed_at = excluded.removed_at",
+            [m.session_id, m.user_id, m.role, m.joined_at, m.removed_at],
+        )
+
+    # -- invites
+
+    def _invite(self, row: dict[str, Any]) -> InviteRecord:
+        inv = Invite(
+            invite_id=row["id"], session_id=row["session_id"], role=row["role"],
+            token=row["token"], expires_at=row["expires_at"], revoked=bool(row["revoked"]),
+            uses=row["uses"], max_uses=row["max_uses"],
+        )
+        return InviteRecord(invite=inv, created_by=row["created_by"], created_at=row["created_at"])
+
+    async def create_invite(self, record: InviteRecord) -> None:
+        inv = record.invite
+        with self._tx():
+            self.db.execute(
+                "INSERT INTO invites (id, session_id, token, role, created_by, created_at,"
+                " expires_at, revoked, uses, max_uses) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, ?)",
+                [inv.invite_id, inv.session_id, inv.token, inv.role, record.created_by,
+                 record.created_at, inv.expires_at, inv.max_uses],
+            )
+
+    async def invite_by_token(self, token: str) -> InviteRecord | None:
+        row = self._one("SELECT * FROM invites WHERE token = ?", [token])
+        return self._invite(row) if row else None
+
+    async def invites(self, session_id: str) -> list[InviteRecord]:
+        rows = self.db.query(
+            "SELECT * FROM invites WHERE session_id = ? ORDER BY created_at", [session_id]
+        )
+        return [self._invite(r) for r in rows]
+
+    async def revoke_invite(self, session_id: str, invite_id: str) -> bool:
+        with self._tx():
+            cur = self.db.execute(
+                "UPDATE invites SET revoked = 1 WHERE id = ? AND session_id = ?",
+                [invite_id, session_id],
+            )
+        return bool(cur.rowcount)
+
+    async def use_invite(self, invite_id: str) -> None:
+        with self._tx():
+            self.db.execute("UPDATE invites SET uses = uses + 1 WHERE id = ?", [invite_id])
+
+    # -- durable changes
+
+    async def action(self, client_id: str) -> ActionRecord | None:
+        row = self._one("SELECT * FROM actions WHERE client_id = ?", [client_id])
+        return ActionRecord(**row) if row else None
+
+    async def commit(self, write: Write) -> int:
+        db = self.db
+        sid = write.session_id
+        try:
+            with self._tx():
+                row = self._one("SELECT last_seq FROM sessions WHERE id = ?", [sid])
+                if row is None:
+                    raise StoreError(f"no session {sid}")
+                seq = int(row["last_seq"]) + 1
+                event = write.build(seq)
+                db.execute("UPDATE sessions SET last_seq = ? WHERE id = ?", [seq, sid])
+                if write.ended_at is not None:
+                    db.execute("UPDATE sessions SET ended_at = ? WHERE id = ?",
+                               [write.ended_at, sid])
+                if write.client_id is not None:
+                    db.execute(
+                        "INSERT INTO actions (client_id, user_id, session_id, fingerprint, seq)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        [write.client_id, write.user_id, sid, write.fingerprint, seq],
+                    )
+                audience = _audience(write.audience)
+                db.execute(
+                    "INSERT INTO events (session_id, seq, kind, audience, data)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [sid, seq, event.kind, audience, _dump(event)],
+                )
+                for msg in write.chats:
+                    db.execute(
+                        "INSERT INTO chat (id, session_id, seq, audience, data)"
+                        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                        " data = excluded.data",
+                        [msg.id, msg.session_id, msg.seq, audience, _dump(msg)],
+                    )
+                for thread in write.threads:
+                    meta = Thread(
+                        id=thread.id, session_id=thread.session_id, anchor=thread.anchor,
+                        author=thread.author, created_at=thread.created_at, comments=[],
+                        resolved=thread.resolved, resolved_by=thread.resolved_by,
+                    )
+                    db.execute(
+                        "INSERT INTO threads (id, session_id, repo_key, created_at, data)"
+                        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                        " data = excluded.data",
+                        [thread.id, thread.session_id, write.thread_repo_key,
+                         thread.created_at, _dump(meta)],
+                    )
+                for c in write.comments:
+                    db.execute(
+                        "INSERT INTO comments (id, thread_id, created_at, data)"
+                        " VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                        " data = excluded.data",
+                        [c.id, c.thread_id, c.created_at, _dump(c)],
+                    )
+                for user_id, mention in write.mentions:
+                    mention.seq = seq
+                    db.execute(
+                        "INSERT INTO mentions (user_id, session_id, seq, data)"
+                        " VALUES (?, ?, ?, ?)",
+                        [user_id, sid, seq, _dump(mention)],
+                    )
+                for member in write.members:
+                    self._upsert_member(member)
+                for line in write.log:
+                    self._log(sid, line)
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateError(f"duplicate write in session {sid}") from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"write failed: {exc}") from exc
+        return seq
+
+    async def events_after(
+        self, session_id: str, after_seq: int, user_id: str, limit: int
+    ) -> list[Event]:
+        rows = self.db.query(
+            f"SELECT data FROM events WHERE session_id = :sid AND seq > :after AND {_VISIBLE}"
+            " ORDER BY seq LIMIT :limit",
+            {"sid": session_id, "after": after_seq, "uid": f",{user_id},", "limit": limit},
+        )
+        return [_load(r["data"], Event) for r in rows]
+
+    # -- entities
+
+    async def chat(self, message_id: str) -> ChatMessage | None:
+        row = self._one("SELECT data FROM chat WHERE id = ?", [message_id])
+        return _load(row["data"], ChatMessage) if row else None
+
+    async def chat_page(
+        self, session_id: str, user_id: str, before_seq: int | None, limit: int
+    ) -> tuple[list[ChatMessage], bool]:
+        before = before_seq if before_seq is not None else 2**62
+        rows = list(self.db.query(
+            f"SELECT data FROM chat WHERE session_id = :sid AND seq < :before AND {_VISIBLE}"
+            " ORDER BY seq DESC LIMIT :limit",
+            {"sid": session_id, "before": before, "uid": f",{user_id},", "limit": limit + 1},
+        ))
+        has_more = len(rows) > limit
+        msgs = [_load(r["data"], ChatMessage) for r in rows[:limit]]
+        msgs.reverse()
+        return msgs, has_more
+
+    def _comments(self, thread_id: str) -> list[Comment]:
+        rows = self.db.query(
+            "SELECT data FROM comments WHERE thread_id = ? ORDER BY created_at, rowid",
+            [thread_id],
+        )
+        return [_load(r["data"], Comment) for r in rows]
+
+    async def thread(self, thread_id: str) -> tuple[Thread, str] | None:
+        row = self._one("SELECT data, repo_key FROM threads WHERE id = ?", [thread_id])
+        if row is None:
+            return None
+        thread = _load(row["data"], Thread)
+        thread.comments = self._comments(thread_id)
+        return thread, row["repo_key"]
+
+    async def comment(self, comment_id: str) -> Comment | None:
+        row = self._one("SELECT data FROM comments WHERE id = ?", [comment_id])
+        return _load(row["data"], Comment) if row else None
+
+    async def threads_for_repo(self, repo_key: str) -> list[Thread]:
+        rows = self.db.query(
+            "SELECT id, data FROM threads WHERE repo_key = ? ORDER BY created_at", [repo_key]
+        )
+        out = []
+        for row in rows:
+            thread = _load(row["data"], Thread)
+            thread.comments = self._comments(row["id"])
+            out.append(thread)
+        return out
+
+    # -- mentions and log
+
+    async def pending_mentions(self, session_id: str, user_id: str) -> list[Mention]:
+        rows = self.db.query(
+            "SELECT data FROM mentions WHERE user_id = ? AND session_id = ? AND delivered = 0"
+            " ORDER BY seq",
+            [user_id, session_id],
+        )
+        return [_load(r["data"], Mention) for r in rows]
+
+    async def mark_mentions_delivered(self, session_id: str, user_id: str, upto_seq: int) -> None:
+        with self._tx():
+            self.db.execute(
+                "UPDATE mentions SET delivered = 1 WHERE user_id = ? AND session_id = ?"
+                " AND seq <= ? AND delivered = 0",
+                [user_id, session_id, upto_seq],
+            )
+
+    def _log(self, session_id: str, line: LogLine) -> None:
+        self.db.execute(
+            "INSERT INTO event_log (session_id, kind, actor, at, subject, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [session_id, line.kind, line.actor, line.at, line.subject, line.detail],
+        )
+
+    async def append_log(self, session_id: str, line: LogLine) -> None:
+        with self._tx():
+            self._log(session_id, line)
+
+    async def log(self, session_id: str, limit: int) -> list[LogEntry]:
+        rows = list(self.db.query(
+            "SELECT * FROM event_log WHERE session_id = ? ORDER BY id DESC LIMIT ?",
+            [session_id, limit],
+        ))
+        rows.reverse()
+        return [
+            LogEntry(seq=r["id"], kind=r["kind"], actor=r["actor"], at=r["at"],
+                     subject=r["subject"], detail=r["detail"])
+            for r in rows
+        ]
+
+
+class _Tx:
+    """BEGIN IMMEDIATE ... COMMIT (or ROLLBACK on error) on an autocommit connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")

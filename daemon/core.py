@@ -13,9 +13,10 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from daemon import views
+from daemon import anchors, views
 from daemon.config import Config
 from daemon.connection import RelayConnection
 from daemon.errors import DaemonError, NotInSession, NotSignedIn, Offline, RelayRefused
@@ -32,6 +33,7 @@ from daemon.protocol import (
     Method,
     OutboxParams,
     PeersParams,
+    PeerView,
     SessionParams,
     SessionView,
     ThreadsChangedParams,
@@ -99,7 +101,9 @@ class Daemon:
         self._heartbeat: asyncio.Task[None] | None = None
         self._idle_task: asyncio.Task[None] | None = None
         self._joining: asyncio.Lock | None = None
-        self.placed: dict[str, LocalThread] = {}
+        self.placements: dict[str, anchors.Placement] = {}
+        self.on_threads_changed: Callable[[set[str]], None] | None = None
+        self.on_peers_changed: Callable[[list[PeerView]], None] | None = None
         self.local_repo: Any = None
         self.sent_frames = 0
 
@@ -219,17 +223,65 @@ class Daemon:
     def _publish_peers(self) -> None:
         peers = views.peer_views(self.mirror, self.files) if self.mirror else []
         self.notify(Method.DID_CHANGE_PEERS, PeersParams(peers=peers))
+        if self.on_peers_changed is not None:
+            self.on_peers_changed(peers)
+
+    def local_thread(self, thread: Thread) -> LocalThread | None:
+        """``thread`` placed in the local file, following local edits since last placed."""
+        placed = views.place_thread(thread, self.files, self.placements.get(thread.id))
+        if placed is None:
+            return None
+        self.placements[thread.id] = placed[1]
+        return placed[0]
 
     def notify_threads(self, threads: list[Thread], removed: list[str] | None = None) -> None:
         placed: list[LocalThread] = []
         for t in threads:
-            lt = views.place_thread(t, self.files)
+            lt = self.local_thread(t)
             if lt is not None:
-                self.placed[t.id] = lt
                 placed.append(lt)
         if placed or removed:
             self.notify(Method.DID_CHANGE_THREADS,
                         ThreadsChangedParams(threads=placed, removed=removed or []))
+            if self.on_threads_changed is not None:
+                self.on_threads_changed({lt.uri for lt in placed})
+
+    def document_changed(self, uri: str, edits: list[Any]) -> None:
+        """Local edits: threads of this file follow them; tell the editor what moved."""
+        m = self.mirror
+        path = self.files.path_of(uri)
+        if m is None or path is None:
+            return
+        lines = self.files.lines(uri)
+        moved: list[Thread] = []
+        for t in m.threads.values():
+            if t.anchor.path != path:
+                continue
+            before = self.placements.get(t.id)
+            if before is None or lines is None:
+                self.placements.pop(t.id, None)
+                moved.append(t)
+                continue
+            after = anchors.follow(before, edits, t.anchor, lines)
+            if after != before:
+                self.placements[t.id] = after
+                moved.append(t)
+        if moved:
+            self.notify_threads(moved)
+
+    def document_opened(self, uri: str) -> None:
+        """A document was opened: place its threads against the open text."""
+        m = self.mirror
+        path = self.files.path_of(uri)
+        if m is None or path is None:
+            return
+        mine = [t for t in m.threads.values() if t.anchor.path == path]
+        for t in mine:
+            self.placements.pop(t.id, None)
+        if mine:
+            self.notify_threads(mine)
+        elif self.on_threads_changed is not None:
+            self.on_threads_changed({uri})
 
     def _apply_change(self, change: Change) -> None:
         if change.chat:
@@ -390,7 +442,7 @@ class Daemon:
             change = self.mirror.load(state)
         else:
             self.mirror = SessionMirror(state)
-            self.placed.clear()
+            self.placements.clear()
             change = Change(chat=sorted(state.chat, key=lambda m: m.seq),
                             threads=list(self.mirror.threads.values()), participants=True)
         self.want_session = state.session.session_id
@@ -422,7 +474,7 @@ class Daemon:
         if not self.files.roots:
             return RepoIdentity()
         if self.local_repo is None:
-            self.local_repo = await asyncio.to_thread(repo_identity, self.files.roots[0])
+            self.local_repo = await asyncio.to_thread(repo_identity, Path(self.files.roots[0]))
         return self.local_repo
 
     def _save_seq(self) -> None:
@@ -435,7 +487,7 @@ class Daemon:
             return
         self.mirror = None
         self.want_session = None
-        self.placed.clear()
+        self.placements.clear()
         if self.outbox is not None:
             self.outbox.set_state(STATE_SESSION, None)
             self.outbox.set_state(STATE_LAST_SEQ, None)

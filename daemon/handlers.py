@@ -14,8 +14,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, quote, urlparse
 
+from daemon import anchors
 from daemon.connection import authenticate
 from daemon.core import Daemon
+from daemon.documents import content_hash
 from daemon.errors import DaemonError, InvalidParams
 from daemon.protocol import (
     ChatHistoryParams,
@@ -56,7 +58,7 @@ from daemon.protocol import (
     ViewersResult,
     ViewportParams,
 )
-from daemon.views import content_hash, make_anchor, peer_views, place_thread
+from daemon.views import peer_views
 from relay.protocol import (
     AuthOk,
     ChatDelete,
@@ -387,12 +389,13 @@ class Handlers:
         if lines is None:
             raise DaemonError(f"cannot read {p.uri}", code="unknown_file")
         start, end = p.range.start.line, p.range.end.line
-        if start < 0 or end < start:
-            raise InvalidParams(f"range: lines {start}..{end} are not a valid range")
-        if end >= max(len(lines), 1):
-            raise InvalidParams(f"range: line {end} is past the end of the file "
+        if start < 0 or end < start or end >= len(lines):
+            raise InvalidParams(f"range: lines {start}..{end} are not inside the file "
                                 f"({len(lines)} lines)")
-        anchor = make_anchor(path, lines or [""], start, end)
+        try:
+            anchor = anchors.build(path, lines, start, end)
+        except anchors.AnchorError as exc:
+            raise InvalidParams(f"range: {exc}") from exc
         msg = ThreadCreate(id=d.new_id(), session_id=m.session_id, anchor=anchor, text=p.text)
         return self._queue(msg, Method.CREATE_THREAD)
 
@@ -429,9 +432,8 @@ class Handlers:
         for t in m.threads.values():
             if path is not None and t.anchor.path != path:
                 continue
-            lt = place_thread(t, d.files)
+            lt = d.local_thread(t)
             if lt is not None:
-                d.placed[t.id] = lt
                 out.append(lt)
         out.sort(key=lambda lt: (lt.uri, lt.thread.anchor.start_line, lt.thread.created_at))
         return ThreadsResult(threads=out)
@@ -456,12 +458,14 @@ class Handlers:
             self.focus(FocusParams(uri=None))
             return
         sels = d.files.selections_to_wire(p.uri, p.selections)
-        lines = d.files.lines(p.uri)
-        digest = content_hash(lines) if lines is not None else None
+        doc = d.files.store.get(p.uri)
+        if doc is not None:
+            digest: str | None = doc.content_hash
+        else:
+            lines = d.files.lines(p.uri)
+            digest = content_hash(lines) if lines is not None else None
         msg = CursorUpdate(session_id=m.session_id, path=path, selections=sels,
-                           sent_at=time.time())
-        if digest is not None and hasattr(msg, "content_hash"):
-            msg.content_hash = digest
+                           sent_at=time.time(), content_hash=digest)
         fingerprint = json.dumps([path, [[s.anchor.line, s.anchor.character, s.active.line,
                                           s.active.character] for s in sels], digest])
         d.coalescer.put("cursor", msg, fingerprint)

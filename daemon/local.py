@@ -1,90 +1,40 @@
-"""The local side of files: URIs <-> workspace paths, file text, position units.
+"""The local side of files for the core: one facade over the document store.
 
-Wire positions are UTF-16; the editor speaks the encoding negotiated at
-initialize (``utf-16``, ``utf-8`` or ``utf-32``). Text comes from the open
-document when the editor has it open, else from disk.
+URIs <-> workspace paths come from ``daemon.documents.Workspace``, text from
+``daemon.documents.DocumentStore`` (open documents, else disk), and position
+units from ``daemon.positions`` (wire UTF-16 <-> the negotiated encoding).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from pathlib import Path, PurePosixPath
-from urllib.parse import quote, unquote, urlparse
 
+from daemon import positions
+from daemon.documents import DocumentStore, Workspace
 from daemon.errors import InvalidParams, UnknownFile
-from relay.protocol import Position, Range, Selection
-
-MAX_FILE_BYTES = 8 * 1024 * 1024
-
-
-def uri_to_fs(uri: str) -> Path | None:
-    parts = urlparse(uri)
-    if parts.scheme != "file":
-        return None
-    return Path(unquote(parts.path))
-
-
-def fs_to_uri(path: Path) -> str:
-    return "file://" + quote(path.as_posix(), safe="/:")
-
-
-def _units(ch: str, encoding: str) -> int:
-    cp = ord(ch)
-    if encoding == "utf-8":
-        return 1 if cp < 0x80 else 2 if cp < 0x800 else 3 if cp < 0x10000 else 4
-    if encoding == "utf-32":
-        return 1
-    return 2 if cp >= 0x10000 else 1
-
-
-def convert_column(line: str, column: int, src: str, dst: str) -> int:
-    """Column ``column`` in ``src`` units of ``line`` as ``dst`` units (clamped to the end)."""
-    if src == dst:
-        return column
-    seen = 0
-    out = 0
-    for ch in line:
-        if seen >= column:
-            break
-        seen += _units(ch, src)
-        out += _units(ch, dst)
-    return out
+from daemon.positions import Encoding, PositionError
+from relay.protocol import Range, Selection
 
 
 class LocalFiles:
     """Maps editor URIs to workspace paths and reads their current text."""
 
-    def __init__(
-        self,
-        roots: Sequence[str],
-        open_text: Callable[[str], str | None],
-        encoding: Callable[[], str],
-    ) -> None:
-        self.roots: list[Path] = [p for p in (uri_to_fs(r) for r in roots) if p is not None]
-        self._open_text = open_text
+    def __init__(self, roots: Sequence[str], encoding: Callable[[], Encoding]) -> None:
+        self.workspace = Workspace(roots)
+        self.store = DocumentStore()
         self._encoding = encoding
 
     @property
-    def encoding(self) -> str:
+    def roots(self) -> list[str]:
+        return self.workspace.roots
+
+    @property
+    def encoding(self) -> Encoding:
         return self._encoding()
 
     def path_of(self, uri: str) -> str | None:
         """Workspace-relative POSIX path of ``uri``, or None outside every root."""
-        fs = uri_to_fs(uri)
-        if fs is None:
-            return None
-        fs = Path(os.path.normpath(fs))
-        for root in self.roots:
-            try:
-                rel = fs.relative_to(Path(os.path.normpath(root)))
-            except ValueError:
-                continue
-            text = rel.as_posix()
-            if text in ("", "."):
-                return None
-            return text
-        return None
+        return self.workspace.path_for(uri)
 
     def require_path(self, uri: str) -> str:
         path = self.path_of(uri)
@@ -93,85 +43,66 @@ class LocalFiles:
         return path
 
     def uri_of(self, path: str) -> str | None:
-        """Local URI of a workspace path (the root that has the file, else the first)."""
-        rel = PurePosixPath(path)
-        if rel.is_absolute() or ".." in rel.parts or not self.roots:
-            return None
-        for root in self.roots:
-            candidate = root.joinpath(*rel.parts)
-            if candidate.exists():
-                return fs_to_uri(candidate)
-        return fs_to_uri(self.roots[0].joinpath(*rel.parts))
+        return self.workspace.uri_for(path) if path else None
 
     def lines(self, uri: str) -> list[str] | None:
-        """The document's lines without line endings, or None when unreadable."""
-        text = self._open_text(uri)
-        if text is None:
-            fs = uri_to_fs(uri)
-            if fs is None:
-                return None
-            try:
-                if fs.stat().st_size > MAX_FILE_BYTES:
-                    return None
-                text = fs.read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                return None
-        return text.splitlines()
+        return self.store.lines(uri)
 
-    # ---- positions -----------------------------------------------------------------
-
-    def _convert(self, lines: list[str] | None, pos: Position, src: str, dst: str) -> Position:
-        if pos.line < 0 or pos.character < 0:
-            raise InvalidParams(f"position {pos.line}:{pos.character} is negative")
-        if src == dst or lines is None or pos.line >= len(lines):
-            return Position(line=pos.line, character=pos.character)
-        return Position(line=pos.line, character=convert_column(lines[pos.line], pos.character,
-                                                                 src, dst))
+    # ---- positions: editor units <-> wire UTF-16 -------------------------------------
 
     def selections_to_wire(self, uri: str, sels: list[Selection]) -> list[Selection]:
-        lines = None if self.encoding == "utf-16" else self.lines(uri)
+        """Editor selections as wire selections; negative positions are refused."""
+        for s in sels:
+            for p in (s.anchor, s.active):
+                if p.line < 0 or p.character < 0:
+                    raise InvalidParams(f"position {p.line}:{p.character} is negative")
         enc = self.encoding
-        return [
-            Selection(
-                anchor=self._convert(lines, s.anchor, enc, "utf-16"),
-                active=self._convert(lines, s.active, enc, "utf-16"),
-            )
-            for s in sels
-        ]
+        if enc == positions.WIRE:
+            return sels
+        lines = self.lines(uri) or [""]
+        try:
+            return [Selection(anchor=positions.to_wire(lines, s.anchor, enc),
+                              active=positions.to_wire(lines, s.active, enc)) for s in sels]
+        except PositionError as exc:
+            raise InvalidParams(str(exc)) from exc
 
     def ranges_to_wire(self, uri: str, ranges: list[Range]) -> list[Range]:
-        lines = None if self.encoding == "utf-16" else self.lines(uri)
+        for r in ranges:
+            for p in (r.start, r.end):
+                if p.line < 0 or p.character < 0:
+                    raise InvalidParams(f"position {p.line}:{p.character} is negative")
         enc = self.encoding
-        return [
-            Range(
-                start=self._convert(lines, r.start, enc, "utf-16"),
-                end=self._convert(lines, r.end, enc, "utf-16"),
-            )
-            for r in ranges
-        ]
+        if enc == positions.WIRE:
+            return ranges
+        lines = self.lines(uri) or [""]
+        try:
+            return [positions.convert_range(lines, r, enc, positions.WIRE) for r in ranges]
+        except PositionError as exc:
+            raise InvalidParams(str(exc)) from exc
 
     def selections_from_wire(self, uri: str, sels: list[Selection]) -> list[Selection]:
         enc = self.encoding
-        if enc == "utf-16":
+        if enc == positions.WIRE:
             return sels
-        lines = self.lines(uri)
-        return [
-            Selection(
-                anchor=self._convert(lines, s.anchor, "utf-16", enc),
-                active=self._convert(lines, s.active, "utf-16", enc),
-            )
-            for s in sels
-        ]
+        lines = self.lines(uri) or [""]
+        out: list[Selection] = []
+        for s in sels:
+            try:
+                out.append(Selection(anchor=positions.from_wire(lines, s.anchor, enc),
+                                     active=positions.from_wire(lines, s.active, enc)))
+            except PositionError:
+                continue
+        return out
 
     def ranges_from_wire(self, uri: str, ranges: list[Range]) -> list[Range]:
         enc = self.encoding
-        if enc == "utf-16":
+        if enc == positions.WIRE:
             return ranges
-        lines = self.lines(uri)
-        return [
-            Range(
-                start=self._convert(lines, r.start, "utf-16", enc),
-                end=self._convert(lines, r.end, "utf-16", enc),
-            )
-            for r in ranges
-        ]
+        lines = self.lines(uri) or [""]
+        out: list[Range] = []
+        for r in ranges:
+            try:
+                out.append(positions.convert_range(lines, r, positions.WIRE, enc))
+            except PositionError:
+                continue
+        return out

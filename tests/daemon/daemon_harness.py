@@ -1,0 +1,173 @@
+"""Drive a real daemon subprocess over stdio with pygls's LanguageClient."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException
+from pygls.lsp.client import LanguageClient
+from pygls.protocol import (
+    JsonRPCNotification,
+    JsonRPCRequestMessage,
+    JsonRPCResponseMessage,
+    default_converter,
+)
+
+from daemon.protocol import SERVER_NOTIFICATIONS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _converter() -> Any:
+    conv = default_converter()
+
+    def keep(obj: dict[str, Any], cls: type[Any]) -> Any:
+        return cls(**obj)
+
+    for cls in (JsonRPCRequestMessage, JsonRPCNotification, JsonRPCResponseMessage):
+        conv.register_structure_hook(cls, keep)
+    return conv
+
+
+class DaemonClient:
+    """One daemon process and the notifications it sent, by method."""
+
+    def __init__(self, name: str, workspace: Path, data_dir: Path) -> None:
+        self.name = name
+        self.workspace = workspace
+        self.data_dir = data_dir
+        self.client = LanguageClient(f"test-{name}", "0", converter_factory=_converter)
+        self.notes: dict[str, list[Any]] = {m: [] for m in SERVER_NOTIFICATIONS}
+        self.notes["textDocument/publishDiagnostics"] = []
+        self._changed = asyncio.Event()
+        self.stderr = bytearray()
+        self.init_seconds: float | None = None
+        for method in self.notes:
+            self.client.feature(method)(self._recorder(method))
+
+    def _recorder(self, method: str) -> Callable[[Any], None]:
+        def record(params: Any) -> None:
+            if not isinstance(params, dict):  # lsprotocol types (diagnostics)
+                params = self.client.protocol._converter.unstructure(params)
+            self.notes[method].append(params)
+            self._changed.set()
+        return record
+
+    @property
+    def root_uri(self) -> str:
+        return self.workspace.as_uri()
+
+    def uri(self, rel: str) -> str:
+        return (self.workspace / rel).as_uri()
+
+    async def start(self, relay_url: str, token: str | None = None, *,
+                    encodings: list[str] | None = None, **options: Any) -> None:
+        env = dict(os.environ)
+        env.setdefault("ENSEMBLE_RECONNECT_MAX", "1.0")
+        env["PYTHONPATH"] = str(ROOT)
+        await self.client.start_io(sys.executable, "-m", "daemon", env=env, cwd=str(ROOT))
+        proc = self.client._server
+        assert proc is not None and proc.stderr is not None
+        self.proc = proc
+        self._drain = asyncio.ensure_future(self._read_stderr(proc.stderr))
+        init = {"relay_url": relay_url, "data_dir": str(self.data_dir),
+                "workspace_roots": [self.root_uri], "display_name": self.name.title(),
+                "log_level": "debug", **options}
+        if token is not None:
+            init["token"] = token
+        caps = lsp.ClientCapabilities(
+            general=lsp.GeneralClientCapabilities(
+                position_encodings=[lsp.PositionEncodingKind(e) for e in encodings]
+            ) if encodings else None,
+        )
+        t0 = time.perf_counter()
+        await self.client.initialize_async(lsp.InitializeParams(
+            capabilities=caps, root_uri=self.root_uri, initialization_options=init,
+            workspace_folders=[lsp.WorkspaceFolder(uri=self.root_uri, name="ws")],
+        ))
+        self.client.initialized(lsp.InitializedParams())
+        self.init_seconds = time.perf_counter() - t0
+
+    async def _read_stderr(self, stream: asyncio.StreamReader) -> None:
+        while chunk := await stream.read(65536):
+            self.stderr.extend(chunk)
+
+    async def request(self, method: str, params: Any = None, timeout: float = 20.0) -> Any:
+        return await asyncio.wait_for(
+            self.client.protocol.send_request_async(method, params or {}), timeout)
+
+    async def error_of(self, method: str, params: Any = None) -> JsonRpcException:
+        try:
+            await self.request(method, params)
+        except JsonRpcException as exc:
+            return exc
+        raise AssertionError(f"{method} did not fail")
+
+    def notify(self, method: str, params: Any = None) -> None:
+        self.client.protocol.notify(method, params or {})
+
+    async def wait_for(self, method: str, pred: Callable[[Any], bool] = lambda p: True,
+                       timeout: float = 20.0) -> Any:
+        """The first (recorded or future) notification of ``method`` matching ``pred``."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            items = self.notes[method]
+            for p in items[seen:]:
+                if pred(p):
+                    return p
+            seen = len(items)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                tail = self.stderr[-3000:].decode(errors="replace")
+                raise AssertionError(f"{self.name}: no matching {method} in {timeout}s; "
+                                     f"got {items[-3:]}\nstderr tail:\n{tail}")
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+    def last(self, method: str) -> Any:
+        items = self.notes[method]
+        return items[-1] if items else None
+
+    async def open(self, rel: str, text: str | None = None) -> str:
+        path = self.workspace / rel
+        if text is None:
+            text = path.read_text()
+        uri = path.as_uri()
+        self.client.text_document_did_open(lsp.DidOpenTextDocumentParams(
+            text_document=lsp.TextDocumentItem(uri=uri, language_id="python", version=1,
+                                               text=text)))
+        return uri
+
+    async def stop(self) -> None:
+        """shutdown + exit, then wait for the process to end."""
+        if self.proc.returncode is None:
+            try:
+                await asyncio.wait_for(self.client.shutdown_async(None), 10)
+                self.client.exit(None)
+            except Exception:
+                pass
+            try:
+                await asyncio.wait_for(self.proc.wait(), 10)
+            except asyncio.TimeoutError:
+                self.proc.kill()
+        await self.client.stop()
+
+    async def kill(self) -> None:
+        """SIGKILL: no shutdown, nothing flushed."""
+        self.proc.kill()
+        await self.proc.wait()
+        try:
+            await asyncio.wait_for(self.client.stop(), 5)
+        except Exception:
+            pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -130,10 +131,8 @@ class DaemonClient:
                 raise AssertionError(f"{self.name}: no matching {method} in {timeout}s; "
                                      f"got {items[-3:]}\nstderr tail:\n{tail}")
             self._changed.clear()
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), left)
-            except asyncio.TimeoutError:
-                pass
 
     def last(self, method: str) -> Any:
         items = self.notes[method]
@@ -167,7 +166,5 @@ class DaemonClient:
         """SIGKILL: no shutdown, nothing flushed."""
         self.proc.kill()
         await self.proc.wait()
-        try:
+        with contextlib.suppress(Exception):
             await asyncio.wait_for(self.client.stop(), 5)
-        except Exception:
-            pass

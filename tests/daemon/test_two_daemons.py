@@ -43,10 +43,10 @@ async def pair(make: Any, relay: Any, tmp_path: Path, bob_role: str = "editor",
     return alice, bob
 
 
-async def test_cursor_viewport_and_status_reach_the_peer(daemons: Any, relay_proc: Any,
+async def test_cursor_viewport_and_status_reach_the_peer(daemons: Any, relay: Any,
                                                          tmp_path: Path) -> None:
     """Alice's cursor, viewport and status show up in bob's peers, placed in his copy."""
-    alice, bob = await pair(daemons, relay_proc, tmp_path)
+    alice, bob = await pair(daemons, relay, tmp_path)
     uri = await alice.open("app.py")
     alice.notify("ensemble/cursor", {"uri": uri, "selections": [
         {"anchor": {"line": 1, "character": 4}, "active": {"line": 1, "character": 9}}]})
@@ -70,10 +70,10 @@ async def test_cursor_viewport_and_status_reach_the_peer(daemons: Any, relay_pro
         v["user"]["id"] == "alice" and v["status"] == "away" for v in p["peers"]))
 
 
-async def test_chat_edit_delete_react_and_mentions(daemons: Any, relay_proc: Any,
+async def test_chat_edit_delete_react_and_mentions(daemons: Any, relay: Any,
                                                    tmp_path: Path) -> None:
     """Chat messages, edits, reactions, deletions and @mentions arrive on the other side."""
-    alice, bob = await pair(daemons, relay_proc, tmp_path)
+    alice, bob = await pair(daemons, relay, tmp_path)
     queued = await alice.request("ensemble/sendChat", {"text": "hello @bob"})
     msg_id = queued["id"]
     got = await bob.wait_for("ensemble/didReceiveChat", lambda p: any(
@@ -97,10 +97,10 @@ async def test_chat_edit_delete_react_and_mentions(daemons: Any, relay_proc: Any
     assert [m["id"] for m in history["messages"]] == [msg_id]
 
 
-async def test_threads_replies_reactions_and_resolve(daemons: Any, relay_proc: Any,
+async def test_threads_replies_reactions_and_resolve(daemons: Any, relay: Any,
                                                      tmp_path: Path) -> None:
     """A thread created by alice is placed in bob's file; replies, reactions, resolve follow."""
-    alice, bob = await pair(daemons, relay_proc, tmp_path)
+    alice, bob = await pair(daemons, relay, tmp_path)
     uri = await alice.open("app.py")
     # bob's copy has two extra lines on top: the thread must move with the code
     (bob.workspace / "app.py").write_text("import os\nimport sys\n" + CODE)
@@ -134,10 +134,10 @@ async def test_threads_replies_reactions_and_resolve(daemons: Any, relay_proc: A
     assert listed["threads"][0]["thread"]["comments"][0]["deleted"] is True
 
 
-async def test_viewer_cannot_create_thread(daemons: Any, relay_proc: Any,
+async def test_viewer_cannot_create_thread(daemons: Any, relay: Any,
                                            tmp_path: Path) -> None:
     """A viewer's thread is refused by the relay and reported to the editor with its code."""
-    alice, bob = await pair(daemons, relay_proc, tmp_path, bob_role="viewer")
+    _alice, bob = await pair(daemons, relay, tmp_path, bob_role="viewer")
     uri = await bob.open("app.py")
     queued = await bob.request("ensemble/createThread", {
         "uri": uri, "text": "can I?",
@@ -149,9 +149,9 @@ async def test_viewer_cannot_create_thread(daemons: Any, relay_proc: Any,
     assert exc.code == -32803 and exc.data["code"] == "forbidden"
 
 
-async def test_follow_and_who_is_viewing(daemons: Any, relay_proc: Any, tmp_path: Path) -> None:
+async def test_follow_and_who_is_viewing(daemons: Any, relay: Any, tmp_path: Path) -> None:
     """Follow reports the followed user; who-is-viewing lists peers in a file."""
-    alice, bob = await pair(daemons, relay_proc, tmp_path)
+    alice, bob = await pair(daemons, relay, tmp_path)
     uri = await alice.open("app.py")
     alice.notify("ensemble/focus", {"uri": uri})
     alice.notify("ensemble/viewport", {"uri": uri, "ranges": [

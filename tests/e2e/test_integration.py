@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import (
+from tests.e2e.harness import (
     EXTENSION_DIR,
     IN_CI,
     CodeServerFactory,

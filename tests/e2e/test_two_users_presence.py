@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.e2e import ensemble as ui
-from tests.e2e.conftest import ROOT, CodeServerFactory, SharedRepo, WindowOpener
+from tests.e2e.harness import ROOT, CodeServerFactory, SharedRepo, WindowOpener
 from tests.e2e.vscode import Workbench
 
 pytestmark = pytest.mark.vscode

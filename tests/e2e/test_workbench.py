@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import EXTENSION_ID, CodeServerFactory, SharedRepo, WindowOpener
+from tests.e2e.harness import EXTENSION_ID, CodeServerFactory, SharedRepo, WindowOpener
 
 pytestmark = pytest.mark.vscode
 

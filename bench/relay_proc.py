@@ -1,0 +1,117 @@
+"""The relay under test as a child process: start pinned, figures, py-spy profile."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class BenchError(Exception):
+    """the benchmark could not set up or run."""
+
+
+@dataclass
+class Relay:
+    host: str
+    port: int
+    proc: subprocess.Popen[bytes] | None = None
+    pid: int | None = None
+    data_dir: str | None = None
+
+    @classmethod
+    def start(cls, core: int | None, extra: list[str], timeout: float = 60.0) -> Relay:
+        data_dir = tempfile.mkdtemp(prefix="ensemble-bench-")
+        log_path = os.path.join(data_dir, "relay.log")
+        cmd = [sys.executable, "-m", "relay", "--host", "127.0.0.1", "--port", "0",
+               "--data-dir", os.path.join(data_dir, "data"), "--dev", *extra]
+        if core is not None:
+            cmd = ["taskset", "-c", str(core), *cmd]
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        pat = re.compile(rb"listening on ws://([0-9.]+):(\d+)")
+        while time.monotonic() < deadline:
+            m = pat.search(Path(log_path).read_bytes())
+            if m:
+                return cls(m.group(1).decode(), int(m.group(2)), proc, proc.pid, data_dir)
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        proc.kill()
+        tail = Path(log_path).read_text(errors="replace")[-2000:]
+        shutil.rmtree(data_dir, ignore_errors=True)
+        raise BenchError(f"relay did not start ({' '.join(cmd)}):\n{tail}")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.data_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """VmHWM: the relay's peak resident set since it started."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def start_profiler(pid: int, out: str, rate: int, duration: float,
+                   core: int | None) -> subprocess.Popen[bytes]:
+    """Sample the relay without pausing it (--nonblocking) into a raw collapsed-stack file."""
+    spy = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
+    cmd = [spy, "record", "--pid", str(pid), "--rate", str(rate),
+           "--duration", str(max(1, int(duration))), "--nonblocking",
+           "--format", "raw", "--output", out]
+    if core is not None:
+        cmd = ["taskset", "-c", str(core), *cmd]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def profile_top(path: str, n: int = 20) -> dict[str, list[tuple[str, float]]]:
+    """Self and inclusive share of samples per function, from a py-spy raw file."""
+    self_c: Counter[str] = Counter()
+    incl: Counter[str] = Counter()
+    total = 0
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError:
+        return {"self": [], "inclusive": []}
+    for line in lines:
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        c = int(count)
+        total += c
+        frames = [re.sub(r" \((?:.*/)?([^/:]+)(?::\d+)?\)$", r" (\1)", f)
+                  for f in stack.split(";")]
+        self_c[frames[-1]] += c
+        for f in set(frames):
+            incl[f] += c
+    if not total:
+        return {"self": [], "inclusive": []}
+    return {
+        "self": [(f, round(100 * c / total, 1)) for f, c in self_c.most_common(n)],
+        "inclusive": [(f, round(100 * c / total, 1)) for f, c in incl.most_common(n)],
+    }
+
+

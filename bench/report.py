@@ -1,0 +1,167 @@
+"""Figures of one run (JSON-ready) and their printed tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from participant import Stats
+
+
+def cpu_busy(before: Any, after: Any) -> list[float]:
+    """Per-core busy fraction between two psutil.cpu_times(percpu=True) samples."""
+    out = []
+    for a, b in zip(before, after, strict=True):
+        total = sum(b) - sum(a)
+        idle = (b.idle + b.iowait) - (a.idle + a.iowait)
+        out.append(0.0 if total <= 0 else 1.0 - idle / total)
+    return out
+
+
+def percentile(sorted_vals: list[float], q: float) -> float | None:
+    if not sorted_vals:
+        return None
+    return sorted_vals[min(len(sorted_vals) - 1, max(0, round(q * (len(sorted_vals) - 1))))]
+
+
+def summarize(cfg: Any, st: Stats, run: dict[str, Any]) -> dict[str, Any]:
+    begin, end, conv = run["begin"], run["end"], run["conv"]
+    wall = end["wall"] - begin["wall"]
+    lat = sorted(st.latencies)
+    lag = sorted(st.send_lag)
+
+    def ms(v: float | None) -> float | None:
+        return None if v is None else round(v * 1000, 3)
+
+    expected = st.sent * (cfg.clients - 1)
+    rcpu = None
+    if begin["relay_cpu"] is not None:
+        a, b = begin["relay_cpu"], end["relay_cpu"]
+        rcpu = ((b.user - a.user) + (b.system - a.system)) / wall
+    ga, gb = begin["gen_cpu"], end["gen_cpu"]
+    gcpu = ((gb.ru_utime - ga.ru_utime) + (gb.ru_stime - ga.ru_stime)) / wall
+    lag_p99 = percentile(lag, 0.99)
+    saturated = gcpu > 0.9 or (lag_p99 is not None and lag_p99 > 0.005)
+    p99 = percentile(lat, 0.99)
+    converged = conv[0] == conv[1]
+    frames, updates = run["frames_win"], run["updates_win"]
+    return {
+        "config": {
+            "sessions": cfg.sessions, "clients_per_session": cfg.clients, "hz": cfg.hz,
+            "clients": cfg.sessions * cfg.clients, "duration_s": cfg.duration,
+            "warmup_s": cfg.warmup, "relay_core": cfg.relay_core, "gen_core": cfg.gen_core,
+            "relay_args": cfg.relay_args,
+        },
+        "sent": st.sent,
+        "expected_deliveries": expected,
+        "delivered": st.delivered,
+        "loss_pct": round(100 * (1 - st.delivered / expected), 3) if expected else None,
+        "convergence": {
+            "receivers_converged": conv[0], "receivers": conv[1],
+            "peer_cursors_converged": conv[2], "peer_cursors": conv[3],
+            "all_converged": converged, "settle_ms": round(run["settle"] * 1000, 1),
+        },
+        "latency_ms": {
+            "count": len(lat), "p50": ms(percentile(lat, 0.5)),
+            "p90": ms(percentile(lat, 0.9)), "p99": ms(p99),
+            "p999": ms(percentile(lat, 0.999)), "max": ms(lat[-1] if lat else None),
+        },
+        "rates": {
+            "in_msgs_per_s": round(st.sent / wall, 1),
+            "out_peer_updates_per_s": round(updates / wall, 1),
+            "out_frames_per_s": round(frames / wall, 1),
+            "peers_per_frame": round(updates / frames, 2) if frames else None,
+        },
+        "relay": {"cpu_pct": None if rcpu is None else round(100 * rcpu, 1)},
+        "generator": {
+            "cpu_pct": round(100 * gcpu, 1), "send_lag_p99_ms": ms(lag_p99),
+            "send_lag_max_ms": ms(lag[-1] if lag else None), "saturated": saturated,
+            "slow_path_frames": st.slow_frames,
+        },
+        "errors": {"by_code": dict(st.errors), "echoes": st.echoes, "reorders": st.reorders,
+                   "duplicates": st.duplicates, "connections_closed": run["closed"]},
+        "other_frames": dict(st.other),
+        "conditions": {
+            "core_busy_pct": [round(100 * x, 1) for x in cpu_busy(begin["cores"], end["cores"])],
+            "wall_s": round(wall, 3),
+        },
+        "pass": bool(p99 is not None and p99 < 0.010 and converged and not st.echoes
+                     and not run["closed"]),
+    }
+
+
+def fmt(v: Any, unit: str = "") -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:,.2f}{unit}"
+    if isinstance(v, int):
+        return f"{v:,}{unit}"
+    return f"{v}{unit}"
+
+
+def table(r: dict[str, Any]) -> str:
+    c, lat, rates, conv = r["config"], r["latency_ms"], r["rates"], r["convergence"]
+    gen, rel, err, cond = r["generator"], r["relay"], r["errors"], r["conditions"]
+    rows = [
+        ("load", f"{c['sessions']} sessions x {c['clients_per_session']} clients x "
+                 f"{c['hz']:g} Hz = {c['clients']} clients, {c['duration_s']:g}s measured"),
+        ("sent (cursor updates)", fmt(r["sent"])),
+        ("delivered (peer updates)",
+         f"{fmt(r['delivered'])} of {fmt(r['expected_deliveries'])} expected"),
+        ("loss (coalesced or dropped)", fmt(r["loss_pct"], " %")),
+        ("converged receivers",
+         f"{conv['receivers_converged']}/{conv['receivers']} ({conv['peer_cursors_converged']}/"
+         f"{conv['peer_cursors']} peer cursors), {conv['settle_ms']:g} ms after the last send"),
+        ("fan-out latency p50", fmt(lat["p50"], " ms")),
+        ("fan-out latency p90", fmt(lat["p90"], " ms")),
+        ("fan-out latency p99", fmt(lat["p99"], " ms")),
+        ("fan-out latency p99.9", fmt(lat["p999"], " ms")),
+        ("fan-out latency max", fmt(lat["max"], " ms")),
+        ("msgs/s in (cursor updates)", fmt(rates["in_msgs_per_s"])),
+        ("peer updates/s out", fmt(rates["out_peer_updates_per_s"])),
+        ("frames/s out", f"{fmt(rates['out_frames_per_s'])} "
+                         f"({fmt(rates['peers_per_frame'])} peers per frame)"),
+        ("relay CPU", fmt(rel["cpu_pct"], " % of one core")),
+        ("relay peak RSS", fmt(rel.get("peak_rss_mb"), " MB")),
+        ("generator CPU", fmt(gen["cpu_pct"], " % of one core")
+         + ("  SATURATED: latency figures are upper bounds" if gen["saturated"] else "")),
+        ("generator send lag p99 / max",
+         f"{fmt(gen['send_lag_p99_ms'])} / {fmt(gen['send_lag_max_ms'])} ms"),
+        ("errors", f"{err['by_code'] or 'none'}; echoes {err['echoes']}, reorders "
+                   f"{err['reorders']}, duplicates {err['duplicates']}, "
+                   f"connections closed {err['connections_closed']}"),
+        ("cores busy, all processes", " / ".join(f"{b:g}%" for b in cond["core_busy_pct"])),
+        ("load average before / after",
+         f"{cond.get('loadavg_before')} / {cond.get('loadavg_after')}"),
+        ("verdict (p99 < 10 ms, all converged)", "PASS" if r["pass"] else "FAIL"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    out = [f"{k:<{width}}  {v}" for k, v in rows]
+    if "profile" in r:
+        out.append(f"relay profile ({r['profile']['file']}), share of samples, self:")
+        out += [f"  {pct:5.1f}%  {f}" for f, pct in r["profile"]["top"]["self"]]
+    return "\n".join(out)
+
+
+def sweep_table(results: list[dict[str, Any]]) -> str:
+    lines = [f"{'sessions':>8} {'clients':>7} {'hz':>4} {'p50 ms':>8} {'p99 ms':>8} "
+             f"{'max ms':>8} {'loss %':>7} {'converged':>9} {'relay %':>8} {'gen %':>6}  verdict"]
+    for r in results:
+        c, lat, cv = r["config"], r["latency_ms"], r["convergence"]
+        sat = " (generator saturated)" if r["generator"]["saturated"] else ""
+        lines.append(
+            f"{c['sessions']:>8} {c['clients']:>7} {c['hz']:>4g} {fmt(lat['p50']):>8} "
+            f"{fmt(lat['p99']):>8} {fmt(lat['max']):>8} {fmt(r['loss_pct']):>7} "
+            f"{cv['receivers_converged']:>4}/{cv['receivers']:<4} "
+            f"{fmt(r['relay']['cpu_pct']):>8} {fmt(r['generator']['cpu_pct']):>6}  "
+            f"{'PASS' if r['pass'] else 'FAIL'}{sat}")
+    held = [r for r in results if r["pass"] and not r["generator"]["saturated"]]
+    if held:
+        c = max(held, key=lambda r: r["config"]["clients"])["config"]
+        lines.append(f"largest load held with p99 < 10 ms: {c['sessions']} x "
+                     f"{c['clients_per_session']} x {c['hz']:g} Hz ({c['clients']} clients)")
+    else:
+        lines.append("no load held p99 < 10 ms with every client converged")
+    return "\n".join(lines)
+
+

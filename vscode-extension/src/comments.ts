@@ -35,7 +35,7 @@ export function registerComments(ctx: Ctx): ThreadManager {
     }),
     cmd('ensemble.comments.edit', (c: unknown) => {
       const comment = asComment(c);
-      if (comment) threads.startEdit(comment);
+      if (comment) {threads.startEdit(comment);}
     }),
     cmd('ensemble.comments.saveEdit', (c: unknown) => {
       const comment = asComment(c);
@@ -43,7 +43,7 @@ export function registerComments(ctx: Ctx): ThreadManager {
     }),
     cmd('ensemble.comments.cancelEdit', (c: unknown) => {
       const comment = asComment(c);
-      if (comment) threads.cancelEdit(comment);
+      if (comment) {threads.cancelEdit(comment);}
     }),
     cmd('ensemble.comments.delete', (c: unknown) => {
       const comment = asComment(c);

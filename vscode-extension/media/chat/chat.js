@@ -2,9 +2,9 @@
 // HTML already sanitized by the extension (src/chat/markdown.ts); everything
 // else is written with textContent. Protocol: src/chat/messages.ts.
 // @ts-check
+/* global performance */
 (function () {
   'use strict';
-  // eslint-disable-next-line no-undef
   const vscode = acquireVsCodeApi();
 
   /** @type {Map<string, any>} */
@@ -308,6 +308,7 @@
       case 'init': {
         const t0 = performance.now();
         me = msg.me;
+        document.body.dataset.me = me ? me.id : '';
         hasMore = msg.hasMore;
         online = msg.online;
         inSession = msg.inSession;

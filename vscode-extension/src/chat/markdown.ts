@@ -180,14 +180,14 @@ function blocks(text: string): Block[] {
     const heading = /^\s*#{1,6}\s+(.*)$/.exec(line);
     const prev = last();
     if (quote) {
-      if (prev?.kind === "quote") prev.lines.push(quote[1] ?? "");
-      else out.push({ kind: "quote", lines: [quote[1] ?? ""] });
+      if (prev?.kind === "quote") {prev.lines.push(quote[1] ?? "");}
+      else {out.push({ kind: "quote", lines: [quote[1] ?? ""] });}
     } else if (bullet) {
-      if (prev?.kind === "ul") prev.items.push(bullet[1] ?? "");
-      else out.push({ kind: "ul", items: [bullet[1] ?? ""] });
+      if (prev?.kind === "ul") {prev.items.push(bullet[1] ?? "");}
+      else {out.push({ kind: "ul", items: [bullet[1] ?? ""] });}
     } else if (numbered) {
-      if (prev?.kind === "ol") prev.items.push(numbered[1] ?? "");
-      else out.push({ kind: "ol", items: [numbered[1] ?? ""] });
+      if (prev?.kind === "ol") {prev.items.push(numbered[1] ?? "");}
+      else {out.push({ kind: "ol", items: [numbered[1] ?? ""] });}
     } else if (heading) {
       out.push({ kind: "heading", text: heading[1] ?? "" });
     } else if (prev?.kind === "p" && prev.lines.length > 0) {

@@ -22,7 +22,11 @@ import { PALETTE_SIZE } from '../colors';
 
 export const CHAT_VIEW_TYPE = 'ensemble.chat';
 const TITLE = 'Ensemble Chat';
-const HISTORY_PAGE = 50;
+
+function historyPageSize(): number {
+  const n = vscode.workspace.getConfiguration('ensemble').get<number>('chat.historyPageSize', 50);
+  return Math.min(500, Math.max(10, Math.floor(n)));
+}
 
 function nonce(): string {
   const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -153,7 +157,7 @@ export class ChatController implements vscode.Disposable {
     this.loadingOlder = true;
     const session = this.sessionId;
     try {
-      const params: ChatHistoryParams = { before_seq: beforeSeq, limit: HISTORY_PAGE };
+      const params: ChatHistoryParams = { before_seq: beforeSeq, limit: historyPageSize() };
       const page = await this.ctx.request<ChatHistoryResult>(Method.CHAT_HISTORY, params);
       if (session !== this.sessionId) {
         return;

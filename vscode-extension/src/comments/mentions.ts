@@ -65,6 +65,9 @@ export function registerMentionNotifications(ctx: Ctx, targets: MentionTargets):
     const where = m.thread_id ? 'in a comment' : m.message_id ? 'in chat' : '';
     const text = `${m.by.name || m.by.id} mentioned you ${where}: ${snippet(m.text)}`;
     ctx.log(`mention from ${m.by.id} (${where || 'session'})`);
+    if (!vscode.workspace.getConfiguration('ensemble').get<boolean>('mentions.notify', true)) {
+      return;
+    }
     void vscode.window.showInformationMessage(text, 'Show').then((choice) => {
       if (choice !== 'Show') {
         return;

@@ -231,7 +231,7 @@ export class ThreadManager implements vscode.Disposable {
     if (!t.range || !t.range.isEqual(range)) {
       t.range = range;
     }
-    const outdated = lt.outdated || lt.range === null;
+    const outdated = lt.outdated || !lt.range;
     const comments = [...visibleComments(lt.thread), ...e.replies];
     if (!comments.length) {
       this.remove(lt.thread.id);

@@ -1,0 +1,95 @@
+"""Position encodings end to end: a UTF-8 client and a UTF-16 client see each other's
+carets at the same character on a line with emoji and accents."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lsprotocol import types as lsp
+
+from daemon.protocol import Method
+
+pytestmark = pytest.mark.timeout(180)
+
+LINE = '    s = "😀 héllo 中"; x = 1'
+CODE = f"def f():\n{LINE}\n    return s\n"
+X_INDEX = LINE.index("x")  # code points
+X_UTF8 = len(LINE[:X_INDEX].encode("utf-8"))
+X_UTF16 = len(LINE[:X_INDEX].encode("utf-16-le")) // 2
+
+
+async def _signed_up(make: Any, relay: Any, name: str, tmp_path: Path, **opts: Any) -> Any:
+    ws = tmp_path / f"ws-{name}"
+    ws.mkdir()
+    (ws / "app.py").write_text(CODE, encoding="utf-8")
+    client = await make(name, relay.url, workspace=ws, **opts)
+    await client.request(Method.SIGN_UP, {"username": name, "password": "correct horse 1",
+                                          "display_name": name.title()})
+    await client.wait_for(Method.DID_CHANGE_CONNECTION, lambda p: p["state"] == "online")
+    return client
+
+
+def _caret(line: int, character: int) -> dict[str, Any]:
+    pos = {"line": line, "character": character}
+    return {"anchor": pos, "active": pos}
+
+
+def _peer_at(user: str, character: int, approximate: bool = False) -> Any:
+    def check(p: Any) -> bool:
+        return any(
+            v["user"]["id"] == user and v.get("selections")
+            and v["selections"][0]["active"] == {"line": 1, "character": character}
+            and v.get("approximate", False) is approximate
+            for v in p["peers"]
+        )
+    return check
+
+
+async def test_utf8_and_utf16_clients_agree_on_carets_after_multibyte_text(
+    daemons: Any, relay: Any, tmp_path: Path
+) -> None:
+    """Alice (UTF-8 only) puts her caret before 'x'; Bob (UTF-16) sees it before 'x' in
+    UTF-16 units, as a peer and as an inlay hint, and the reverse holds too."""
+    assert X_UTF8 != X_UTF16  # the line really needs conversion
+    alice = await _signed_up(daemons, relay, "alice", tmp_path, encodings=["utf-8"])
+    bob = await _signed_up(daemons, relay, "bob", tmp_path)
+    await alice.request(Method.CREATE_SESSION, {"name": "encodings"})
+    invite = await alice.request(Method.CREATE_INVITE, {"role": "editor"})
+    await bob.request(Method.JOIN_SESSION, {"invite": invite["token"]})
+    a_uri = await alice.open("app.py")
+    b_uri = await bob.open("app.py")
+
+    alice.notify(Method.CURSOR, {"uri": a_uri, "selections": [_caret(1, X_UTF8)]})
+    await bob.wait_for(Method.DID_CHANGE_PEERS, _peer_at("alice", X_UTF16))
+
+    params = lsp.InlayHintParams(
+        text_document=lsp.TextDocumentIdentifier(uri=b_uri),
+        range=lsp.Range(start=lsp.Position(line=0, character=0),
+                        end=lsp.Position(line=3, character=0)),
+    )
+    raw = await asyncio.wait_for(bob.client.text_document_inlay_hint_async(params), 20)
+    hints = bob.client.protocol._converter.unstructure(raw)
+    assert [(h["position"], h["label"]) for h in hints] == [
+        ({"line": 1, "character": X_UTF16}, "◀ Alice")
+    ]
+
+    bob.notify(Method.CURSOR, {"uri": b_uri, "selections": [_caret(1, X_UTF16)]})
+    await alice.wait_for(Method.DID_CHANGE_PEERS, _peer_at("bob", X_UTF8))
+
+
+async def test_caret_in_a_file_that_differs_locally_is_approximate(
+    daemons: Any, relay: Any, tmp_path: Path
+) -> None:
+    """When Bob's copy of the file differs from Alice's, her caret is marked approximate."""
+    alice = await _signed_up(daemons, relay, "alice", tmp_path)
+    bob = await _signed_up(daemons, relay, "bob", tmp_path)
+    await alice.request(Method.CREATE_SESSION, {"name": "diverged"})
+    invite = await alice.request(Method.CREATE_INVITE, {"role": "editor"})
+    await bob.request(Method.JOIN_SESSION, {"invite": invite["token"]})
+    a_uri = await alice.open("app.py")
+    await bob.open("app.py", "# local change\n" + CODE)
+    alice.notify(Method.CURSOR, {"uri": a_uri, "selections": [_caret(1, X_UTF16)]})
+    await bob.wait_for(Method.DID_CHANGE_PEERS, _peer_at("alice", X_UTF16, approximate=True))

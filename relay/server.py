@@ -284,7 +284,9 @@ class RelayServer:
                     if client.strikes >= strikes_limit:
                         log.warning("closing abusive connection", extra={"conn": conn_id,
                                                                          "user": user.id})
-                        client.close(CloseCode.RATE_LIMITED, "rate limit exceeded")
+                        client.closed = True
+                        self.metrics.closes[CloseCode.RATE_LIMITED] += 1
+                        await conn.close(CloseCode.RATE_LIMITED, "rate limit exceeded")
                         break
                     continue
                 try:

@@ -1,0 +1,96 @@
+"""Durability and reconnection: SIGKILL loses no acked message; catch-up by seq; shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+
+from relay.protocol import (
+    Ack,
+    ChatSend,
+    CloseCode,
+    Event,
+    InviteCreate,
+    InviteResult,
+    Reconnect,
+    SyncRequest,
+    SyncResult,
+)
+from tests.helpers import WireClient, connected, new_id, sign_in
+
+
+async def test_sigkill_restart_loses_no_acked_message(relay):
+    host = await connected(relay.url, "host")
+    sid = (await host.create_session()).session.session_id
+    acked: dict[str, int] = {}
+    ids = [new_id() for _ in range(30)]
+    for mid in ids:
+        await host.send(ChatSend(id=mid, session_id=sid, text=f"msg {mid}", rid=mid))
+    # Take what is acked so far, then kill the relay without warning.
+    for mid in ids[:20]:
+        ack = await host.expect(Ack, predicate=lambda a, mid=mid: a.id == mid)
+        acked[mid] = ack.seq
+    for a in host.take(Ack):
+        acked[a.id] = a.seq
+    relay.kill()
+    relay.restart()
+    token = await sign_in(relay.url, host.user_id)
+    again = await WireClient.connect(relay.url, token)
+    state = await again.join(session_id=sid, last_seq=0)
+    stored = {e.id: e.seq for e in state.events if e.kind == "chat_created"}
+    for mid, seq in acked.items():
+        assert stored.get(mid) == seq, f"acked message {mid} lost"
+    # Re-sending everything (as a client outbox would) stores nothing twice.
+    for mid in ids:
+        ack = await again.request(ChatSend(id=mid, session_id=sid, text=f"msg {mid}"), Ack)
+        if mid in acked:
+            assert ack.seq == acked[mid]
+    res = await again.request(SyncRequest(session_id=sid, after_seq=0), SyncResult)
+    chat_ids = [e.id for e in res.events if e.kind == "chat_created"]
+    assert sorted(chat_ids) == sorted(ids) and len(chat_ids) == len(set(chat_ids))
+
+
+async def test_reconnect_catches_up_everything_after_last_seq(relay):
+    host = await connected(relay.url, "host")
+    sid = (await host.create_session()).session.session_id
+    inv = await host.request(InviteCreate(session_id=sid), InviteResult)
+    bob = await connected(relay.url, "bob")
+    state = await bob.join(invite=inv.invite.token)
+    seen = state.last_seq
+    await host.request(ChatSend(id=new_id(), session_id=sid, text="seen"), Ack)
+    seen = (await bob.expect(Event)).seq
+    await bob.close()
+    missed = []
+    for i in range(5):
+        mid = new_id()
+        missed.append(mid)
+        await host.request(ChatSend(id=mid, session_id=sid, text=f"missed {i}"), Ack)
+    bob2 = await WireClient.connect(relay.url, await sign_in(relay.url, bob.user_id))
+    state = await bob2.join(session_id=sid, last_seq=seen)
+    assert [e.id for e in state.events] == missed
+    assert state.last_seq == state.events[-1].seq
+    res = await bob2.request(SyncRequest(session_id=sid, after_seq=state.events[1].seq),
+                             SyncResult)
+    assert [e.id for e in res.events] == missed[2:]
+
+
+async def test_graceful_shutdown_tells_clients_to_reconnect_and_closes_1012(relay):
+    host = await connected(relay.url, "host")
+    await host.create_session()
+    await asyncio.get_running_loop().run_in_executor(None, relay.stop)
+    note = await host.expect(Reconnect)
+    assert note.retry_after > 0
+    assert await host.wait_closed() == CloseCode.SERVICE_RESTART
+    assert relay.proc is not None and relay.proc.returncode == 0
+
+
+async def test_data_survives_a_graceful_restart_on_the_same_port(relay):
+    host = await connected(relay.url, "host")
+    sid = (await host.create_session()).session.session_id
+    mid = new_id()
+    await host.request(ChatSend(id=mid, session_id=sid, text="durable"), Ack)
+    port = relay.port
+    await asyncio.get_running_loop().run_in_executor(None, lambda: relay.restart(same_port=True))
+    assert relay.port == port
+    again = await WireClient.connect(relay.url, await sign_in(relay.url, host.user_id))
+    state = await again.join(session_id=sid)
+    assert [m.id for m in state.chat] == [mid]

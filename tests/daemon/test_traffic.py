@@ -1,0 +1,102 @@
+"""Ephemeral traffic as a peer on the wire sees it: throttled, coalesced, converted."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from relay.protocol import PeerPresence, PresenceUpdate
+from tests.helpers import WireClient, sign_up
+
+pytestmark = pytest.mark.timeout(120)
+
+LINE = "s = 'héllo 🎉 wörld'"  # é, ö: 2 UTF-8 bytes, 1 UTF-16 unit; 🎉: 4 bytes, 2 units
+
+
+async def setup(daemons: Any, relay: Any, tmp_path: Path, **opts: Any
+                ) -> tuple[Any, WireClient, str]:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "a.py").write_text("\n".join([LINE] * 50) + "\n")
+    alice = await daemons("alice", relay.url, workspace=ws, **opts)
+    await alice.request("ensemble/signUp", {"username": "alice", "password": "correct horse 1"})
+    await alice.wait_for("ensemble/didChangeConnection", lambda p: p["state"] == "online")
+    await alice.request("ensemble/createSession", {"name": "s"})
+    invite = await alice.request("ensemble/createInvite", {})
+    bob = await WireClient.connect(relay.url, await sign_up(relay.url, "bob"), user_id="bob")
+    await bob.join(invite=invite["token"])
+    uri = await alice.open("a.py")
+    return alice, bob, uri
+
+
+def alice_states(bob: WireClient, key: str) -> list[PeerPresence]:
+    out: list[PeerPresence] = []
+    for frame in bob.take(PresenceUpdate):
+        out += [p for p in frame.peers if p.user_id == "alice" and getattr(p, key) is not None]
+    return out
+
+
+def caret(line: int, character: int) -> dict[str, Any]:
+    pos = {"line": line, "character": character}
+    return {"anchor": pos, "active": pos}
+
+
+async def wait_cursor(bob: WireClient, pred: Any, timeout: float = 15.0) -> PeerPresence:
+    frame = await bob.expect(PresenceUpdate, timeout, lambda f: any(
+        p.user_id == "alice" and p.cursor is not None and pred(p) for p in f.peers))
+    return next(p for p in frame.peers if p.user_id == "alice" and p.cursor is not None)
+
+
+async def test_cursor_updates_are_throttled_and_the_latest_goes_out(
+        daemons: Any, relay: Any, tmp_path: Path) -> None:
+    """200 caret moves in ~1 s at cursor_rate 10 reach the peer as at most ~12 updates,
+    ending with the last position; repeating that position sends nothing."""
+    alice, bob, uri = await setup(daemons, relay, tmp_path, cursor_rate=10.0)
+    start = time.monotonic()
+    for i in range(200):
+        alice.notify("ensemble/cursor", {"uri": uri, "selections": [caret(i % 50, 1)]})
+        await asyncio.sleep(0.005)
+    elapsed = time.monotonic() - start
+    last = await wait_cursor(bob, lambda p: p.cursor.selections[0].active.line == 199 % 50)
+    seen = 1 + len(alice_states(bob, "cursor"))
+    assert seen <= elapsed * 10 + 3, (seen, elapsed)
+    assert last.cursor is not None and last.cursor.path == "a.py"
+    assert last.cursor.content_hash is not None
+
+    for _ in range(20):
+        alice.notify("ensemble/cursor", {"uri": uri, "selections": [caret(199 % 50, 1)]})
+    alice.notify("ensemble/cursor", {"uri": "file:///elsewhere/secret.py",
+                                     "selections": [caret(3, 0)]})
+    await asyncio.sleep(0.5)  # give a wrongly sent frame the time to arrive
+    await bob.barrier()
+    assert alice_states(bob, "cursor") == []
+
+
+async def test_utf8_client_columns_are_utf16_on_the_wire(daemons: Any, relay: Any,
+                                                         tmp_path: Path) -> None:
+    """A UTF-8 client's caret after the emoji becomes the matching UTF-16 column."""
+    alice, bob, uri = await setup(daemons, relay, tmp_path, encodings=["utf-8"])
+    utf8_col = len(LINE[: LINE.index("🎉") + 1].encode("utf-8"))  # just after the emoji
+    utf16_col = len(LINE[: LINE.index("🎉") + 1].encode("utf-16-le")) // 2
+    assert (utf8_col, utf16_col) == (16, 13)
+    alice.notify("ensemble/cursor", {"uri": uri, "selections": [caret(4, utf8_col)]})
+    got = await wait_cursor(bob, lambda p: p.cursor.selections[0].active.line == 4)
+    assert got.cursor is not None and got.cursor.selections[0].active.character == utf16_col
+
+
+async def test_idle_and_away_after_inactivity_then_active_again(
+        daemons: Any, relay: Any, tmp_path: Path) -> None:
+    """Without activity the status goes idle then away; activity brings back active."""
+    alice, bob, uri = await setup(daemons, relay, tmp_path, idle_after=0.6, away_after=1.5)
+
+    def status_is(s: str) -> Any:
+        return lambda f: any(p.user_id == "alice" and p.status == s for p in f.peers)
+
+    await bob.expect(PresenceUpdate, 15, status_is("idle"))
+    await bob.expect(PresenceUpdate, 15, status_is("away"))
+    alice.notify("ensemble/activity", {})
+    await bob.expect(PresenceUpdate, 15, status_is("active"))

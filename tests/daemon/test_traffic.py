@@ -91,7 +91,7 @@ async def test_utf8_client_columns_are_utf16_on_the_wire(daemons: Any, relay: An
 async def test_idle_and_away_after_inactivity_then_active_again(
         daemons: Any, relay: Any, tmp_path: Path) -> None:
     """Without activity the status goes idle then away; activity brings back active."""
-    alice, bob, uri = await setup(daemons, relay, tmp_path, idle_after=0.6, away_after=1.5)
+    alice, bob, _uri = await setup(daemons, relay, tmp_path, idle_after=0.6, away_after=1.5)
 
     def status_is(s: str) -> Any:
         return lambda f: any(p.user_id == "alice" and p.status == s for p in f.peers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import uuid
@@ -152,20 +153,19 @@ class WireClient:
                 if isinstance(frame, kind) and (predicate is None or predicate(frame)):
                     del self.frames[i]
                     return frame
+            name = getattr(kind, "TYPE", kind.__name__)
             if self._reader.done():
                 raise AssertionError(
                     f"connection closed ({self.close_code} {self.close_reason}) while waiting "
-                    f"for {kind.TYPE}; unconsumed: {[f.TYPE for f in self.frames]}")
+                    f"for {name}; unconsumed: {[f.TYPE for f in self.frames]}")
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise AssertionError(
-                    f"no {kind.TYPE} frame within {timeout}s; unconsumed: "
+                    f"no {name} frame within {timeout}s; unconsumed: "
                     f"{[f.TYPE for f in self.frames]}")
             self._changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), remaining)
-            except TimeoutError:
-                pass
 
     async def request(self, msg: Any, reply: type[M], timeout: float = TIMEOUT) -> M:
         """Send ``msg`` with a fresh rid; return the reply with that rid or raise RelayRefused."""

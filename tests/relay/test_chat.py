@@ -14,11 +14,11 @@ from relay.protocol import (
     InviteCreate,
     InviteResult,
     MentionNotice,
+    Ok,
     ReactionToggle,
     SessionLeave,
-    Ok,
 )
-from tests.helpers import WireClient, connected, new_id
+from tests.helpers import connected, new_id
 
 
 async def test_message_reaches_everyone_including_the_senders_other_windows(trio):

@@ -21,7 +21,7 @@ from relay.protocol import (
     ViewersResult,
     ViewportUpdate,
 )
-from tests.helpers import WireClient, connected
+from tests.helpers import connected
 
 
 def sel(line: int, ch: int = 0) -> Selection:

@@ -8,6 +8,16 @@ import pytest
 
 from relay.protocol import InviteCreate, InviteResult
 from tests.helpers import WireClient, connected
+from tests.relayproc import RelayProcess
+
+
+@pytest.fixture(scope="session")
+def relay(tmp_path_factory: pytest.TempPathFactory):
+    """One relay shared by the relay suite (tests isolate themselves with fresh users and
+    sessions); tests that stop, kill or reconfigure a relay use ``relay_factory``."""
+    proc = RelayProcess(tmp_path_factory.mktemp("shared-relay")).start()
+    yield proc
+    proc.kill()
 
 
 @dataclass

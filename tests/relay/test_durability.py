@@ -18,7 +18,8 @@ from relay.protocol import (
 from tests.helpers import WireClient, connected, new_id, sign_in
 
 
-async def test_sigkill_restart_loses_no_acked_message(relay):
+async def test_sigkill_restart_loses_no_acked_message(relay_factory):
+    relay = relay_factory()
     host = await connected(relay.url, "host")
     sid = (await host.create_session()).session.session_id
     acked: dict[str, int] = {}
@@ -49,7 +50,8 @@ async def test_sigkill_restart_loses_no_acked_message(relay):
     assert sorted(chat_ids) == sorted(ids) and len(chat_ids) == len(set(chat_ids))
 
 
-async def test_reconnect_catches_up_everything_after_last_seq(relay):
+async def test_reconnect_catches_up_everything_after_last_seq(relay_factory):
+    relay = relay_factory()
     host = await connected(relay.url, "host")
     sid = (await host.create_session()).session.session_id
     inv = await host.request(InviteCreate(session_id=sid), InviteResult)
@@ -73,7 +75,8 @@ async def test_reconnect_catches_up_everything_after_last_seq(relay):
     assert [e.id for e in res.events] == missed[2:]
 
 
-async def test_graceful_shutdown_tells_clients_to_reconnect_and_closes_1012(relay):
+async def test_graceful_shutdown_tells_clients_to_reconnect_and_closes_1012(relay_factory):
+    relay = relay_factory()
     host = await connected(relay.url, "host")
     await host.create_session()
     await asyncio.get_running_loop().run_in_executor(None, relay.stop)
@@ -83,7 +86,8 @@ async def test_graceful_shutdown_tells_clients_to_reconnect_and_closes_1012(rela
     assert relay.proc is not None and relay.proc.returncode == 0
 
 
-async def test_data_survives_a_graceful_restart_on_the_same_port(relay):
+async def test_data_survives_a_graceful_restart_on_the_same_port(relay_factory):
+    relay = relay_factory()
     host = await connected(relay.url, "host")
     sid = (await host.create_session()).session.session_id
     mid = new_id()

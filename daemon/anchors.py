@@ -154,6 +154,28 @@ def _pick(
     return None if best is None else best[2]
 
 
+_last_index: tuple[tuple[str, ...], list[str], dict[str, list[int]]] | None = None
+
+
+def _index(lines: Sequence[str]) -> tuple[list[str], dict[str, list[int]]]:
+    """Whitespace-normalized lines and where each line with substance occurs.
+
+    The last result is kept: placing every thread of a file against the same
+    text (after each keystroke, say) builds the index once.
+    """
+    global _last_index
+    key = tuple(lines)
+    if _last_index is not None and _last_index[0] == key:
+        return _last_index[1], _last_index[2]
+    norm_lines = [_norm(line) for line in key]
+    where: dict[str, list[int]] = {}
+    for i, line in enumerate(norm_lines):
+        if sum(ch.isalnum() for ch in line) >= 3:
+            where.setdefault(line, []).append(i)
+    _last_index = (key, norm_lines, where)
+    return norm_lines, where
+
+
 def _placed(anchor: Anchor, start: int, size: int, how: How) -> Placement:
     state: State = "same" if start == anchor.start_line else "moved"
     return Placement(start, start + size - 1, state, how)
@@ -180,7 +202,7 @@ def locate(anchor: Anchor, lines: Sequence[str] | None) -> Placement:
             return _placed(anchor, chosen, size, "exact")
 
     normed = [_norm(line) for line in text]
-    norm_lines = [_norm(line) for line in lines]
+    norm_lines, where = _index(lines)
     starts = [
         i
         for i in range(last + 1)
@@ -191,13 +213,14 @@ def locate(anchor: Anchor, lines: Sequence[str] | None) -> Placement:
         if chosen is not None:
             return _placed(anchor, chosen, size, "normalized")
 
-    return _fuzzy(anchor, lines, norm_lines, normed, short)
+    return _fuzzy(anchor, lines, norm_lines, where, normed, short)
 
 
 def _fuzzy(
     anchor: Anchor,
     lines: Sequence[str],
     norm_lines: Sequence[str],
+    where: dict[str, list[int]],
     normed: Sequence[str],
     short: bool,
 ) -> Placement:
@@ -207,7 +230,7 @@ def _fuzzy(
     matcher = SequenceMatcher(None, autojunk=False)
     matcher.set_seq2(target)
     best: tuple[float, int, int, int] | None = None  # (-score, distance, start, window)
-    for start, window in sorted(_candidates(anchor, norm_lines, normed)):
+    for start, window in sorted(_candidates(anchor, norm_lines, where, normed)):
         matcher.set_seq1("\n".join(norm_lines[start : start + window]))
         if matcher.real_quick_ratio() < FUZZY_THRESHOLD:
             continue
@@ -230,7 +253,10 @@ def _fuzzy(
 
 
 def _candidates(
-    anchor: Anchor, norm_lines: Sequence[str], normed: Sequence[str]
+    anchor: Anchor,
+    norm_lines: Sequence[str],
+    where: dict[str, list[int]],
+    normed: Sequence[str],
 ) -> set[tuple[int, int]]:
     """Windows worth a fuzzy comparison: those lined up (give or take a line) with
     a surviving anchored or context line that has some substance. A window with
@@ -239,10 +265,6 @@ def _candidates(
     also keeps fuzzy search linear in the file size."""
     size = len(normed)
     windows = sorted({max(1, size - 1), size, size + 1})
-    where: dict[str, list[int]] = {}
-    for i, line in enumerate(norm_lines):
-        if sum(ch.isalnum() for ch in line) >= 3:
-            where.setdefault(line, []).append(i)
     starts: set[int] = set()
     for k, line in enumerate(normed):
         for i in where.get(line, ()):

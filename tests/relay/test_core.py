@@ -1,0 +1,273 @@
+"""The sans-I/O core without sockets: in-memory transports, a real SQLite store in memory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from relay.config import Config
+from relay.core import permissions
+from relay.core.client import Client
+from relay.core.room import normalize_remote, repo_key
+from relay.core.service import Core
+from relay.fanout import LocalFanout
+from relay.metrics import Metrics
+from relay.protocol import (
+    CLIENT_MESSAGES,
+    CloseCode,
+    RepoIdentity,
+    UserRef,
+    decode_client,
+)
+from relay.store.base import UserRecord
+from relay.store.sqlite import SqliteStore
+
+
+class Wire:
+    """A transport that records frames; ``busy`` simulates a full socket buffer."""
+
+    def __init__(self) -> None:
+        self.frames: list[dict[str, Any]] = []
+        self.is_busy = False
+        self.pending_bytes = 0
+        self.closed: tuple[int, str] | None = None
+
+    def write(self, data: bytes) -> None:
+        self.frames.append(json.loads(data))
+
+    def busy(self) -> bool:
+        return self.is_busy
+
+    def buffered(self) -> int:
+        return self.pending_bytes
+
+    def close(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [f for f in self.frames if f["type"] == kind]
+
+    def take(self, kind: str) -> list[dict[str, Any]]:
+        found = self.of(kind)
+        self.frames = [f for f in self.frames if f["type"] != kind]
+        return found
+
+
+class Harness:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.wires: dict[str, Wire] = {}
+        self.clients: dict[str, Client] = {}
+        self.n = 0
+
+    async def client(self, name: str) -> Client:
+        if await self.core.store.get_user(name) is None:
+            await self.core.store.create_user(UserRecord(id=name, name=name.title(),
+                                                         pw_hash="x", created_at=0.0))
+        self.n += 1
+        wire = Wire()
+        c = self.core.connect(self.n, UserRef(id=name, name=name.title()), wire)
+        self.wires[name] = wire
+        self.clients[name] = c
+        return c
+
+    async def send(self, name: str, frame: dict[str, Any]) -> None:
+        msg = decode_client(json.dumps(frame))
+        c = self.clients[name]
+        await self.core.handle(c, msg)
+
+    def wire(self, name: str) -> Wire:
+        return self.wires[name]
+
+
+@pytest.fixture
+async def h(tmp_path: Path):
+    cfg = Config(data_dir=tmp_path, jwt_secret="s" * 32, presence_timeout=5.0)
+    store = SqliteStore(":memory:")
+    await store.open()
+    metrics = Metrics()
+    clock = [1000.0]
+    core = Core(cfg, store, LocalFanout(metrics), metrics, clock=lambda: clock[0])
+    yield Harness(core)
+    await store.close()
+
+
+async def _session(h: Harness, *guests: tuple[str, str]) -> str:
+    await h.client("ann")
+    await h.send("ann", {"type": "session_create", "name": "s", "repo": {"remote": "r/x"},
+                         "rid": "c"})
+    sid: str = h.wire("ann").take("session_state")[0]["session"]["session_id"]
+    for name, role in guests:
+        await h.send("ann", {"type": "invite_create", "session_id": sid, "role": role,
+                             "rid": "i"})
+        token = h.wire("ann").take("invite_result")[0]["invite"]["token"]
+        await h.client(name)
+        await h.send(name, {"type": "session_join", "invite": token, "rid": "j"})
+        assert h.wire(name).take("session_state")
+    return sid
+
+
+def _cursor(sid: str, line: int) -> dict[str, Any]:
+    pos = {"line": line, "character": 0}
+    return {"type": "cursor", "session_id": sid, "path": "a.py",
+            "selections": [{"anchor": pos, "active": pos}]}
+
+
+# -- pure rules
+
+
+def test_every_session_scoped_client_message_has_a_permission_row():
+    session_scoped = {t for t, cls in CLIENT_MESSAGES.items()
+                      if "session_id" in cls.__dataclass_fields__ and t != "session_join"}
+    assert session_scoped == set(permissions.MATRIX)
+
+
+def test_matrix_matches_the_documented_roles():
+    assert permissions.allowed("thread_create", "editor")
+    assert not permissions.allowed("thread_create", "viewer")
+    assert permissions.allowed("chat_send", "viewer")
+    assert permissions.allowed("reaction_toggle", "viewer")
+    assert not permissions.allowed("invite_create", "editor")
+    assert all(permissions.allowed(a, "host") for a in permissions.MATRIX)
+
+
+@pytest.mark.parametrize(("url", "key"), [
+    ("git@github.com:Acme/App.git", "github.com/acme/app"),
+    ("https://github.com/acme/app/", "github.com/acme/app"),
+    ("ssh://git@github.com/acme/app.git", "github.com/acme/app"),
+    ("https://user@gitlab.example.com/team/app", "gitlab.example.com/team/app"),
+])
+def test_remote_urls_normalize_to_one_repository_key(url, key):
+    assert normalize_remote(url) == key
+
+
+def test_root_commit_wins_over_remote_and_no_identity_is_private():
+    assert repo_key(RepoIdentity(remote="x/y", root_commit="ABC"), "s") == "commit:abc"
+    assert repo_key(RepoIdentity(), "s1") == "session:s1"
+
+
+def test_token_bucket_allows_a_burst_then_refills_with_time():
+    c = Client(1, UserRef(id="u", name="u"), Wire(), now=0.0, rate=10.0, burst=3,
+               max_buffer=1000)
+    assert [c.allow(0.0) for _ in range(4)] == [True, True, True, False]
+    assert c.strikes == 1
+    assert not c.allow(0.05)
+    assert c.allow(0.2)  # 0.2 s at 10/s refilled two tokens
+    assert c.strikes == 0
+    assert c.allow(0.2) and not c.allow(0.2)
+
+
+# -- core with in-memory transports
+
+
+async def test_durable_action_is_acked_to_sender_and_broadcast_once_with_seq(h):
+    sid = await _session(h, ("bob", "editor"))
+    await h.send("bob", {"type": "chat_send", "id": "m1", "session_id": sid, "text": "hi",
+                         "rid": "1"})
+    (ack,) = h.wire("bob").take("ack")
+    assert ack == {"type": "ack", "id": "m1", "seq": ack["seq"], "rid": "1"}
+    for name in ("ann", "bob"):
+        (ev,) = [e for e in h.wire(name).take("event") if e["id"] == "m1"]
+        assert ev["seq"] == ack["seq"] and ev["message"]["text"] == "hi"
+    await h.send("bob", {"type": "chat_send", "id": "m1", "session_id": sid, "text": "hi",
+                         "rid": "2"})
+    assert h.wire("bob").take("ack")[0]["seq"] == ack["seq"]
+    assert not h.wire("ann").of("event")
+
+
+async def test_refusals_carry_code_rid_and_id(h):
+    sid = await _session(h, ("vic", "viewer"))
+    anchor = {"path": "a.py", "start_line": 0, "end_line": 0, "text": ["x"]}
+    await h.send("vic", {"type": "thread_create", "id": "t1", "session_id": sid,
+                         "anchor": anchor, "text": "no", "rid": "r9"})
+    (err,) = h.wire("vic").take("error")
+    assert (err["code"], err["rid"], err["id"]) == ("forbidden", "r9", "t1")
+    await h.send("vic", {"type": "chat_send", "id": "c1", "session_id": "other",
+                         "text": "x", "rid": "r10"})
+    assert h.wire("vic").take("error")[0]["code"] == "not_in_session"
+
+
+async def test_presence_of_one_loop_turn_goes_out_in_one_frame_without_echo(h):
+    sid = await _session(h, ("bob", "editor"), ("cat", "viewer"))
+    for w in h.wires.values():
+        w.frames.clear()
+    h.core.ephemeral(h.clients["bob"], decode_client(json.dumps(_cursor(sid, 1))))
+    h.core.ephemeral(h.clients["cat"], decode_client(json.dumps(_cursor(sid, 2))))
+    h.core.ephemeral(h.clients["bob"], decode_client(json.dumps(_cursor(sid, 3))))
+    h.core.fanout.flush()
+    (ann,) = h.wire("ann").take("presence")
+    lines = {p["user_id"]: p["cursor"]["selections"][0]["active"]["line"] for p in ann["peers"]}
+    assert lines == {"bob": 3, "cat": 2}
+    (bob,) = h.wire("bob").take("presence")
+    assert [p["user_id"] for p in bob["peers"]] == ["cat"]
+    (cat,) = h.wire("cat").take("presence")
+    assert [p["user_id"] for p in cat["peers"]] == ["bob"]
+
+
+async def test_busy_receiver_gets_latest_value_per_peer_once_drained(h):
+    sid = await _session(h, ("bob", "editor"), ("cat", "editor"))
+    slow = h.wire("ann")
+    slow.frames.clear()
+    slow.is_busy = True
+    for line in range(100):
+        h.core.ephemeral(h.clients["bob"], decode_client(json.dumps(_cursor(sid, line))))
+        h.core.ephemeral(h.clients["cat"], decode_client(json.dumps(_cursor(sid, 500 + line))))
+        h.core.fanout.flush()
+    assert not slow.of("presence")
+    pending = h.clients["ann"].pending[sid]
+    assert set(pending) == {"bob", "cat"}  # bounded by peers, not by updates
+    slow.is_busy = False
+    h.clients["ann"].flush_presence()
+    (frame,) = slow.take("presence")
+    lines = {p["user_id"]: p["cursor"]["selections"][0]["active"]["line"]
+             for p in frame["peers"]}
+    assert lines == {"bob": 99, "cat": 599}
+    assert len(h.wire("bob").take("presence")) == 100  # a fast receiver got every batch
+
+
+async def test_receiver_too_far_behind_is_disconnected_not_buffered_forever(h):
+    sid = await _session(h, ("bob", "editor"))
+    h.wire("ann").pending_bytes = 10**9
+    await h.send("bob", {"type": "chat_send", "id": "m2", "session_id": sid, "text": "x"})
+    assert h.wire("ann").closed is not None
+    assert h.wire("ann").closed[0] == CloseCode.POLICY_VIOLATION
+
+
+async def test_silent_client_expires_and_comes_back_on_its_next_frame(h):
+    sid = await _session(h, ("bob", "editor"))
+    bob = h.clients["bob"]
+    h.wire("ann").frames.clear()
+    h.clients["ann"].last_seen = bob.last_seen + 100
+    h.core.expire(bob.last_seen + 5.5)
+    (left,) = h.wire("ann").take("user_left")
+    assert left == {"type": "user_left", "session_id": sid, "user_id": "bob",
+                    "reason": "timeout"}
+    assert "bob" not in h.core.rooms[sid].presence
+    h.core.admit(bob, bob.last_seen + 6)
+    (joined,) = h.wire("ann").take("user_joined")
+    assert joined["participant"]["user"]["id"] == "bob"
+
+
+async def test_direct_message_events_reach_only_the_two_users(h):
+    sid = await _session(h, ("bob", "editor"), ("cat", "viewer"))
+    await h.send("ann", {"type": "chat_send", "id": "d1", "session_id": sid, "text": "psst",
+                         "to": "bob"})
+    assert h.wire("bob").of("event") and h.wire("ann").of("event")
+    assert not h.wire("cat").of("event")
+    events = await h.core.store.events_after(sid, 0, "cat", 100)
+    assert all(e.id != "d1" for e in events)
+
+
+async def test_mention_of_offline_member_waits_for_their_join(h):
+    sid = await _session(h, ("bob", "editor"))
+    await h.send("bob", {"type": "session_leave", "session_id": sid, "rid": "l"})
+    await h.send("ann", {"type": "chat_send", "id": "m3", "session_id": sid,
+                         "text": "hey @bob"})
+    assert not h.wire("bob").of("mention")
+    await h.send("bob", {"type": "session_join", "session_id": sid, "rid": "j2"})
+    (state,) = h.wire("bob").take("session_state")
+    assert [m["message_id"] for m in state["mentions"]] == ["m3"]
+    assert await h.core.store.pending_mentions(sid, "bob") == []

@@ -154,26 +154,40 @@ def _pick(
     return None if best is None else best[2]
 
 
-_last_index: tuple[tuple[str, ...], list[str], dict[str, list[int]]] | None = None
+@dataclass(frozen=True, slots=True)
+class _Index:
+    """Lookups over one text: where each line occurs, raw and whitespace-normalized."""
+
+    key: tuple[str, ...]
+    norm_lines: list[str]
+    exact_at: dict[str, list[int]]
+    norm_at: dict[str, list[int]]
+
+    def hits(self, norm_line: str) -> list[int]:
+        """Where a normalized line with some substance occurs (blank-ish lines: nowhere)."""
+        if sum(ch.isalnum() for ch in norm_line) < 3:
+            return []
+        return self.norm_at.get(norm_line, [])
 
 
-def _index(lines: Sequence[str]) -> tuple[list[str], dict[str, list[int]]]:
-    """Whitespace-normalized lines and where each line with substance occurs.
+_last_index: _Index | None = None
 
-    The last result is kept: placing every thread of a file against the same
-    text (after each keystroke, say) builds the index once.
-    """
+
+def _index(lines: Sequence[str]) -> _Index:
+    """The index of ``lines``; the last one is kept, so placing every thread of a
+    file against the same text (after each keystroke, say) builds it once."""
     global _last_index
     key = tuple(lines)
-    if _last_index is not None and _last_index[0] == key:
-        return _last_index[1], _last_index[2]
+    if _last_index is not None and _last_index.key == key:
+        return _last_index
     norm_lines = [_norm(line) for line in key]
-    where: dict[str, list[int]] = {}
-    for i, line in enumerate(norm_lines):
-        if sum(ch.isalnum() for ch in line) >= 3:
-            where.setdefault(line, []).append(i)
-    _last_index = (key, norm_lines, where)
-    return norm_lines, where
+    exact_at: dict[str, list[int]] = {}
+    norm_at: dict[str, list[int]] = {}
+    for i, (raw, norm) in enumerate(zip(key, norm_lines, strict=True)):
+        exact_at.setdefault(raw, []).append(i)
+        norm_at.setdefault(norm, []).append(i)
+    _last_index = _Index(key, norm_lines, exact_at, norm_at)
+    return _last_index
 
 
 def _placed(anchor: Anchor, start: int, size: int, how: How) -> Placement:
@@ -192,35 +206,28 @@ def locate(anchor: Anchor, lines: Sequence[str] | None) -> Placement:
     if rec >= 0 and rec + size <= len(lines) and list(lines[rec : rec + size]) == text:
         return Placement(rec, rec + size - 1, "same", "exact")
 
-    last = len(lines) - size
-    starts = [
-        i for i in range(last + 1) if lines[i] == text[0] and list(lines[i : i + size]) == text
-    ]
+    index = _index(lines)
+    norm_lines = index.norm_lines
+    starts = [i for i in index.exact_at.get(text[0], ()) if list(lines[i : i + size]) == text]
     if starts:
         chosen = _pick(anchor, lines, starts, size, short)
         if chosen is not None:
             return _placed(anchor, chosen, size, "exact")
 
     normed = [_norm(line) for line in text]
-    norm_lines, where = _index(lines)
-    starts = [
-        i
-        for i in range(last + 1)
-        if norm_lines[i] == normed[0] and norm_lines[i : i + size] == normed
-    ]
+    starts = [i for i in index.norm_at.get(normed[0], ()) if norm_lines[i : i + size] == normed]
     if starts:
         chosen = _pick(anchor, lines, starts, size, short)
         if chosen is not None:
             return _placed(anchor, chosen, size, "normalized")
 
-    return _fuzzy(anchor, lines, norm_lines, where, normed, short)
+    return _fuzzy(anchor, lines, index, normed, short)
 
 
 def _fuzzy(
     anchor: Anchor,
     lines: Sequence[str],
-    norm_lines: Sequence[str],
-    where: dict[str, list[int]],
+    index: _Index,
     normed: Sequence[str],
     short: bool,
 ) -> Placement:
@@ -230,8 +237,8 @@ def _fuzzy(
     matcher = SequenceMatcher(None, autojunk=False)
     matcher.set_seq2(target)
     best: tuple[float, int, int, int] | None = None  # (-score, distance, start, window)
-    for start, window in sorted(_candidates(anchor, norm_lines, where, normed)):
-        matcher.set_seq1("\n".join(norm_lines[start : start + window]))
+    for start, window in sorted(_candidates(anchor, index, normed)):
+        matcher.set_seq1("\n".join(index.norm_lines[start : start + window]))
         if matcher.real_quick_ratio() < FUZZY_THRESHOLD:
             continue
         if matcher.quick_ratio() < FUZZY_THRESHOLD:
@@ -252,12 +259,7 @@ def _fuzzy(
     return _placed(anchor, start, window, "fuzzy")
 
 
-def _candidates(
-    anchor: Anchor,
-    norm_lines: Sequence[str],
-    where: dict[str, list[int]],
-    normed: Sequence[str],
-) -> set[tuple[int, int]]:
+def _candidates(anchor: Anchor, index: _Index, normed: Sequence[str]) -> set[tuple[int, int]]:
     """Windows worth a fuzzy comparison: those lined up (give or take a line) with
     a surviving anchored or context line that has some substance. A window with
     no surviving line at all is never a match: similar-looking code elsewhere
@@ -267,20 +269,20 @@ def _candidates(
     windows = sorted({max(1, size - 1), size, size + 1})
     starts: set[int] = set()
     for k, line in enumerate(normed):
-        for i in where.get(line, ()):
+        for i in index.hits(line):
             starts.update((i - k - 1, i - k, i - k + 1))
     for j, line in enumerate(reversed([_norm(b) for b in anchor.before]), start=1):
-        for i in where.get(line, ()):
+        for i in index.hits(line):
             starts.update((i + j - 1, i + j, i + j + 1))
     for j, line in enumerate(_norm(a) for a in anchor.after):
-        for i in where.get(line, ()):
+        for i in index.hits(line):
             for window in windows:
                 starts.add(i - j - window)
     return {
         (start, window)
         for start in starts
         for window in windows
-        if start >= 0 and start + window <= len(norm_lines)
+        if start >= 0 and start + window <= len(index.norm_lines)
     }
 
 

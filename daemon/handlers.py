@@ -1,4 +1,5 @@
-"""Every ``ensemble/`` method: typed params in, typed result out.
+"""Every ``ensemble/`` method: typed params in, typed result out (account and sessions
+here, chat, comments and ephemeral state in ``daemon.actions``).
 
 The server checks params against ``daemon.protocol`` and turns
 ``DaemonError`` into LSP errors; these functions hold the behaviour.
@@ -7,41 +8,24 @@ The server checks params against ``daemon.protocol`` and turns
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, quote, urlparse
 
-from daemon import anchors
+from daemon.actions import Actions
 from daemon.connection import authenticate
 from daemon.core import Daemon
-from daemon.documents import content_hash
 from daemon.errors import DaemonError, InvalidParams
 from daemon.protocol import (
-    ChatHistoryParams,
-    ChatHistoryResult,
     CreateInviteParams,
     CreateSessionParams,
-    CreateThreadParams,
-    CursorParams,
-    EditParams,
     Empty,
-    ExportParams,
-    ExportResult,
-    FocusParams,
     FollowParams,
     InviteLink,
     JoinSessionParams,
-    LocalThread,
     Method,
-    Queued,
-    ReactParams,
-    ReplyParams,
-    ResolveThreadParams,
     RevokeInviteParams,
-    SendChatParams,
     SessionIdParams,
     SessionView,
     SetRoleParams,
@@ -50,32 +34,17 @@ from daemon.protocol import (
     SignInResult,
     SignUpParams,
     StateResult,
-    TargetParams,
-    ThreadsParams,
-    ThreadsResult,
     UriParams,
     UserIdParams,
     ViewersResult,
-    ViewportParams,
 )
 from daemon.views import peer_views
 from relay.protocol import (
     AuthOk,
-    ChatDelete,
-    ChatEdit,
-    ChatSend,
-    CommentDelete,
-    CommentEdit,
-    CommentReply,
-    CursorUpdate,
-    FocusUpdate,
-    HistoryFetch,
-    HistoryPage,
     InviteCreate,
     InviteResult,
     InviteRevoke,
     ParticipantRemove,
-    ReactionToggle,
     RoleSet,
     SessionCreate,
     SessionEnd,
@@ -86,13 +55,8 @@ from relay.protocol import (
     SessionState,
     SignIn,
     SignUp,
-    ThreadCreate,
-    ThreadResolve,
     ViewersQuery,
-    ViewportUpdate,
 )
-from relay.protocol import ExportRequest as WireExport
-from relay.protocol import ExportResult as WireExportResult
 from relay.protocol import ViewersResult as WireViewers
 
 JOIN_HOST = "ensemble.ensemble"
@@ -105,6 +69,7 @@ class Handlers:
 
     def __init__(self, daemon: Daemon) -> None:
         self.d = daemon
+        self.actions = Actions(daemon)
 
     def requests(self) -> dict[str, Callable[[Any], Awaitable[Any]]]:
         return {
@@ -124,26 +89,26 @@ class Handlers:
             Method.SET_STATUS: self.set_status,
             Method.WHO_IS_VIEWING: self.who_is_viewing,
             Method.FOLLOW: self.follow,
-            Method.SEND_CHAT: self.send_chat,
-            Method.EDIT_CHAT: self.edit_chat,
-            Method.DELETE_CHAT: self.delete_chat,
-            Method.REACT: self.react,
-            Method.CHAT_HISTORY: self.chat_history,
-            Method.CREATE_THREAD: self.create_thread,
-            Method.REPLY: self.reply,
-            Method.EDIT_COMMENT: self.edit_comment,
-            Method.DELETE_COMMENT: self.delete_comment,
-            Method.RESOLVE_THREAD: self.resolve_thread,
-            Method.THREADS: self.threads,
-            Method.EXPORT: self.export,
+            Method.SEND_CHAT: self.actions.send_chat,
+            Method.EDIT_CHAT: self.actions.edit_chat,
+            Method.DELETE_CHAT: self.actions.delete_chat,
+            Method.REACT: self.actions.react,
+            Method.CHAT_HISTORY: self.actions.chat_history,
+            Method.CREATE_THREAD: self.actions.create_thread,
+            Method.REPLY: self.actions.reply,
+            Method.EDIT_COMMENT: self.actions.edit_comment,
+            Method.DELETE_COMMENT: self.actions.delete_comment,
+            Method.RESOLVE_THREAD: self.actions.resolve_thread,
+            Method.THREADS: self.actions.threads,
+            Method.EXPORT: self.actions.export,
         }
 
     def notifications(self) -> dict[str, Callable[[Any], None]]:
         return {
-            Method.CURSOR: self.cursor,
-            Method.VIEWPORT: self.viewport,
-            Method.FOCUS: self.focus,
-            Method.ACTIVITY: self.activity,
+            Method.CURSOR: self.actions.cursor,
+            Method.VIEWPORT: self.actions.viewport,
+            Method.FOCUS: self.actions.focus,
+            Method.ACTIVITY: self.actions.activity,
         }
 
     # ----- account -------------------------------------------------------------------
@@ -327,170 +292,3 @@ class Handlers:
                 raise DaemonError(f"{p.user_id} is not in the session", code="not_found")
         d.set_following(p.user_id)
         d.publish_peers()
-
-    # ----- chat ---------------------------------------------------------------------
-
-    def _check_text(self, text: str) -> None:
-        if not text.strip():
-            raise InvalidParams("text: must not be empty")
-        conn = self.d.conn
-        limit = conn.welcome.limits.max_text_chars if conn and conn.welcome else None
-        if limit is not None and len(text) > limit:
-            raise DaemonError(f"text is {len(text)} characters, the limit is {limit}",
-                              code="text_too_long")
-
-    def _queue(self, msg: Any, method: str) -> Queued:
-        return Queued(id=self.d.queue(msg, method))
-
-    async def send_chat(self, p: SendChatParams) -> Queued:
-        m = self.d.require_session()
-        self._check_text(p.text)
-        msg = ChatSend(id=self.d.new_id(), session_id=m.session_id, text=p.text,
-                       parent_id=p.parent_id, to=p.to)
-        return self._queue(msg, Method.SEND_CHAT)
-
-    async def edit_chat(self, p: EditParams) -> Queued:
-        m = self.d.require_session()
-        self._check_text(p.text)
-        msg = ChatEdit(id=self.d.new_id(), session_id=m.session_id, message_id=p.target_id,
-                       text=p.text)
-        return self._queue(msg, Method.EDIT_CHAT)
-
-    async def delete_chat(self, p: TargetParams) -> Queued:
-        m = self.d.require_session()
-        msg = ChatDelete(id=self.d.new_id(), session_id=m.session_id, message_id=p.target_id)
-        return self._queue(msg, Method.DELETE_CHAT)
-
-    async def react(self, p: ReactParams) -> Queued:
-        m = self.d.require_session()
-        if not p.emoji or len(p.emoji) > 32:
-            raise InvalidParams("emoji: expected a short non-empty string")
-        msg = ReactionToggle(id=self.d.new_id(), session_id=m.session_id,
-                             target_id=p.target_id, emoji=p.emoji)
-        return self._queue(msg, Method.REACT)
-
-    async def chat_history(self, p: ChatHistoryParams) -> ChatHistoryResult:
-        m = self.d.require_session()
-        if p.limit is not None and p.limit <= 0:
-            raise InvalidParams("limit: must be positive")
-        reply = await self.d.require_online().request(
-            HistoryFetch(session_id=m.session_id, before_seq=p.before_seq, limit=p.limit))
-        assert isinstance(reply, HistoryPage)
-        return ChatHistoryResult(messages=reply.messages, has_more=reply.has_more)
-
-    # ----- comments -----------------------------------------------------------------
-
-    async def create_thread(self, p: CreateThreadParams) -> Queued:
-        d = self.d
-        m = d.require_session()
-        self._check_text(p.text)
-        path = d.files.require_path(p.uri)
-        lines = d.files.lines(p.uri)
-        if lines is None:
-            raise DaemonError(f"cannot read {p.uri}", code="unknown_file")
-        start, end = p.range.start.line, p.range.end.line
-        if start < 0 or end < start or end >= len(lines):
-            raise InvalidParams(f"range: lines {start}..{end} are not inside the file "
-                                f"({len(lines)} lines)")
-        try:
-            anchor = anchors.build(path, lines, start, end)
-        except anchors.AnchorError as exc:
-            raise InvalidParams(f"range: {exc}") from exc
-        msg = ThreadCreate(id=d.new_id(), session_id=m.session_id, anchor=anchor, text=p.text)
-        return self._queue(msg, Method.CREATE_THREAD)
-
-    async def reply(self, p: ReplyParams) -> Queued:
-        m = self.d.require_session()
-        self._check_text(p.text)
-        msg = CommentReply(id=self.d.new_id(), session_id=m.session_id, thread_id=p.thread_id,
-                           text=p.text)
-        return self._queue(msg, Method.REPLY)
-
-    async def edit_comment(self, p: EditParams) -> Queued:
-        m = self.d.require_session()
-        self._check_text(p.text)
-        msg = CommentEdit(id=self.d.new_id(), session_id=m.session_id, comment_id=p.target_id,
-                          text=p.text)
-        return self._queue(msg, Method.EDIT_COMMENT)
-
-    async def delete_comment(self, p: TargetParams) -> Queued:
-        m = self.d.require_session()
-        msg = CommentDelete(id=self.d.new_id(), session_id=m.session_id, comment_id=p.target_id)
-        return self._queue(msg, Method.DELETE_COMMENT)
-
-    async def resolve_thread(self, p: ResolveThreadParams) -> Queued:
-        m = self.d.require_session()
-        msg = ThreadResolve(id=self.d.new_id(), session_id=m.session_id, thread_id=p.thread_id,
-                            resolved=p.resolved)
-        return self._queue(msg, Method.RESOLVE_THREAD)
-
-    async def threads(self, p: ThreadsParams) -> ThreadsResult:
-        d = self.d
-        m = d.require_session()
-        path = d.files.require_path(p.uri) if p.uri else None
-        out: list[LocalThread] = []
-        for t in m.threads.values():
-            if path is not None and t.anchor.path != path:
-                continue
-            lt = d.local_thread(t)
-            if lt is not None:
-                out.append(lt)
-        out.sort(key=lambda lt: (lt.uri, lt.thread.anchor.start_line, lt.thread.created_at))
-        return ThreadsResult(threads=out)
-
-    async def export(self, p: ExportParams) -> ExportResult:
-        m = self.d.require_session()
-        reply = await self.d.require_online().request(
-            WireExport(session_id=m.session_id, format=p.format))
-        assert isinstance(reply, WireExportResult)
-        return ExportResult(format=reply.format, content=reply.content)
-
-    # ----- ephemeral notifications --------------------------------------------------
-
-    def cursor(self, p: CursorParams) -> None:
-        d = self.d
-        d.touch()
-        m = d.mirror
-        if m is None:
-            return
-        path = d.files.path_of(p.uri)
-        if path is None:
-            self.focus(FocusParams(uri=None))
-            return
-        sels = d.files.selections_to_wire(p.uri, p.selections)
-        doc = d.files.store.get(p.uri)
-        if doc is not None:
-            digest: str | None = doc.content_hash
-        else:
-            lines = d.files.lines(p.uri)
-            digest = content_hash(lines) if lines is not None else None
-        msg = CursorUpdate(session_id=m.session_id, path=path, selections=sels,
-                           sent_at=time.time(), content_hash=digest)
-        fingerprint = json.dumps([path, [[s.anchor.line, s.anchor.character, s.active.line,
-                                          s.active.character] for s in sels], digest])
-        d.coalescer.put("cursor", msg, fingerprint)
-
-    def viewport(self, p: ViewportParams) -> None:
-        d = self.d
-        m = d.mirror
-        if m is None:
-            return
-        path = d.files.path_of(p.uri)
-        if path is None:
-            return
-        ranges = d.files.ranges_to_wire(p.uri, p.ranges)
-        fingerprint = json.dumps([path, [[r.start.line, r.start.character, r.end.line,
-                                          r.end.character] for r in ranges]])
-        d.coalescer.put("viewport", ViewportUpdate(session_id=m.session_id, path=path,
-                                                   ranges=ranges), fingerprint)
-
-    def focus(self, p: FocusParams) -> None:
-        d = self.d
-        m = d.mirror
-        if m is None:
-            return
-        path = d.files.path_of(p.uri) if p.uri else None
-        d.coalescer.put("focus", FocusUpdate(session_id=m.session_id, path=path), path)
-
-    def activity(self, p: Empty) -> None:
-        self.d.touch()

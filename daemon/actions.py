@@ -1,0 +1,230 @@
+"""Chat, comments and ephemeral editor state: the durable actions go through the outbox.
+
+The server checks params against ``daemon.protocol`` and turns
+``DaemonError`` into LSP errors; these functions hold the behaviour.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from daemon import anchors
+from daemon.core import Daemon
+from daemon.documents import content_hash
+from daemon.errors import DaemonError, InvalidParams
+from daemon.protocol import (
+    ChatHistoryParams,
+    ChatHistoryResult,
+    CreateThreadParams,
+    CursorParams,
+    EditParams,
+    Empty,
+    ExportParams,
+    ExportResult,
+    FocusParams,
+    LocalThread,
+    Method,
+    Queued,
+    ReactParams,
+    ReplyParams,
+    ResolveThreadParams,
+    SendChatParams,
+    TargetParams,
+    ThreadsParams,
+    ThreadsResult,
+    ViewportParams,
+)
+from relay.protocol import (
+    ChatDelete,
+    ChatEdit,
+    ChatSend,
+    CommentDelete,
+    CommentEdit,
+    CommentReply,
+    CursorUpdate,
+    FocusUpdate,
+    HistoryFetch,
+    HistoryPage,
+    ReactionToggle,
+    ThreadCreate,
+    ThreadResolve,
+    ViewportUpdate,
+)
+from relay.protocol import ExportRequest as WireExport
+from relay.protocol import ExportResult as WireExportResult
+
+
+class Actions:
+    """Handlers of chat, comment and cursor methods bound to one ``Daemon``."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.d = daemon
+
+    # ----- chat ---------------------------------------------------------------------
+
+    def _check_text(self, text: str) -> None:
+        if not text.strip():
+            raise InvalidParams("text: must not be empty")
+        conn = self.d.conn
+        limit = conn.welcome.limits.max_text_chars if conn and conn.welcome else None
+        if limit is not None and len(text) > limit:
+            raise DaemonError(f"text is {len(text)} characters, the limit is {limit}",
+                              code="text_too_long")
+
+    def _queue(self, msg: Any, method: str) -> Queued:
+        return Queued(id=self.d.queue(msg, method))
+
+    async def send_chat(self, p: SendChatParams) -> Queued:
+        m = self.d.require_session()
+        self._check_text(p.text)
+        msg = ChatSend(id=self.d.new_id(), session_id=m.session_id, text=p.text,
+                       parent_id=p.parent_id, to=p.to)
+        return self._queue(msg, Method.SEND_CHAT)
+
+    async def edit_chat(self, p: EditParams) -> Queued:
+        m = self.d.require_session()
+        self._check_text(p.text)
+        msg = ChatEdit(id=self.d.new_id(), session_id=m.session_id, message_id=p.target_id,
+                       text=p.text)
+        return self._queue(msg, Method.EDIT_CHAT)
+
+    async def delete_chat(self, p: TargetParams) -> Queued:
+        m = self.d.require_session()
+        msg = ChatDelete(id=self.d.new_id(), session_id=m.session_id, message_id=p.target_id)
+        return self._queue(msg, Method.DELETE_CHAT)
+
+    async def react(self, p: ReactParams) -> Queued:
+        m = self.d.require_session()
+        if not p.emoji or len(p.emoji) > 32:
+            raise InvalidParams("emoji: expected a short non-empty string")
+        msg = ReactionToggle(id=self.d.new_id(), session_id=m.session_id,
+                             target_id=p.target_id, emoji=p.emoji)
+        return self._queue(msg, Method.REACT)
+
+    async def chat_history(self, p: ChatHistoryParams) -> ChatHistoryResult:
+        m = self.d.require_session()
+        if p.limit is not None and p.limit <= 0:
+            raise InvalidParams("limit: must be positive")
+        reply = await self.d.require_online().request(
+            HistoryFetch(session_id=m.session_id, before_seq=p.before_seq, limit=p.limit))
+        assert isinstance(reply, HistoryPage)
+        return ChatHistoryResult(messages=reply.messages, has_more=reply.has_more)
+
+    # ----- comments -----------------------------------------------------------------
+
+    async def create_thread(self, p: CreateThreadParams) -> Queued:
+        d = self.d
+        m = d.require_session()
+        self._check_text(p.text)
+        path = d.files.require_path(p.uri)
+        lines = d.files.lines(p.uri)
+        if lines is None:
+            raise DaemonError(f"cannot read {p.uri}", code="unknown_file")
+        start, end = p.range.start.line, p.range.end.line
+        if start < 0 or end < start or end >= len(lines):
+            raise InvalidParams(f"range: lines {start}..{end} are not inside the file "
+                                f"({len(lines)} lines)")
+        try:
+            anchor = anchors.build(path, lines, start, end)
+        except anchors.AnchorError as exc:
+            raise InvalidParams(f"range: {exc}") from exc
+        msg = ThreadCreate(id=d.new_id(), session_id=m.session_id, anchor=anchor, text=p.text)
+        return self._queue(msg, Method.CREATE_THREAD)
+
+    async def reply(self, p: ReplyParams) -> Queued:
+        m = self.d.require_session()
+        self._check_text(p.text)
+        msg = CommentReply(id=self.d.new_id(), session_id=m.session_id, thread_id=p.thread_id,
+                           text=p.text)
+        return self._queue(msg, Method.REPLY)
+
+    async def edit_comment(self, p: EditParams) -> Queued:
+        m = self.d.require_session()
+        self._check_text(p.text)
+        msg = CommentEdit(id=self.d.new_id(), session_id=m.session_id, comment_id=p.target_id,
+                          text=p.text)
+        return self._queue(msg, Method.EDIT_COMMENT)
+
+    async def delete_comment(self, p: TargetParams) -> Queued:
+        m = self.d.require_session()
+        msg = CommentDelete(id=self.d.new_id(), session_id=m.session_id, comment_id=p.target_id)
+        return self._queue(msg, Method.DELETE_COMMENT)
+
+    async def resolve_thread(self, p: ResolveThreadParams) -> Queued:
+        m = self.d.require_session()
+        msg = ThreadResolve(id=self.d.new_id(), session_id=m.session_id, thread_id=p.thread_id,
+                            resolved=p.resolved)
+        return self._queue(msg, Method.RESOLVE_THREAD)
+
+    async def threads(self, p: ThreadsParams) -> ThreadsResult:
+        d = self.d
+        m = d.require_session()
+        path = d.files.require_path(p.uri) if p.uri else None
+        out: list[LocalThread] = []
+        for t in m.threads.values():
+            if path is not None and t.anchor.path != path:
+                continue
+            lt = d.local_thread(t)
+            if lt is not None:
+                out.append(lt)
+        out.sort(key=lambda lt: (lt.uri, lt.thread.anchor.start_line, lt.thread.created_at))
+        return ThreadsResult(threads=out)
+
+    async def export(self, p: ExportParams) -> ExportResult:
+        m = self.d.require_session()
+        reply = await self.d.require_online().request(
+            WireExport(session_id=m.session_id, format=p.format))
+        assert isinstance(reply, WireExportResult)
+        return ExportResult(format=reply.format, content=reply.content)
+
+    # ----- ephemeral notifications --------------------------------------------------
+
+    def cursor(self, p: CursorParams) -> None:
+        d = self.d
+        d.touch()
+        m = d.mirror
+        if m is None:
+            return
+        path = d.files.path_of(p.uri)
+        if path is None:
+            self.focus(FocusParams(uri=None))
+            return
+        sels = d.files.selections_to_wire(p.uri, p.selections)
+        doc = d.files.store.get(p.uri)
+        if doc is not None:
+            digest: str | None = doc.content_hash
+        else:
+            lines = d.files.lines(p.uri)
+            digest = content_hash(lines) if lines is not None else None
+        msg = CursorUpdate(session_id=m.session_id, path=path, selections=sels,
+                           sent_at=time.time(), content_hash=digest)
+        fingerprint = json.dumps([path, [[s.anchor.line, s.anchor.character, s.active.line,
+                                          s.active.character] for s in sels], digest])
+        d.coalescer.put("cursor", msg, fingerprint)
+
+    def viewport(self, p: ViewportParams) -> None:
+        d = self.d
+        m = d.mirror
+        if m is None:
+            return
+        path = d.files.path_of(p.uri)
+        if path is None:
+            return
+        ranges = d.files.ranges_to_wire(p.uri, p.ranges)
+        fingerprint = json.dumps([path, [[r.start.line, r.start.character, r.end.line,
+                                          r.end.character] for r in ranges]])
+        d.coalescer.put("viewport", ViewportUpdate(session_id=m.session_id, path=path,
+                                                   ranges=ranges), fingerprint)
+
+    def focus(self, p: FocusParams) -> None:
+        d = self.d
+        m = d.mirror
+        if m is None:
+            return
+        path = d.files.path_of(p.uri) if p.uri else None
+        d.coalescer.put("focus", FocusUpdate(session_id=m.session_id, path=path), path)
+
+    def activity(self, p: Empty) -> None:
+        self.d.touch()

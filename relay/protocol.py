@@ -673,6 +673,7 @@ class SessionState(Message):
     threads: list[Thread]
     mentions: list[Mention]
     events: list[Event] = field(default_factory=list)  # catch-up after last_seq
+    events_has_more: bool = False  # catch-up was capped: continue with sync
     rid: str | None = None
 
 
@@ -721,6 +722,7 @@ class SyncResult(Message):
     session_id: str
     events: list[Event]
     last_seq: int
+    has_more: bool = False  # capped: ask again after the last event's seq
     rid: str | None = None
 
 

@@ -42,9 +42,10 @@ async def history(core: Core, client: Client, msg: HistoryFetch) -> None:
 
 async def sync(core: Core, client: Client, msg: SyncRequest) -> None:
     room = core.joined(client, msg.session_id, "sync", msg)
-    events = await core.store.events_after(room.id, msg.after_seq, client.user.id, MAX_SYNC)
-    client.send(SyncResult(session_id=room.id, events=events, last_seq=room.record.last_seq,
-                           rid=msg.rid))
+    events = await core.store.events_after(room.id, msg.after_seq, client.user.id, MAX_SYNC + 1)
+    more = len(events) > MAX_SYNC
+    client.send(SyncResult(session_id=room.id, events=events[:MAX_SYNC],
+                           last_seq=room.record.last_seq, has_more=more, rid=msg.rid))
 
 
 async def viewers(core: Core, client: Client, msg: ViewersQuery) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from relay.core.room import Room, repo_key
 from relay.protocol import (
@@ -20,6 +20,7 @@ from relay.protocol import (
     InviteRevoke,
     Ok,
     ParticipantRemove,
+    PeerPresence,
     ProtocolError,
     RoleSet,
     SessionCreate,
@@ -30,6 +31,7 @@ from relay.protocol import (
     SessionListResult,
     SessionState,
 )
+from relay.schema import structure
 from relay.store.base import InviteRecord, LogLine, MemberRecord, SessionRecord, Write
 
 if TYPE_CHECKING:
@@ -156,21 +158,18 @@ async def enter(core: Core, client: Client, room: Room, last_seq: int | None,
     mentions = await store.pending_mentions(room.id, uid)
     events = []
     if last_seq is not None:
-        events = await store.events_after(room.id, last_seq, uid, MAX_CATCHUP)
+        events = await store.events_after(room.id, last_seq, uid, MAX_CATCHUP + 1)
+    events_more = len(events) > MAX_CATCHUP
     m = room.members[uid]
-    presence: list[Any] = []
+    # Presence is kept as wire dicts; peers' entries become PeerPresence values here.
+    presence = [structure(entry, PeerPresence) for other, entry in room.presence.items()
+                if other != uid]
     state = SessionState(
         session=room.info(m.role), you=room.participant(m), participants=room.participants(),
-        presence=[], last_seq=room.record.last_seq, chat=chat, chat_has_more=has_more,
-        threads=threads, mentions=mentions, events=events, rid=rid,
+        presence=presence, last_seq=room.record.last_seq, chat=chat, chat_has_more=has_more,
+        threads=threads, mentions=mentions, events=events[:MAX_CATCHUP],
+        events_has_more=events_more, rid=rid,
     )
-    # Presence is kept as wire dicts; splice it in without re-validating.
-    from relay.protocol import PeerPresence
-    from relay.schema import structure
-    for other, entry in room.presence.items():
-        if other != uid:
-            presence.append(structure(entry, PeerPresence))
-    state.presence = presence
     client.send(state)
     if mentions:
         await store.mark_mentions_delivered(room.id, uid, room.record.last_seq)

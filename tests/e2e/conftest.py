@@ -9,6 +9,7 @@ tree, so nothing leaks between tests.
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from tests.e2e.harness import (
     APP_PY,
     CHROMIUM,
     CHROMIUM_ARGS,
+    ROOT,
     CodeServer,
     CodeServerFactory,
     SharedRepo,
@@ -35,6 +37,8 @@ from tests.e2e.harness import (
     start_code_server,
 )
 from tests.e2e.vscode import Workbench
+
+RESULTS = ROOT / "test-results"  # ignored by git
 
 
 @pytest.fixture(scope="session")
@@ -101,13 +105,14 @@ def playwright_instance(vscode_tools: None) -> Iterator[Any]:
 
 
 @pytest.fixture
-def browser(playwright_instance: Any) -> Iterator[WindowOpener]:
+def browser(playwright_instance: Any, request: pytest.FixtureRequest) -> Iterator[WindowOpener]:
     """Factory: `browser(server, folder)` opens a fresh Chromium window on the workspace folder.
 
     Each call is its own persistent context (own profile dir), i.e. its own browser user.
     """
     contexts: list[Any] = []
     dirs: list[Path] = []
+    windows: list[Workbench] = []
 
     def open_window(
         server: CodeServer,
@@ -132,11 +137,20 @@ def browser(playwright_instance: Any) -> Iterator[WindowOpener]:
             page.expose_function(fn_name, fn)
         page.goto(server.folder_url(folder, payload))
         wb = Workbench(page, server.name)
+        windows.append(wb)
         if wait_ready:
             wb.wait_ready()
         return wb
 
     yield open_window
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        out = RESULTS / re.sub(r"[^\w.-]+", "_", request.node.name)
+        out.mkdir(parents=True, exist_ok=True)
+        for i, wb in enumerate(windows):
+            with contextlib.suppress(Exception):
+                wb.screenshot(str(out / f"{i}-{wb.name}.png"))
+        print(f"\nscreenshots of the failed test's windows: {out}")
     for ctx in contexts:
         with contextlib.suppress(Exception):
             ctx.close()

@@ -35,9 +35,9 @@ def answer_prompts(
     def step() -> bool:
         if until():
             return True
-        if not wb.quick_input_visible():
+        prompt = wb.quick_input_prompt()
+        if prompt is None:
             return False
-        prompt = wb.wait_quick_input()
         for rx, answer in rules:
             if rx.search(prompt):
                 if callable(answer):
@@ -46,7 +46,7 @@ def answer_prompts(
                     wb.answer_input(answer)
                 # The next question reuses the widget: wait until this one is gone.
                 wb.wait_for(
-                    lambda: not wb.quick_input_visible() or wb.wait_quick_input() != prompt,
+                    lambda: wb.quick_input_prompt() != prompt,
                     f"the prompt {prompt!r} to close",
                     timeout=15,
                 )

@@ -161,7 +161,7 @@ class CodeServer:
         """Extension host and output-channel logs, for failure messages."""
         out = []
         for p in sorted((self.user_data_dir / "logs").rglob("*.log")):
-            if "exthost" in str(p) or "Ensemble" in p.name or "ensemble" in str(p):
+            if p.name == "exthost.log" or "Ensemble" in p.name or "ensemble" in str(p):
                 out.append(
                     f"--- {p.relative_to(self.user_data_dir)}\n{p.read_text(errors='replace')}"
                 )

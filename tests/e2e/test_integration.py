@@ -43,10 +43,10 @@ def unpacked_extension(vsix: Path) -> Iterator[Path]:
 
 
 def test_integration_suite_passes_inside_vscode(
+    relay: Any,
     code_server: CodeServerFactory,
     browser: WindowOpener,
     workspace: SharedRepo,
-    relay: Any,
     unpacked_extension: Path,
     tmp_path: Path,
 ) -> None:

@@ -56,10 +56,10 @@ def start_pair(
 
 
 def test_two_users_see_presence_cursors_follow_and_status(
+    relay: Any,
     code_server: CodeServerFactory,
     browser: WindowOpener,
     workspace: SharedRepo,
-    relay: Any,
     vsix: Path,
     tmp_path: Path,
 ) -> None:
@@ -101,10 +101,10 @@ def test_two_users_see_presence_cursors_follow_and_status(
     reason="latency measurement: set ENSEMBLE_E2E_LATENCY=1 (about 1 minute)",
 )
 def test_editor_to_editor_cursor_latency(
+    relay: Any,
     code_server: CodeServerFactory,
     browser: WindowOpener,
     workspace: SharedRepo,
-    relay: Any,
     vsix: Path,
 ) -> None:
     """Alice's cursor move -> her name tag on that line in Bob's DOM: p50/p95 over 50 moves."""

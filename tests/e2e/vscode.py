@@ -206,25 +206,42 @@ class Workbench:
             rows = self.quick_rows()
             self.page.keyboard.press("Escape")
             raise VSCodeError(f"{self.name}: no command {title!r}; palette shows {rows}") from exc
+        # The palette closes before the command runs; a later prompt reuses the same widget.
+        self.wait_for(
+            lambda: (
+                not self.quick_input_visible()
+                or not self.page.input_value(QUICK_INPUT_BOX).startswith(">")
+            ),
+            f"the command palette to close after {title!r}",
+            timeout=10,
+        )
 
     def quick_input_visible(self) -> bool:
         return bool(self.page.is_visible(QUICK_INPUT_BOX))
 
-    def wait_quick_input(self, timeout: float = DEFAULT_TIMEOUT) -> str:
-        """Wait for an input box / quick pick to show; return its prompt/placeholder text."""
-        self.page.wait_for_selector(QUICK_INPUT_BOX, state="visible", timeout=timeout * 1000)
-        return str(
-            self.page.evaluate(
-                """() => {
-                const w = document.querySelector('.quick-input-widget');
-                const i = w.querySelector('.quick-input-box input');
-                const m = w.querySelector('.quick-input-message');
-                const t = w.querySelector('.quick-input-title');
-                return [t && t.textContent, i.placeholder, m && m.textContent]
-                  .filter(Boolean).join(' | ');
-            }"""
-            )
+    def quick_input_prompt(self) -> str | None:
+        """Title, placeholder, aria-label and message of the open input box; None when closed."""
+        prompt = self.page.evaluate(
+            """() => {
+            const w = document.querySelector('.quick-input-widget');
+            if (!w || w.style.display === 'none' || !w.offsetParent) return null;
+            const i = w.querySelector('.quick-input-box input');
+            if (!i || !i.offsetParent) return null;
+            const m = w.querySelector('.quick-input-message');
+            const t = w.querySelector('.quick-input-title');
+            return [t && t.textContent, i.placeholder, i.getAttribute('aria-label'),
+                    m && m.textContent].filter(Boolean).join(' | ');
+        }"""
         )
+        return None if prompt is None else str(prompt)
+
+    def wait_quick_input(self, timeout: float = DEFAULT_TIMEOUT) -> str:
+        """Wait for an input box / quick pick to show; return its prompt text."""
+        return self.wait_for(
+            lambda: (p,) if (p := self.quick_input_prompt()) is not None else None,
+            "an input box",
+            timeout,
+        )[0]
 
     def answer_input(self, text: str, timeout: float = DEFAULT_TIMEOUT) -> None:
         """Type into the open input box and accept it."""

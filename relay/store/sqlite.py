@@ -40,68 +40,11 @@ from relay.store.base import (
     UserRecord,
     Write,
 )
+from relay.store.migrations import MIGRATIONS
 
 log = logging.getLogger("relay.store")
 T = TypeVar("T")
 
-MIGRATIONS: list[str] = [
-    # 1: initial schema
-    """
-    CREATE TABLE users (
-        id TEXT PRIMARY KEY, name TEXT NOT NULL, pw_hash TEXT NOT NULL, created_at REAL NOT NULL
-    );
-    CREATE TABLE sessions (
-        id TEXT PRIMARY KEY, name TEXT NOT NULL, host TEXT NOT NULL, repo TEXT NOT NULL,
-        repo_key TEXT NOT NULL, created_at REAL NOT NULL, ended_at REAL,
-        last_seq INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE TABLE members (
-        session_id TEXT NOT NULL, user_id TEXT NOT NULL, role TEXT NOT NULL,
-        joined_at REAL NOT NULL, removed_at REAL, PRIMARY KEY (session_id, user_id)
-    );
-    CREATE INDEX members_user ON members (user_id);
-    CREATE TABLE invites (
-        id TEXT PRIMARY KEY, session_id TEXT NOT NULL, token TEXT NOT NULL UNIQUE,
-        role TEXT NOT NULL, created_by TEXT NOT NULL, created_at REAL NOT NULL,
-        expires_at REAL NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,
-        uses INTEGER NOT NULL DEFAULT 0, max_uses INTEGER
-    );
-    CREATE INDEX invites_session ON invites (session_id);
-    CREATE TABLE actions (
-        client_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, session_id TEXT NOT NULL,
-        fingerprint TEXT NOT NULL, seq INTEGER NOT NULL
-    );
-    CREATE TABLE events (
-        session_id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
-        audience TEXT, data TEXT NOT NULL, PRIMARY KEY (session_id, seq)
-    );
-    CREATE TABLE chat (
-        id TEXT PRIMARY KEY, session_id TEXT NOT NULL, seq INTEGER NOT NULL,
-        audience TEXT, data TEXT NOT NULL
-    );
-    CREATE INDEX chat_session_seq ON chat (session_id, seq);
-    CREATE TABLE threads (
-        id TEXT PRIMARY KEY, session_id TEXT NOT NULL, repo_key TEXT NOT NULL,
-        created_at REAL NOT NULL, data TEXT NOT NULL
-    );
-    CREATE INDEX threads_repo ON threads (repo_key, created_at);
-    CREATE TABLE comments (
-        id TEXT PRIMARY KEY, thread_id TEXT NOT NULL, created_at REAL NOT NULL,
-        data TEXT NOT NULL
-    );
-    CREATE INDEX comments_thread ON comments (thread_id, created_at);
-    CREATE TABLE mentions (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, session_id TEXT NOT NULL,
-        seq INTEGER NOT NULL, delivered INTEGER NOT NULL DEFAULT 0, data TEXT NOT NULL
-    );
-    CREATE INDEX mentions_pending ON mentions (user_id, session_id, delivered);
-    CREATE TABLE event_log (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, kind TEXT NOT NULL,
-        actor TEXT NOT NULL, at REAL NOT NULL, subject TEXT, detail TEXT
-    );
-    CREATE INDEX event_log_session ON event_log (session_id, id);
-    """,
-]
 
 
 def _dump(value: Any) -> str:

@@ -13,6 +13,7 @@ import {
   SessionParams,
   SessionView,
   StateResult,
+  Status,
 } from './protocol';
 
 /** Which part of the shared state changed. */
@@ -86,7 +87,7 @@ export class Ctx implements vscode.Disposable {
   }
 
   get inSession(): boolean {
-    return this.state.session !== null;
+    return !!this.state.session;
   }
 
   get isHost(): boolean {
@@ -138,9 +139,9 @@ export class Ctx implements vscode.Disposable {
       const s = await this.client.sendRequest<StateResult>(Method.STATE, {});
       this.setConnection(s.connection);
       this.setSession(s.session);
-      this.setPeers(s.peers);
+      this.setPeers(s.peers ?? []);
       this.setFollowing(s.following ?? null);
-      this.state.outbox = s.outbox;
+      this.state.outbox = s.outbox ?? 0;
       this.emitter.fire('outbox');
     } catch (err) {
       this.log(`state request failed: ${describeError(err)}`);
@@ -152,8 +153,8 @@ export class Ctx implements vscode.Disposable {
     this.emitter.fire('connection');
   }
 
-  setSession(session: SessionView | null): void {
-    this.state.session = session;
+  setSession(session: SessionView | null | undefined): void {
+    this.state.session = session ?? null;
     if (!session) {
       this.state.peers = [];
       this.state.following = null;
@@ -161,6 +162,15 @@ export class Ctx implements vscode.Disposable {
       this.emitter.fire('follow');
     }
     this.emitter.fire('session');
+  }
+
+  /** My own status as last set here (the daemon reports peers, not me). */
+  setMyStatus(status: Status): void {
+    const session = this.state.session;
+    if (session && session.you.status !== status) {
+      session.you = { ...session.you, status };
+      this.emitter.fire('session');
+    }
   }
 
   setPeers(peers: PeerView[]): void {

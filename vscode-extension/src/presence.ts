@@ -48,10 +48,10 @@ export class ActivityReporter implements vscode.Disposable {
   }
 }
 
-const STATUSES: { status: Status; label: string; detail: string }[] = [
-  { status: 'active', label: '$(circle-filled) Active', detail: 'Working here' },
-  { status: 'idle', label: '$(clock) Idle', detail: 'Around, not typing' },
-  { status: 'away', label: '$(circle-slash) Away', detail: 'Not at the keyboard' },
+const STATUSES: { status: Status; label: string; description: string; iconPath: vscode.ThemeIcon }[] = [
+  { status: 'active', label: 'Active', description: 'working here', iconPath: new vscode.ThemeIcon('circle-filled') },
+  { status: 'idle', label: 'Idle', description: 'around, not typing', iconPath: new vscode.ThemeIcon('clock') },
+  { status: 'away', label: 'Away', description: 'not at the keyboard', iconPath: new vscode.ThemeIcon('circle-slash') },
 ];
 
 /** Ensemble: Set Status. Accepts a status argument to skip the quick pick. */
@@ -66,6 +66,7 @@ export async function setStatus(ctx: Ctx, arg?: unknown): Promise<void> {
   }
   try {
     await ctx.request(Method.SET_STATUS, { status });
+    ctx.setMyStatus(status);
   } catch (err) {
     void vscode.window.showErrorMessage(`Ensemble: could not set the status: ${describeError(err)}`);
   }

@@ -70,9 +70,12 @@ export class LocalTracker implements vscode.Disposable {
       this.lastFocus = uri;
       this.ctx.notify(Method.FOCUS, { uri });
     }
-    if (editor && uri && !this.guard.active) {
+    if (editor && uri) {
+      // While revealing a followed peer, the viewport is theirs: only the file and caret are sent.
       this.sendCursor(editor);
-      this.sendViewport(editor);
+      if (!this.guard.active) {
+        this.sendViewport(editor);
+      }
     }
   }
 

@@ -171,7 +171,7 @@ class RelayServer:
         try:
             uid = self.auth.verify(token.strip())
         except AuthError as exc:
-            return _unauthorized(str(exc))
+            return _unauthorized(str(exc), exc.code)
         user = await self.store.get_user(uid)
         if user is None:
             return _unauthorized("unknown user")
@@ -345,8 +345,8 @@ def _response(status: http.HTTPStatus, body: str, content_type: str) -> Response
     return Response(status.value, status.phrase, headers, data)
 
 
-def _unauthorized(reason: str) -> Response:
-    body = json.dumps({"error": ErrorCode.UNAUTHORIZED, "message": reason})
+def _unauthorized(reason: str, code: str = ErrorCode.UNAUTHORIZED) -> Response:
+    body = json.dumps({"error": code, "message": reason})
     resp = _response(http.HTTPStatus.UNAUTHORIZED, body, "application/json")
     resp.headers["WWW-Authenticate"] = 'Bearer realm="ensemble"'
     return resp

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
+from relay.metrics import Metrics
 from relay.protocol import CloseCode, Error, Message, Role, UserRef, encode
 
 
@@ -32,7 +33,7 @@ class Client:
         "last_refill",
         "last_seen",
         "max_buffer",
-        "metrics_out",
+        "metrics",
         "pending",
         "rate",
         "roles",
@@ -69,7 +70,7 @@ class Client:
         self.closed = False
         # Presence waiting for a busy socket: session id -> user id -> merged entry.
         self.pending: dict[str, dict[str, dict[str, Any]]] = {}
-        self.metrics_out: dict[str, int] | None = None
+        self.metrics: Metrics | None = None
 
     @property
     def user_id(self) -> str:
@@ -98,11 +99,13 @@ class Client:
         if self.transport.buffered() > self.max_buffer:
             # Durable frames are never dropped silently: a receiver this far behind is
             # disconnected and catches up by seq when it reconnects.
+            if self.metrics is not None:
+                self.metrics.slow_disconnects += 1
             self.close(CloseCode.POLICY_VIOLATION, "receiver too slow")
             return
         self.transport.write(data)
-        if self.metrics_out is not None:
-            self.metrics_out[kind] = self.metrics_out.get(kind, 0) + 1
+        if self.metrics is not None:
+            self.metrics.messages_out[kind] += 1
 
     def send(self, msg: Message) -> None:
         self.write(encode(msg).encode(), msg.TYPE)

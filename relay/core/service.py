@@ -80,7 +80,7 @@ class Core:
         c = self.config
         client = Client(conn_id, user, transport, now=time.monotonic(), rate=c.rate_per_second,
                         burst=c.rate_burst, max_buffer=c.max_buffer_bytes)
-        client.metrics_out = self.metrics.messages_out
+        client.metrics = self.metrics
         self.clients.add(client)
         return client
 

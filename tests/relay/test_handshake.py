@@ -32,11 +32,16 @@ def _get(url: str) -> tuple[int, str, str]:
         return exc.code, exc.headers.get("Content-Type", ""), exc.read().decode()
 
 
-async def _status_of_upgrade(url: str, headers: dict[str, str]) -> int:
+async def _refusal(url: str, headers: dict[str, str]) -> tuple[int, str]:
     with pytest.raises(InvalidStatus) as info:
         async with connect(url + "/ws", additional_headers=headers, open_timeout=10):
             pass
-    return info.value.response.status_code
+    resp = info.value.response
+    return resp.status_code, json.loads(resp.body or b"{}").get("error", "")
+
+
+async def _status_of_upgrade(url: str, headers: dict[str, str]) -> int:
+    return (await _refusal(url, headers))[0]
 
 
 async def test_upgrade_without_token_is_refused_with_401(relay):
@@ -53,7 +58,8 @@ async def test_upgrade_with_expired_token_is_refused_with_401(relay):
     now = int(time.time())
     expired = jwt.encode({"sub": uid, "iat": now - 100, "exp": now - 10,
                           "iss": "ensemble-relay"}, secret, algorithm="HS256")
-    assert await _status_of_upgrade(relay.url, {"Authorization": f"Bearer {expired}"}) == 401
+    assert await _refusal(relay.url, {"Authorization": f"Bearer {expired}"}) \
+        == (401, "token_expired")
 
 
 async def test_token_signed_with_another_secret_is_refused_with_401(relay):

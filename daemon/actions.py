@@ -183,7 +183,7 @@ class Actions:
 
     def cursor(self, p: CursorParams) -> None:
         d = self.d
-        d.touch()
+        d.presence.touch()
         m = d.mirror
         if m is None:
             return
@@ -202,7 +202,7 @@ class Actions:
                            sent_at=time.time(), content_hash=digest)
         fingerprint = json.dumps([path, [[s.anchor.line, s.anchor.character, s.active.line,
                                           s.active.character] for s in sels], digest])
-        d.coalescer.put("cursor", msg, fingerprint)
+        d.presence.put("cursor", msg, fingerprint)
 
     def viewport(self, p: ViewportParams) -> None:
         d = self.d
@@ -215,7 +215,7 @@ class Actions:
         ranges = d.files.ranges_to_wire(p.uri, p.ranges)
         fingerprint = json.dumps([path, [[r.start.line, r.start.character, r.end.line,
                                           r.end.character] for r in ranges]])
-        d.coalescer.put("viewport", ViewportUpdate(session_id=m.session_id, path=path,
+        d.presence.put("viewport", ViewportUpdate(session_id=m.session_id, path=path,
                                                    ranges=ranges), fingerprint)
 
     def focus(self, p: FocusParams) -> None:
@@ -224,7 +224,7 @@ class Actions:
         if m is None:
             return
         path = d.files.path_of(p.uri) if p.uri else None
-        d.coalescer.put("focus", FocusUpdate(session_id=m.session_id, path=path), path)
+        d.presence.put("focus", FocusUpdate(session_id=m.session_id, path=path), path)
 
     def activity(self, p: Empty) -> None:
-        self.d.touch()
+        self.d.presence.touch()

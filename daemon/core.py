@@ -10,18 +10,19 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from daemon import anchors, views
+from daemon import views
+from daemon.board import ThreadBoard
 from daemon.config import Config
 from daemon.connection import RelayConnection
 from daemon.errors import DaemonError, NotInSession, NotSignedIn, Offline, RelayRefused
 from daemon.local import LocalFiles
 from daemon.outbox import Outbox
+from daemon.presence import Presence
 from daemon.protocol import (
     ChatParams,
     ConnectionParams,
@@ -36,24 +37,20 @@ from daemon.protocol import (
     PeerView,
     SessionParams,
     SessionView,
-    ThreadsChangedParams,
 )
 from daemon.session import Change, SessionMirror
-from daemon.traffic import Coalescer, Debouncer
+from daemon.traffic import Debouncer
 from relay.protocol import (
     Ack,
     CloseCode,
     Error,
     ErrorCode,
     Event,
-    Heartbeat,
     MentionNotice,
     Message,
     PresenceUpdate,
     SessionJoin,
     SessionState,
-    Status,
-    StatusSet,
     Thread,
     UserJoined,
     UserLeft,
@@ -92,20 +89,14 @@ class Daemon:
         self.repo_mismatch = False
         self.following: str | None = None
         self.outbox: Outbox | None = None
-        self.status: Status = "active"
-        self.manual_status = False
-        self.last_activity = time.monotonic()
-        self.coalescer = Coalescer(1.0 / config.cursor_rate, self._send_ephemeral)
+        self.presence = Presence(config, lambda: self.conn,
+                                 lambda: self.mirror.session_id if self.mirror else None)
         self.publish_peers = Debouncer(1.0 / config.cursor_rate, self._publish_peers)
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._heartbeat: asyncio.Task[None] | None = None
-        self._idle_task: asyncio.Task[None] | None = None
         self._joining: asyncio.Lock | None = None
-        self.placements: dict[str, anchors.Placement] = {}
-        self.on_threads_changed: Callable[[set[str]], None] | None = None
+        self.board = ThreadBoard(files, self.notify)
         self.on_peers_changed: Callable[[list[PeerView]], None] | None = None
         self.local_repo: Any = None
-        self.sent_frames = 0
 
     # ----- lifecycle ---------------------------------------------------------------
 
@@ -119,7 +110,7 @@ class Daemon:
         self.outbox = Outbox(self.config.data_dir / self.outbox_name())
         self.want_session = self.outbox.get_state(STATE_SESSION)
         self.notify_outbox()
-        self._idle_task = self.spawn(self._idle_loop())
+        self.presence.start()
         if self.token:
             self.connect()
         else:
@@ -147,12 +138,12 @@ class Daemon:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        self._stop_heartbeat()
+        self.presence.stop_heartbeat()
 
     async def close(self) -> None:
         """Stop everything; the outbox keeps what was not acked."""
         await self.disconnect()
-        self.coalescer.cancel()
+        await self.presence.close()
         self.publish_peers.cancel()
         for task in list(self._tasks):
             task.cancel()
@@ -197,7 +188,7 @@ class Daemon:
         if state == "signed_out" and self.conn is not None and detail:
             self.token = None
         if state != "online":
-            self._stop_heartbeat()
+            self.presence.stop_heartbeat()
         self.notify(Method.DID_CHANGE_CONNECTION, self.connection_params())
 
     def notify_outbox(self) -> None:
@@ -227,61 +218,20 @@ class Daemon:
             self.on_peers_changed(peers)
 
     def local_thread(self, thread: Thread) -> LocalThread | None:
-        """``thread`` placed in the local file, following local edits since last placed."""
-        placed = views.place_thread(thread, self.files, self.placements.get(thread.id))
-        if placed is None:
-            return None
-        self.placements[thread.id] = placed[1]
-        return placed[0]
+        return self.board.place(thread)
 
     def notify_threads(self, threads: list[Thread], removed: list[str] | None = None) -> None:
-        placed: list[LocalThread] = []
-        for t in threads:
-            lt = self.local_thread(t)
-            if lt is not None:
-                placed.append(lt)
-        if placed or removed:
-            self.notify(Method.DID_CHANGE_THREADS,
-                        ThreadsChangedParams(threads=placed, removed=removed or []))
-            if self.on_threads_changed is not None:
-                self.on_threads_changed({lt.uri for lt in placed})
+        self.board.publish(threads, removed)
 
     def document_changed(self, uri: str, edits: list[Any]) -> None:
         """Local edits: threads of this file follow them; tell the editor what moved."""
-        m = self.mirror
-        path = self.files.path_of(uri)
-        if m is None or path is None:
-            return
-        lines = self.files.lines(uri)
-        moved: list[Thread] = []
-        for t in m.threads.values():
-            if t.anchor.path != path:
-                continue
-            before = self.placements.get(t.id)
-            if before is None or lines is None:
-                self.placements.pop(t.id, None)
-                moved.append(t)
-                continue
-            after = anchors.follow(before, edits, t.anchor, lines)
-            if after != before:
-                self.placements[t.id] = after
-                moved.append(t)
-        if moved:
-            self.notify_threads(moved)
+        if self.mirror is not None:
+            self.board.document_changed(uri, edits, self.mirror.threads.values())
 
     def document_opened(self, uri: str) -> None:
         """A document was opened: place its threads against the open text."""
-        m = self.mirror
-        path = self.files.path_of(uri)
-        if m is None or path is None:
-            return
-        mine = [t for t in m.threads.values() if t.anchor.path == path]
-        for t in mine:
-            self.placements.pop(t.id, None)
-        if mine:
-            self.notify_threads(mine)
-        elif self.on_threads_changed is not None:
-            self.on_threads_changed({uri})
+        if self.mirror is not None:
+            self.board.document_opened(uri, self.mirror.threads.values())
 
     def _apply_change(self, change: Change) -> None:
         if change.chat:
@@ -383,9 +333,7 @@ class Daemon:
     async def _on_online(self, welcome: Welcome) -> None:
         self.user = welcome.user
         self.notify(Method.DID_CHANGE_CONNECTION, self.connection_params())
-        self._stop_heartbeat()
-        timeout = welcome.limits.presence_timeout
-        self._heartbeat = self.spawn(self._heartbeat_loop(max(0.5, min(timeout / 3.0, 20.0))))
+        self.presence.start_heartbeat(welcome.limits.presence_timeout)
         if self.want_session is not None:
             try:
                 await self.join(session_id=self.want_session, rejoin=True)
@@ -442,7 +390,7 @@ class Daemon:
             change = self.mirror.load(state)
         else:
             self.mirror = SessionMirror(state)
-            self.placements.clear()
+            self.board.clear()
             change = Change(chat=sorted(state.chat, key=lambda m: m.seq),
                             threads=list(self.mirror.threads.values()), participants=True)
         self.want_session = state.session.session_id
@@ -455,8 +403,7 @@ class Daemon:
             self.notify(Method.DID_RECEIVE_CHAT, ChatParams(messages=change.chat))
         self.notify_threads(change.threads)
         self.publish_peers()
-        self.coalescer.forget()
-        self._resend_presence()
+        self.presence.resend()
         self.spawn(self.flush())
         return self.mirror
 
@@ -487,13 +434,13 @@ class Daemon:
             return
         self.mirror = None
         self.want_session = None
-        self.placements.clear()
+        self.board.clear()
         if self.outbox is not None:
             self.outbox.set_state(STATE_SESSION, None)
             self.outbox.set_state(STATE_LAST_SEQ, None)
         if self.following is not None:
             self.set_following(None)
-        self.coalescer.cancel()
+        self.presence.cancel_pending()
         self.notify_session(reason)
         self.publish_peers()
 
@@ -525,68 +472,3 @@ class Daemon:
         for entry in self.outbox.pending(m.session_id):
             if not await conn.send(entry.message):
                 return
-
-    # ----- presence -------------------------------------------------------------------
-
-    async def _send_ephemeral(self, msg: Message) -> bool:
-        conn = self.conn
-        if conn is None or not conn.online:
-            return False
-        ok = await conn.send(msg)
-        if ok:
-            self.sent_frames += 1
-        return ok
-
-    def _resend_presence(self) -> None:
-        m = self.mirror
-        if m is not None:
-            self.coalescer.put("status", StatusSet(session_id=m.session_id, status=self.status),
-                               self.status)
-
-    def set_status(self, status: Status, *, manual: bool) -> None:
-        self.manual_status = manual and status != "active"
-        if status == self.status:
-            return
-        self.status = status
-        m = self.mirror
-        if m is not None:
-            self.coalescer.put("status", StatusSet(session_id=m.session_id, status=status),
-                               status)
-
-    def touch(self) -> None:
-        """The user did something: back to active unless a manual status holds."""
-        self.last_activity = time.monotonic()
-        if self.status != "active" and not self.manual_status:
-            self.set_status("active", manual=False)
-
-    async def _idle_loop(self) -> None:
-        cfg = self.config
-        while True:
-            idle_for = time.monotonic() - self.last_activity
-            if not self.manual_status:
-                want: Status = "active"
-                if idle_for >= cfg.away_after:
-                    want = "away"
-                elif idle_for >= cfg.idle_after:
-                    want = "idle"
-                if want != "active" and want != self.status:
-                    self.set_status(want, manual=False)
-            if idle_for < cfg.idle_after:
-                wait = cfg.idle_after - idle_for
-            elif idle_for < cfg.away_after:
-                wait = cfg.away_after - idle_for
-            else:
-                wait = max(cfg.idle_after, 1.0)
-            await asyncio.sleep(min(max(wait, 0.05), 30.0))
-
-    async def _heartbeat_loop(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            conn = self.conn
-            if conn is not None and conn.online:
-                await conn.send(Heartbeat(), paced=False)
-
-    def _stop_heartbeat(self) -> None:
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            self._heartbeat = None

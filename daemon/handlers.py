@@ -272,7 +272,7 @@ class Handlers:
 
     async def set_status(self, p: SetStatusParams) -> None:
         self.d.require_session()
-        self.d.set_status(p.status, manual=True)
+        self.d.presence.set_status(p.status, manual=True)
 
     async def who_is_viewing(self, p: UriParams) -> ViewersResult:
         d = self.d

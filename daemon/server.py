@@ -59,7 +59,9 @@ class EnsembleServer(LanguageServer):
     """The Ensemble daemon as a language server."""
 
     def __init__(self) -> None:
-        super().__init__(SERVER_NAME, SERVER_VERSION, converter_factory=_converter)
+
+        super().__init__(SERVER_NAME, SERVER_VERSION, converter_factory=_converter,
+                         )
         self.daemon: Daemon | None = None
         self.plain: PlainLsp | None = None
         self.init_params: lsp.InitializeParams | None = None
@@ -119,7 +121,7 @@ class EnsembleServer(LanguageServer):
         files.store.encoding = encoding
         daemon = Daemon(config, files, self.send)
         if self.plain is not None:
-            daemon.on_threads_changed = self.plain.threads_changed
+            daemon.board.on_change = self.plain.threads_changed
             daemon.on_peers_changed = self.plain.peers_changed
         methods.register(self.feature, Handlers(daemon), self.report)
         self.daemon = daemon
@@ -156,7 +158,7 @@ class EnsembleServer(LanguageServer):
         d = self.daemon
         if d is None:
             return
-        d.touch()
+        d.presence.touch()
         uri = params.text_document.uri
         try:
             edits = d.files.store.change(uri, params.text_document.version,

@@ -6,6 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from relay.core import permissions
+from relay.core.room import Room
 from relay.protocol import (
     Anchor,
     ChatDelete,
@@ -29,7 +30,6 @@ from relay.store.base import LogLine, Write
 
 if TYPE_CHECKING:
     from relay.core.client import Client
-    from relay.core.room import Room
     from relay.core.service import Core, Handler
 
 MENTION_RE = re.compile(r"(?<![\w@])@([a-z0-9][a-z0-9_.-]{1,31})", re.IGNORECASE)
@@ -89,10 +89,9 @@ def _visible(m: ChatMessage, user_id: str) -> bool:
 
 
 async def chat_send(core: Core, client: Client, msg: ChatSend) -> None:
-    room = core.joined(client, msg.session_id, "chat_send", msg)
     uid = client.user.id
 
-    async def build() -> Write:
+    async def build(room: Room) -> Write:
         _nonempty(core, msg.text, msg)
         if msg.to is not None and (msg.to == uid or room.role_of(msg.to) is None):
             raise ProtocolError(ErrorCode.INVALID_VALUE,
@@ -117,14 +116,13 @@ async def chat_send(core: Core, client: Client, msg: ChatSend) -> None:
                      mentions=_mention_rows(names, room, client, msg.text, now,
                                             message_id=msg.id))
 
-    await core.durable(client, room, msg, build)
+    await core.durable(client, msg, build)
 
 
 async def chat_edit(core: Core, client: Client, msg: ChatEdit) -> None:
-    room = core.joined(client, msg.session_id, "chat_edit", msg)
     uid = client.user.id
 
-    async def build() -> Write:
+    async def build(room: Room) -> Write:
         target = await _chat_target(core, room, msg.message_id, msg)
         if not _visible(target, uid) or target.deleted:
             raise _not_found("message", msg)
@@ -147,14 +145,13 @@ async def chat_edit(core: Core, client: Client, msg: ChatEdit) -> None:
                      mentions=_mention_rows(fresh, room, client, msg.text, now,
                                             message_id=target.id))
 
-    await core.durable(client, room, msg, build)
+    await core.durable(client, msg, build)
 
 
 async def chat_delete(core: Core, client: Client, msg: ChatDelete) -> None:
-    room = core.joined(client, msg.session_id, "chat_delete", msg)
     uid = client.user.id
 
-    async def build() -> Write:
+    async def build(room: Room) -> Write:
         target = await _chat_target(core, room, msg.message_id, msg)
         if not _visible(target, uid) or target.deleted:
             raise _not_found("message", msg)
@@ -172,7 +169,7 @@ async def chat_delete(core: Core, client: Client, msg: ChatDelete) -> None:
 
         return Write(session_id=room.id, build=event, audience=_audience(target), chats=[target])
 
-    await core.durable(client, room, msg, build)
+    await core.durable(client, msg, build)
 
 
 def _toggle(reactions: dict[str, list[str]], emoji: str, uid: str) -> None:
@@ -186,10 +183,9 @@ def _toggle(reactions: dict[str, list[str]], emoji: str, uid: str) -> None:
 
 
 async def reaction_toggle(core: Core, client: Client, msg: ReactionToggle) -> None:
-    room = core.joined(client, msg.session_id, "reaction_toggle", msg)
     uid = client.user.id
 
-    async def build() -> Write:
+    async def build(room: Room) -> Write:
         emoji = msg.emoji
         if not emoji or len(emoji) > MAX_EMOJI or any(ch.isspace() for ch in emoji):
             raise ProtocolError(ErrorCode.INVALID_VALUE, "emoji must be 1-32 characters",
@@ -216,7 +212,7 @@ async def reaction_toggle(core: Core, client: Client, msg: ReactionToggle) -> No
 
         return Write(session_id=room.id, build=comment_event, comments=[comment])
 
-    await core.durable(client, room, msg, build)
+    await core.durable(client, msg, build)
 
 
 # -- comment threads
@@ -254,10 +250,9 @@ def _check_anchor(core: Core, anchor: Anchor, msg: Any) -> None:
 
 
 async def thread_create(core: Core, client: Client, msg: ThreadCreate) -> None:
-    room = core.joined(client, msg.session_id, "thread_create", msg)
     uid = client.user.id
 
-    async def build() -> Write:
+    async def build(room: Room) -> Write:
         _check_anchor(core, msg.anchor, msg)
         _nonempty(core, msg.text, msg)
         now = core.clock()
@@ -278,14 +273,13 @@ async def thread_create(core: Core, client: Client, msg: ThreadCreate) -> None:
                      log=[LogLine(kind="thread_created", actor=uid, at=now, subject=msg.id,
                                   detail=msg.anchor.path)])
 
-    await core.durable(client, room, msg, build)
+    await core.durable(client, msg, build)
 
 
 async def comment_reply(core: Core, client: Client, msg: CommentReply) -> None:
-    room = core.joined(client, msg.session_id, "comment_reply", msg)
     uid = client.user.id
 
-    async def build() -> Write:
+    async def build(room: Room) -> Write:
         thread = await _thread(core, room, msg.thread_id, msg)
         _nonempty(core, msg.text, msg)
         now = core.clock()
@@ -303,14 +297,13 @@ async def comment_reply(core: Core, client: Client, msg: CommentReply) -> None:
                      log=[LogLine(kind="comment_created", actor=uid, at=now, subject=msg.id,
                                   detail=thread.id)])
 
-    await core.durable(client, room, msg, build)
+    await core.durable(client, msg, build)
 
 
 async def comment_edit(core: Core, client: Client, msg: CommentEdit) -> None:
-    room = core.joined(client, msg.session_id, "comment_edit", msg)
     uid = client.user.id
 
-    async def build() -> Write:
+    async def build(room: Room) -> Write:
         c = await _comment(core, room, msg.comment_id, msg)
         permissions.check_author("comment_edit", room.role_of(uid) or "viewer",  # type: ignore[arg-type]
                                  c.author.id, uid, rid=msg.rid, id=msg.id)
@@ -330,14 +323,13 @@ async def comment_edit(core: Core, client: Client, msg: CommentEdit) -> None:
                      mentions=_mention_rows(fresh, room, client, msg.text, now,
                                             thread_id=c.thread_id, comment_id=c.id))
 
-    await core.durable(client, room, msg, build)
+    await core.durable(client, msg, build)
 
 
 async def comment_delete(core: Core, client: Client, msg: CommentDelete) -> None:
-    room = core.joined(client, msg.session_id, "comment_delete", msg)
     uid = client.user.id
 
-    async def build() -> Write:
+    async def build(room: Room) -> Write:
         c = await _comment(core, room, msg.comment_id, msg)
         permissions.check_author("comment_delete", room.role_of(uid) or "viewer",  # type: ignore[arg-type]
                                  c.author.id, uid, rid=msg.rid, id=msg.id)
@@ -353,14 +345,13 @@ async def comment_delete(core: Core, client: Client, msg: CommentDelete) -> None
 
         return Write(session_id=room.id, build=event, comments=[c])
 
-    await core.durable(client, room, msg, build)
+    await core.durable(client, msg, build)
 
 
 async def thread_resolve(core: Core, client: Client, msg: ThreadResolve) -> None:
-    room = core.joined(client, msg.session_id, "thread_resolve", msg)
     uid = client.user.id
 
-    async def build() -> Write:
+    async def build(room: Room) -> Write:
         thread = await _thread(core, room, msg.thread_id, msg)
         now = core.clock()
         thread.resolved = msg.resolved
@@ -375,7 +366,7 @@ async def thread_resolve(core: Core, client: Client, msg: ThreadResolve) -> None
                      thread_repo_key=room.record.repo_key,
                      log=[LogLine(kind=kind, actor=uid, at=now, subject=thread.id)])
 
-    await core.durable(client, room, msg, build)
+    await core.durable(client, msg, build)
 
 
 HANDLERS: dict[str, Handler] = {

@@ -139,12 +139,25 @@ class Core:
 
     def joined(self, client: Client, session_id: str, action: str, msg: Any) -> Room:
         """The room of a session this connection joined, with the action permitted."""
-        rid = getattr(msg, "rid", None)
-        mid = getattr(msg, "id", None)
+        room = self.room_of(client, session_id, msg)
+        self.permit(client, room, action, msg)
+        return room
+
+    def room_of(self, client: Client, session_id: str, msg: Any) -> Room:
+        """The room of a session joined on this connection by a current member."""
         room = self.rooms.get(session_id)
         if room is None or session_id not in client.roles:
-            raise ProtocolError(ErrorCode.NOT_IN_SESSION, "join the session first", rid=rid,
-                                id=mid)
+            raise ProtocolError(ErrorCode.NOT_IN_SESSION, "join the session first",
+                                rid=getattr(msg, "rid", None), id=getattr(msg, "id", None))
+        if room.role_of(client.user.id) is None:
+            raise ProtocolError(ErrorCode.NOT_IN_SESSION, "not a member of this session",
+                                rid=getattr(msg, "rid", None), id=getattr(msg, "id", None))
+        return room
+
+    def permit(self, client: Client, room: Room, action: str, msg: Any) -> None:
+        """Role (permission matrix) and session state checks for an action."""
+        rid = getattr(msg, "rid", None)
+        mid = getattr(msg, "id", None)
         role = room.role_of(client.user.id)
         if role is None:
             raise ProtocolError(ErrorCode.NOT_IN_SESSION, "not a member of this session",
@@ -152,7 +165,6 @@ class Core:
         permissions.check(action, role, rid=rid, id=mid)  # type: ignore[arg-type]
         if room.ended and action in permissions.WRITES:
             raise ProtocolError(ErrorCode.SESSION_ENDED, "the session has ended", rid=rid, id=mid)
-        return room
 
     def check_text(self, text: str, msg: Any, limit: int | None = None) -> None:
         limit = self.config.max_text_chars if limit is None else limit
@@ -169,9 +181,14 @@ class Core:
         return seq
 
     async def durable(
-        self, client: Client, room: Room, msg: Any, build: Callable[[], Awaitable[Write | None]]
+        self, client: Client, msg: Any, build: Callable[[Room], Awaitable[Write | None]]
     ) -> None:
-        """Dedupe by client id, store, ack, broadcast: the path of every durable action."""
+        """Dedupe by client id, check, store, ack, broadcast: every durable action's path.
+
+        De-duplication comes before the role and session-state checks so that the retry
+        of an action stored just before a role change or the session's end is acked.
+        """
+        room = self.room_of(client, msg.session_id, msg)
         fp = fingerprint(msg)
         async with room.lock:
             prev = await self.store.action(msg.id)
@@ -182,7 +199,8 @@ class Core:
                                         rid=msg.rid, id=msg.id)
                 client.send(Ack(id=msg.id, seq=prev.seq, rid=msg.rid))
                 return
-            write = await build()
+            self.permit(client, room, msg.TYPE, msg)
+            write = await build(room)
             if write is None:
                 return
             write.client_id = msg.id

@@ -16,6 +16,7 @@ from relay.protocol import (
     MentionNotice,
     Ok,
     ReactionToggle,
+    SessionEnd,
     SessionLeave,
 )
 from tests.helpers import connected, new_id
@@ -182,3 +183,15 @@ async def test_empty_text_is_refused(trio):
     assert err.code == ErrorCode.INVALID_VALUE
 
 
+
+
+async def test_retry_of_a_stored_action_is_acked_even_after_the_session_ended(trio):
+    mid = new_id()
+    msg = ChatSend(id=mid, session_id=trio.sid, text="last words")
+    first = await trio.editor.request(msg, Ack)
+    await trio.host.request(SessionEnd(session_id=trio.sid), Ok)
+    msg.rid = None
+    again = await trio.editor.request(msg, Ack)
+    assert again.seq == first.seq
+    err = await trio.editor.error(ChatSend(id=new_id(), session_id=trio.sid, text="new"))
+    assert err.code == ErrorCode.SESSION_ENDED

@@ -95,6 +95,9 @@ class Daemon:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._joining: asyncio.Lock | None = None
         self.board = ThreadBoard(files, self.notify)
+        # (connection, session id) once joined on that connection: durable actions
+        # go out directly only then; before, the flush after the join sends them
+        self.joined: tuple[RelayConnection, str] | None = None
         self.on_peers_changed: Callable[[list[PeerView]], None] | None = None
         self.local_repo: Any = None
 
@@ -189,6 +192,7 @@ class Daemon:
             self.token = None
         if state != "online":
             self.presence.stop_heartbeat()
+            self.joined = None
         self.notify(Method.DID_CHANGE_CONNECTION, self.connection_params())
 
     def notify_outbox(self) -> None:
@@ -404,6 +408,8 @@ class Daemon:
         self.notify_threads(change.threads)
         self.publish_peers()
         self.presence.resend()
+        if self.conn is not None:
+            self.joined = (self.conn, state.session.session_id)
         self.spawn(self.flush())
         return self.mirror
 
@@ -434,6 +440,7 @@ class Daemon:
             return
         self.mirror = None
         self.want_session = None
+        self.joined = None
         self.board.clear()
         if self.outbox is not None:
             self.outbox.set_state(STATE_SESSION, None)
@@ -459,8 +466,7 @@ class Daemon:
         entry = self.outbox.add(msg, method)
         self.notify_outbox()
         conn = self.conn
-        if conn is not None and conn.online and self.mirror is not None \
-                and self.mirror.session_id == entry.session_id:
+        if conn is not None and conn.online and self.joined == (conn, entry.session_id):
             self.spawn(conn.send(msg))
         return entry.id
 

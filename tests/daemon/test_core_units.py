@@ -1,0 +1,160 @@
+"""Sans-I/O parts of the daemon: backoff, coalescing, the session mirror, the outbox, config."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daemon.config import load_config
+from daemon.connection import BACKOFF_BASE, backoff_delay
+from daemon.errors import InvalidParams
+from daemon.outbox import Outbox, OutboxError
+from daemon.session import SessionMirror
+from daemon.traffic import Coalescer
+from daemon.views import color_of
+from relay.protocol import (
+    Anchor,
+    ChatMessage,
+    ChatSend,
+    Comment,
+    CursorUpdate,
+    Event,
+    Heartbeat,
+    Message,
+    Participant,
+    PeerPresence,
+    RepoIdentity,
+    SessionInfo,
+    SessionState,
+    Thread,
+    UserRef,
+)
+
+ALICE = UserRef(id="alice", name="Alice")
+BOB = UserRef(id="bob", name="Bob")
+
+
+def test_backoff_is_full_jitter_capped_and_grows() -> None:
+    """Delays stay in [0.1, min(cap, 0.5 * 2**n)] and their spread grows with attempts."""
+    for attempt in range(12):
+        ceiling = min(30.0, BACKOFF_BASE * 2**attempt)
+        delays = [backoff_delay(attempt, 30.0) for _ in range(200)]
+        assert all(0.1 <= d <= max(ceiling, 0.1) for d in delays)
+    assert max(backoff_delay(10, 30.0) for _ in range(200)) > 10.0
+    assert max(backoff_delay(50, 5.0) for _ in range(200)) <= 5.0
+
+
+async def test_coalescer_sends_first_and_latest_and_skips_repeats() -> None:
+    """Inside one interval only the first and the latest value go out; repeats are dropped."""
+    sent: list[int] = []
+
+    async def send(msg: Message) -> bool:
+        assert isinstance(msg, CursorUpdate)
+        sent.append(msg.selections[0].active.line)
+        return True
+
+    def cursor(line: int) -> CursorUpdate:
+        from relay.protocol import Position, Selection
+        pos = Position(line=line, character=0)
+        return CursorUpdate(session_id="s", path="a", selections=[Selection(anchor=pos,
+                                                                            active=pos)])
+
+    c = Coalescer(0.2, send)
+    c.put("cursor", cursor(1), 1)
+    while not sent:  # the first value goes out as soon as the loop runs
+        await asyncio.sleep(0)
+    for line in range(2, 11):
+        c.put("cursor", cursor(line), line)
+    deadline = time.monotonic() + 5
+    while sent != [1, 10]:
+        assert time.monotonic() < deadline, sent
+        await asyncio.sleep(0.01)
+    c.put("cursor", cursor(10), 10)
+    await asyncio.sleep(0.3)  # longer than the interval: a wrongly sent repeat would show
+    assert sent == [1, 10]
+    c.forget()
+    c.put("cursor", cursor(10), 10)
+    while sent != [1, 10, 10]:
+        assert time.monotonic() < deadline, sent
+        await asyncio.sleep(0.01)
+    c.cancel()
+
+
+def state(**kw: Any) -> SessionState:
+    info = SessionInfo(session_id="s1", name="n", repo=RepoIdentity(), host=ALICE,
+                       created_at=1.0)
+    base: dict[str, Any] = dict(
+        session=info, you=Participant(user=BOB, role="editor", online=True),
+        participants=[Participant(user=ALICE, role="host", online=True)], presence=[],
+        last_seq=3, chat=[], chat_has_more=False, threads=[], mentions=[])
+    base.update(kw)
+    return SessionState(**base)
+
+
+def test_mirror_upserts_events_and_merges_presence() -> None:
+    """Events upsert chat and comments idempotently; presence merges field by field."""
+    m = SessionMirror(state())
+    msg = ChatMessage(id="m1", session_id="s1", seq=4, author=ALICE, text="hi", created_at=2.0)
+    ev = Event(session_id="s1", seq=4, id="m1", kind="chat_created", actor=ALICE, at=2.0,
+               message=msg)
+    change = m.apply(ev)
+    m.apply(ev)
+    assert [c.id for c in change.chat] == ["m1"] and m.last_seq == 4 and len(m.chat) == 1
+    thread = Thread(id="t1", session_id="s1", author=ALICE, created_at=3.0, comments=[],
+                    anchor=Anchor(path="a.py", start_line=0, end_line=0, text=["x"]))
+    m.apply(Event(session_id="s1", seq=5, id="t1", kind="thread_created", actor=ALICE, at=3.0,
+                  thread=thread))
+    reply = Comment(id="c2", thread_id="t1", author=BOB, text="ok", created_at=4.0)
+    change = m.apply(Event(session_id="s1", seq=6, id="c2", kind="comment_created", actor=BOB,
+                           at=4.0, comment=reply))
+    assert [c.id for c in m.threads["t1"].comments] == ["c2"] and change.threads[0].id == "t1"
+    edited = Comment(id="c2", thread_id="t1", author=BOB, text="ok!", created_at=4.0)
+    m.apply(Event(session_id="s1", seq=7, id="e", kind="comment_edited", actor=BOB, at=5.0,
+                  comment=edited))
+    assert [c.text for c in m.threads["t1"].comments] == ["ok!"]
+
+    assert m.merge_presence(PeerPresence(user_id="alice", status="idle"))
+    assert m.merge_presence(PeerPresence(user_id="alice", focus="a.py"))
+    assert not m.merge_presence(PeerPresence(user_id="alice", focus="a.py"))
+    assert m.presence["alice"].status == "idle" and m.presence["alice"].focus == "a.py"
+    assert not m.merge_presence(PeerPresence(user_id="bob", status="away"))  # ourselves
+    ended = m.apply(Event(session_id="s1", seq=8, id="x", kind="session_ended", actor=ALICE,
+                          at=6.0))
+    assert ended.ended
+
+
+def test_outbox_keeps_order_and_state_across_reopen(tmp_path: Path) -> None:
+    """Entries come back in write order after reopening; ids are unique; state persists."""
+    path = tmp_path / "o.sqlite3"
+    box = Outbox(path)
+    for i in range(5):
+        box.add(ChatSend(id=f"id{i}", session_id="s" if i % 2 else "t", text=f"m{i}"), "m")
+    box.add(ChatSend(id="id0", session_id="t", text="again"), "m")
+    box.set_state("session_id", "s")
+    box.close()
+    box = Outbox(path)
+    assert [e.id for e in box.pending()] == [f"id{i}" for i in range(5)]
+    assert [e.id for e in box.pending("s")] == ["id1", "id3"]
+    assert box.get_state("session_id") == "s"
+    assert box.remove("id3") is not None and box.remove("id3") is None
+    assert box.count() == 4
+    with pytest.raises(OutboxError):
+        box.add(Heartbeat(), "m")
+    box.close()
+
+
+def test_config_rejects_bad_options_and_colors_are_stable() -> None:
+    """Bad initialization options are invalid params; a user's color never changes."""
+    cfg = load_config({"relay_url": "ws://h:1/", "cursor_rate": 5}, ["file:///w"])
+    assert cfg.relay_url == "ws://h:1" and cfg.cursor_rate == 5 and cfg.workspace_roots == [
+        "file:///w"]
+    with pytest.raises(InvalidParams):
+        load_config({"cursor_rate": "fast"}, [])
+    with pytest.raises(InvalidParams):
+        load_config({"cursor_rate": 0}, [])
+    assert color_of("alice") == color_of("alice") and 0 <= color_of("bob") < 12
+    assert len({color_of(f"user{i}") for i in range(100)}) == 12

@@ -31,6 +31,7 @@ export class FollowController implements vscode.Disposable {
   private readonly subscriptions: vscode.Disposable[] = [];
   private resumable: string | undefined;
   private lastTopLine: number | undefined;
+  private lastRevealed: string | undefined;
   private revealing: Promise<void> = Promise.resolve();
 
   constructor(private readonly ctx: Ctx, private readonly guard: RevealGuard) {
@@ -41,12 +42,12 @@ export class FollowController implements vscode.Disposable {
       vscode.window.onDidChangeTextEditorSelection((e) => {
         const k = e.kind;
         if (k === vscode.TextEditorSelectionChangeKind.Keyboard || k === vscode.TextEditorSelectionChangeKind.Mouse) {
-          this.userMoved('moved the cursor');
+          this.userMoved('moved the cursor', true);
         }
       }),
       vscode.workspace.onDidChangeTextDocument((e) => {
         if (e.contentChanges.length > 0 && e.document === vscode.window.activeTextEditor?.document) {
-          this.userMoved('typed');
+          this.userMoved('typed', true);
         }
       }),
       vscode.window.onDidChangeTextEditorVisibleRanges((e) => {
@@ -81,6 +82,7 @@ export class FollowController implements vscode.Disposable {
       return;
     }
     this.resumable = undefined;
+    this.lastRevealed = undefined;
     this.ctx.setFollowing(userId);
     try {
       await this.ctx.request(Method.FOLLOW, { user_id: userId });
@@ -143,8 +145,9 @@ export class FollowController implements vscode.Disposable {
     }
   }
 
-  private userMoved(what: string): void {
-    if (!this.following || this.guard.active) {
+  /** `certain`: keyboard, mouse or typing, never caused by our reveal. */
+  private userMoved(what: string, certain = false): void {
+    if (!this.following || (!certain && this.guard.active)) {
       return;
     }
     this.resumable = this.following;
@@ -186,6 +189,13 @@ export class FollowController implements vscode.Disposable {
     if (!peer || !uri) {
       return;
     }
+    // Only the followed peer's file and viewport matter; skip updates that change neither.
+    const key = JSON.stringify([target, uri.toString(), peer.visible?.[0]?.start.line, peer.selections?.[0]?.active]);
+    const active = vscode.window.activeTextEditor;
+    if (key === this.lastRevealed && active && uriKey(active.document.uri) === uriKey(uri)) {
+      return;
+    }
+    this.lastRevealed = key;
     await this.guard.run(async () => {
       const editor = await editorFor(uri);
       const visible = peer.visible?.[0];

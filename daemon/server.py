@@ -59,9 +59,10 @@ class EnsembleServer(LanguageServer):
     """The Ensemble daemon as a language server."""
 
     def __init__(self) -> None:
+        from daemon.negotiation import EnsembleProtocol  # UTF-16 whenever the client offers it
 
         super().__init__(SERVER_NAME, SERVER_VERSION, converter_factory=_converter,
-                         )
+                         protocol_cls=EnsembleProtocol)
         self.daemon: Daemon | None = None
         self.plain: PlainLsp | None = None
         self.init_params: lsp.InitializeParams | None = None
@@ -121,7 +122,7 @@ class EnsembleServer(LanguageServer):
         files.store.encoding = encoding
         daemon = Daemon(config, files, self.send)
         if self.plain is not None:
-            daemon.board.on_change = self.plain.threads_changed
+            daemon.on_threads_changed = self.plain.threads_changed
             daemon.on_peers_changed = self.plain.peers_changed
         methods.register(self.feature, Handlers(daemon), self.report)
         self.daemon = daemon

@@ -4,15 +4,20 @@ carets at the same character on a line with emoji and accents."""
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from lsprotocol import types as lsp
+from pygls.lsp.client import LanguageClient
 
 from daemon.protocol import Method
 
 pytestmark = pytest.mark.timeout(180)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 LINE = '    s = "😀 héllo 中"; x = 1'
 CODE = f"def f():\n{LINE}\n    return s\n"
@@ -93,3 +98,40 @@ async def test_caret_in_a_file_that_differs_locally_is_approximate(
     await bob.open("app.py", "# local change\n" + CODE)
     alice.notify(Method.CURSOR, {"uri": a_uri, "selections": [_caret(1, X_UTF16)]})
     await bob.wait_for(Method.DID_CHANGE_PEERS, _peer_at("alice", X_UTF16, approximate=True))
+
+
+@pytest.mark.parametrize(
+    ("offered", "expected"),
+    [([], "utf-16"), (["utf-8", "utf-16"], "utf-16"), (["utf-32", "utf-8"], "utf-32"),
+     (["utf-8"], "utf-8")],
+)
+async def test_daemon_negotiates_utf16_whenever_the_client_offers_it(
+    tmp_path: Path, offered: list[str], expected: str
+) -> None:
+    """The initialize result names UTF-16 when offered at all, else the client's first
+    supported choice (pygls alone would take a UTF-8-first client's UTF-8)."""
+    client = LanguageClient("negotiation-test", "0")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    await client.start_io(sys.executable, "-m", "daemon", env=env, cwd=str(ROOT))
+    try:
+        general = lsp.GeneralClientCapabilities(
+            position_encodings=[lsp.PositionEncodingKind(e) for e in offered]
+        ) if offered else None
+        result = await asyncio.wait_for(client.initialize_async(lsp.InitializeParams(
+            capabilities=lsp.ClientCapabilities(general=general),
+            root_uri=tmp_path.as_uri(),
+            initialization_options={"relay_url": "ws://127.0.0.1:9", "data_dir": str(tmp_path)},
+        )), 30)
+        encoding = result.capabilities.position_encoding
+        assert getattr(encoding, "value", encoding) == expected
+    finally:
+        proc = client._server
+        try:
+            await asyncio.wait_for(client.shutdown_async(None), 10)
+            client.exit(None)
+            if proc is not None:
+                await asyncio.wait_for(proc.wait(), 10)
+        finally:
+            if proc is not None and proc.returncode is None:
+                proc.kill()
+            await asyncio.wait_for(client.stop(), 10)

@@ -122,7 +122,7 @@ class EnsembleServer(LanguageServer):
         files.store.encoding = encoding
         daemon = Daemon(config, files, self.send)
         if self.plain is not None:
-            daemon.on_threads_changed = self.plain.threads_changed
+            daemon.board.on_change = self.plain.threads_changed
             daemon.on_peers_changed = self.plain.peers_changed
         methods.register(self.feature, Handlers(daemon), self.report)
         self.daemon = daemon

@@ -352,7 +352,11 @@ def on_cursor(core: Core, client: Client, msg: CursorUpdate) -> None:
     if len(msg.selections) > MAX_SELECTIONS:
         raise ProtocolError(ErrorCode.INVALID_VALUE, "too many selections", rid=msg.rid)
     entry: dict[str, Any] = {
-        "cursor": {"path": msg.path, "selections": to_wire(msg.selections)},
+        "cursor": {"path": msg.path, "selections": [
+            {"anchor": {"line": s.anchor.line, "character": s.anchor.character},
+             "active": {"line": s.active.line, "character": s.active.character}}
+            for s in msg.selections
+        ]},
     }
     if msg.content_hash is not None:
         entry["cursor"]["content_hash"] = msg.content_hash
@@ -366,7 +370,11 @@ def on_viewport(core: Core, client: Client, msg: ViewportUpdate) -> None:
     if len(msg.ranges) > MAX_SELECTIONS:
         raise ProtocolError(ErrorCode.INVALID_VALUE, "too many ranges", rid=msg.rid)
     _presence(core, client, msg, "viewport",
-              {"viewport": {"path": msg.path, "ranges": to_wire(msg.ranges)}})
+              {"viewport": {"path": msg.path, "ranges": [
+                  {"start": {"line": r.start.line, "character": r.start.character},
+                   "end": {"line": r.end.line, "character": r.end.character}}
+                  for r in msg.ranges
+              ]}})
 
 
 def on_focus(core: Core, client: Client, msg: FocusUpdate) -> None:

@@ -13,13 +13,40 @@ client's list before pygls negotiates; the server passes it as
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import Any
 
 from lsprotocol import types
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
-from daemon.positions import prefer_wire
+# Kept free of relay/daemon imports: this runs before the initialize answer.
+SUPPORTED = ("utf-8", "utf-16", "utf-32")
+WIRE = "utf-16"
+
+
+def _name(offer: object) -> str:
+    return str(getattr(offer, "value", offer)).lower()
+
+
+def choose(offered: Sequence[object] | None) -> str:
+    """The encoding the daemon picks among a client's ``offered`` encodings:
+    UTF-16 when offered (or nothing is), else the first supported one, else UTF-16."""
+    names = [_name(o) for o in offered or ()]
+    if not names or WIRE in names:
+        return WIRE
+    return next((n for n in names if n in SUPPORTED), WIRE)
+
+
+def prefer_wire(params: types.InitializeParams) -> None:
+    """Reorder the client's ``positionEncodings`` in place so that pygls's
+    first-supported-choice negotiation yields :func:`choose`'s answer."""
+    general = params.capabilities.general
+    if general is None or not general.position_encodings:
+        return
+    pick = choose(general.position_encodings)
+    general.position_encodings = sorted(
+        general.position_encodings, key=lambda o: 0 if _name(o) == pick else 1
+    )
 
 
 class EnsembleProtocol(LanguageServerProtocol):

@@ -9,7 +9,8 @@ Negotiation is pygls's job: during ``initialize`` pygls 2.x picks the client's
 most preferred entry of ``capabilities.general.positionEncodings`` that it
 supports (utf-8, utf-16, utf-32), falling back to UTF-16 when the client lists
 none (Neovim 0.7 and VS Code list none, so both get UTF-16), and advertises the
-choice in ``ServerCapabilities.positionEncoding``. Read the result with
+choice in ``ServerCapabilities.positionEncoding``; ``daemon.negotiation`` makes
+it prefer UTF-16 whenever the client offers it. Read the result with
 :func:`negotiated` (``server.workspace.position_encoding``).
 
 pygls itself converts nothing outside its own workspace documents, so every
@@ -182,33 +183,3 @@ def from_wire(
     """A wire position (UTF-16) as an editor position in ``client`` units."""
     return convert_position(lines, pos, WIRE, client, clamp=clamp)
 
-
-def choose(offered: Sequence[object] | None) -> Encoding:
-    """The encoding this daemon prefers among a client's ``offered`` encodings.
-
-    UTF-16 whenever the client accepts it (no conversion against the wire),
-    otherwise the client's first supported choice, and UTF-16 when it offers
-    nothing. pygls 2.x instead takes the client's first supported choice; call
-    :func:`prefer_wire` on the initialize params before pygls sees them to get
-    this policy from pygls too.
-    """
-    names = [getattr(o, "value", o) for o in offered or ()]
-    if not names or WIRE in names:
-        return WIRE
-    for name in names:
-        if isinstance(name, str) and name.lower() in ENCODINGS:
-            return cast(Encoding, name.lower())
-    return WIRE
-
-
-def prefer_wire(params: Any) -> None:
-    """Reorder ``InitializeParams.capabilities.general.position_encodings`` in place so
-    that pygls's negotiation yields :func:`choose`'s answer."""
-    general = getattr(getattr(params, "capabilities", None), "general", None)
-    offered = getattr(general, "position_encodings", None)
-    if general is None or not offered:
-        return
-    pick = choose(offered)
-    general.position_encodings = sorted(
-        offered, key=lambda o: 0 if str(getattr(o, "value", o)).lower() == pick else 1
-    )

@@ -7,16 +7,15 @@ import random
 import pytest
 from lsprotocol import types
 
+from daemon.negotiation import choose, prefer_wire
 from daemon.positions import (
     ENCODINGS,
     PositionError,
-    choose,
     convert,
     convert_position,
     encoding_of,
     from_index,
     from_wire,
-    prefer_wire,
     to_index,
     to_wire,
     units,

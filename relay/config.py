@@ -55,6 +55,7 @@ _OPTIONS: list[tuple[str, type, str]] = [
     ("rate_burst", int, "token-bucket size per connection"),
     ("rate_strikes", int, "rate-limited frames in a row before the connection is closed"),
     ("history_page", int, "chat messages per history page"),
+    ("hello_timeout", float, "seconds a new connection has to send hello"),
     ("max_buffer_bytes", int, "send buffer past which a slow receiver is disconnected"),
     ("sqlite_synchronous", str, "SQLite synchronous pragma (FULL or NORMAL)"),
     ("log_level", str, "debug, info, warning or error"),
@@ -150,7 +151,7 @@ def check(cfg: Config) -> None:
         raise ConfigError("sqlite_synchronous must be FULL, NORMAL or EXTRA")
     if cfg.log_format not in ("kv", "json"):
         raise ConfigError("log_format must be kv or json")
-    for name in ("presence_timeout", "rate_per_second", "token_ttl"):
+    for name in ("presence_timeout", "rate_per_second", "token_ttl", "hello_timeout"):
         if getattr(cfg, name) <= 0:
             raise ConfigError(f"{name} must be positive")
     for name in ("max_frame_bytes", "max_text_chars", "max_participants", "rate_burst",

@@ -102,6 +102,15 @@ async def test_first_frame_other_than_hello_gets_error_and_close_4001(relay):
     assert await client.wait_closed() == CloseCode.HELLO_REQUIRED
 
 
+async def test_connection_without_hello_is_closed_4001_after_the_hello_timeout(relay_factory):
+    relay = relay_factory("--hello-timeout", "0.5")
+    _, token = await user(relay.url)
+    client = await WireClient.connect(relay.url, token, hello=False)
+    err = await client.expect(Error)
+    assert err.code == ErrorCode.HELLO_REQUIRED
+    assert await client.wait_closed() == CloseCode.HELLO_REQUIRED
+
+
 async def test_second_hello_is_refused_and_connection_stays_usable(relay):
     _, token = await user(relay.url)
     client = await WireClient.connect(relay.url, token)

@@ -119,13 +119,13 @@ async def test_silent_peer_expires_as_timeout_and_returns_on_its_next_frame(rela
 
 
 async def test_heartbeats_keep_presence_alive(relay_factory):
-    relay = relay_factory("--presence-timeout", "1")
+    relay = relay_factory("--presence-timeout", "1.2")
     host = await connected(relay.url, "host")
     sid = (await host.create_session()).session.session_id
     inv = await host.request(InviteCreate(session_id=sid), InviteResult)
     busy = await connected(relay.url, "busy")
     await busy.join(invite=inv.invite.token)
-    end = time.monotonic() + 2.5
+    end = time.monotonic() + 2.0
     while time.monotonic() < end:
         await busy.send(Heartbeat())
         await host.send(Heartbeat())

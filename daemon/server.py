@@ -176,6 +176,8 @@ class EnsembleServer(LanguageServer):
     def _on_close(self, params: lsp.DidCloseTextDocumentParams) -> None:
         if self.daemon is not None:
             self.daemon.files.store.close(params.text_document.uri)
+            # unsaved edits are gone: place the file's threads against the text on disk
+            self.daemon.document_opened(params.text_document.uri)
 
 
 def _hard_exit(code: int) -> None:

@@ -126,3 +126,27 @@ async def test_thread_is_re_anchored_in_shifted_edited_diverged_and_deleted_copi
     _change(bob, uri, 4, deleted)
     await bob.wait_for(Method.DID_CHANGE_THREADS, _placed(tid, None))
     await bob.wait_for("textDocument/publishDiagnostics", _diagnostic_at(uri, None))
+
+
+async def test_closing_an_unsaved_document_places_threads_against_the_file_on_disk(
+    daemons: Any, relay: Any, tmp_path: Path
+) -> None:
+    """Typed-in lines that were never saved stop counting once the document closes."""
+    alice = await _signed_up(daemons, relay, "alice", tmp_path)
+    bob = await _signed_up(daemons, relay, "bob", tmp_path)
+    await alice.request(Method.CREATE_SESSION, {"name": "close"})
+    invite = await alice.request(Method.CREATE_INVITE, {"role": "editor"})
+    await bob.request(Method.JOIN_SESSION, {"invite": invite["token"]})
+    rng = {"start": {"line": START, "character": 0}, "end": {"line": END, "character": 0}}
+    queued = await alice.request(Method.CREATE_THREAD, {
+        "uri": alice.uri("conf.py"), "range": rng, "text": "close me"})
+    tid = queued["id"]
+    uri = await bob.open("conf.py")
+    await bob.wait_for(Method.DID_CHANGE_THREADS, _placed(tid, START, moved=False))
+    _change(bob, uri, 2, "# a\n# b\n# c\n# d\n", at=(0, 0))
+    await bob.wait_for(Method.DID_CHANGE_THREADS, _placed(tid, START + 4))
+    bob.client.text_document_did_close(lsp.DidCloseTextDocumentParams(
+        text_document=lsp.TextDocumentIdentifier(uri=uri)))
+    count = len(bob.notes[Method.DID_CHANGE_THREADS])
+    await bob.wait_for(Method.DID_CHANGE_THREADS, lambda p: (
+        len(bob.notes[Method.DID_CHANGE_THREADS]) > count and _placed(tid, START)(p)))

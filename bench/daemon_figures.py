@@ -27,6 +27,7 @@ from daemon_harness import DaemonClient  # noqa: E402
 from relay.protocol import (  # noqa: E402
     Ack,
     Anchor,
+    Error,
     PresenceUpdate,
     ThreadCreate,
 )
@@ -89,18 +90,23 @@ async def run(args: argparse.Namespace, relay: RelayProcess, tmp: Path, ws: Path
     # 1,000 threads written by the peer, then a fresh daemon joins and places them
     t0 = time.perf_counter()
     all_lines = "".join(FILE_LINES).splitlines()
+    pending: dict[str, ThreadCreate] = {}
     for i in range(args.threads):
         line = (i * 7) % len(all_lines)
         anchor = Anchor(path="big.py", start_line=line, end_line=line, text=[all_lines[line]],
                         before=all_lines[max(0, line - 3):line],
                         after=all_lines[line + 1:line + 4])
-        await peer.send(ThreadCreate(id=new_id(), session_id=sid, anchor=anchor,
-                                     text=f"thread {i}: is this right?"))
-        if i % 40 == 39:
-            await peer.expect(Ack, 30, lambda a: True)
-            peer.take(Ack)
-            await asyncio.sleep(0.5)  # stay under the relay's frame rate limit
-    await peer.barrier()
+        msg = ThreadCreate(id=new_id(), session_id=sid, anchor=anchor,
+                           text=f"thread {i}: is this right?")
+        pending[msg.id] = msg
+    while pending:  # send in paced batches; re-send what was refused (rate limit)
+        for msg in list(pending.values())[:40]:
+            await peer.send(msg)
+        await asyncio.sleep(0.6)
+        await peer.barrier()
+        for ack in peer.take(Ack):
+            pending.pop(ack.id, None)
+        peer.take(Error)
     print(f"(wrote {args.threads} threads through the relay in {time.perf_counter() - t0:.1f} s)")
     await alice.stop()
 

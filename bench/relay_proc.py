@@ -29,7 +29,8 @@ class Relay:
     data_dir: str | None = None
 
     @classmethod
-    def start(cls, core: int | None, extra: list[str], timeout: float = 60.0) -> Relay:
+    def start(cls, core: int | None, extra: list[str], nice: int = 0,
+              timeout: float = 60.0) -> Relay:
         data_dir = tempfile.mkdtemp(prefix="ensemble-bench-")
         log_path = os.path.join(data_dir, "relay.log")
         cmd = [sys.executable, "-m", "relay", "--host", "127.0.0.1", "--port", "0",
@@ -37,7 +38,10 @@ class Relay:
         if core is not None:
             cmd = ["taskset", "-c", str(core), *cmd]
         with open(log_path, "wb") as log:
-            proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=lambda: os.setpriority(os.PRIO_PROCESS, 0, nice),  # absolute value
+            )
         deadline = time.monotonic() + timeout
         pat = re.compile(rb"listening on ws://([0-9.]+):(\d+)")
         while time.monotonic() < deadline:

@@ -49,6 +49,7 @@ def summarize(cfg: Any, st: Stats, run: dict[str, Any]) -> dict[str, Any]:
             "sessions": cfg.sessions, "clients_per_session": cfg.clients, "hz": cfg.hz,
             "clients": cfg.sessions * cfg.clients, "duration_s": cfg.duration,
             "warmup_s": cfg.warmup, "relay_core": cfg.relay_core, "gen_core": cfg.gen_core,
+            "nice": cfg.nice,
             "relay_args": cfg.relay_args,
         },
         "sent": st.sent,
@@ -104,7 +105,8 @@ def table(r: dict[str, Any]) -> str:
     gen, rel, err, cond = r["generator"], r["relay"], r["errors"], r["conditions"]
     rows = [
         ("load", f"{c['sessions']} sessions x {c['clients_per_session']} clients x "
-                 f"{c['hz']:g} Hz = {c['clients']} clients, {c['duration_s']:g}s measured"),
+                 f"{c['hz']:g} Hz = {c['clients']} clients, {c['duration_s']:g}s measured"
+                 + (f", nice {c['nice']}" if c.get("nice") else "")),
         ("sent (cursor updates)", fmt(r["sent"])),
         ("delivered (peer updates)",
          f"{fmt(r['delivered'])} of {fmt(r['expected_deliveries'])} expected"),

@@ -40,7 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ensemble-relay: error: {exc}", file=sys.stderr)
         return 2
     logs.setup(cfg.log_level, cfg.log_format)
-    asyncio.run(serve(cfg))
+    try:
+        asyncio.run(serve(cfg))
+    except OSError as exc:
+        print(f"ensemble-relay: error: cannot listen on {cfg.host}:{cfg.port}: {exc}",
+              file=sys.stderr)
+        return 1
     return 0
 
 

@@ -28,6 +28,12 @@ def test_bcrypt_cost_below_12_is_refused_from_the_environment(tmp_path):
     assert result.returncode == 2 and "BCRYPT" in result.stderr
 
 
+def test_busy_port_is_a_clear_error(relay, tmp_path):
+    result = _run(["--port", str(relay.port), "--data-dir", str(tmp_path), "--dev"])
+    assert result.returncode == 1
+    assert "cannot listen" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_dev_secret_is_created_once_and_reused(relay_factory, tmp_path):
     relay = relay_factory(data_dir=tmp_path / "d")
     secret = (relay.data_dir / "jwt-secret").read_text()

@@ -129,7 +129,7 @@ class DaemonClient:
             if left <= 0:
                 tail = self.stderr[-3000:].decode(errors="replace")
                 raise AssertionError(f"{self.name}: no matching {method} in {timeout}s; "
-                                     f"got {items[-3:]}\nstderr tail:\n{tail}")
+                                     f"got {str(items[-3:])[:1500]}\nstderr tail:\n{tail}")
             self._changed.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), left)

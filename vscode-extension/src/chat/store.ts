@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ChatMessage, UserRef } from '../collab-protocol';
 import { renderMarkdown } from './markdown';
 import type { MessageView, PersonView, ReactionView } from './messages';
@@ -9,14 +10,17 @@ export interface Directory {
   readonly people: ReadonlyMap<string, PersonView>;
 }
 
-/** Stable palette index for a user nobody told us the color of. */
+/**
+ * Palette index of a user as the daemon assigns it (daemon/views.py `color_of`: the first four
+ * bytes of sha1(user id), big-endian, modulo 12), folded into the extension's palette the way
+ * colors.ts does. Used for users who are not among the peers: oneself, and past participants.
+ */
 export function fallbackColor(userId: string, paletteSize: number): number {
-  let h = 0;
-  for (let i = 0; i < userId.length; i++) {
-    h = (h * 31 + userId.charCodeAt(i)) >>> 0;
-  }
-  return h % paletteSize;
+  const digest = createHash('sha1').update(userId, 'utf8').digest();
+  return (digest.readUInt32BE(0) % DAEMON_PALETTE) % paletteSize;
 }
+
+const DAEMON_PALETTE = 12;
 
 /**
  * The chat of the current session as far as this window knows it: messages by

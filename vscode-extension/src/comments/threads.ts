@@ -255,7 +255,10 @@ export class ThreadManager implements vscode.Disposable {
       }
       return ec;
     });
-    t.label = outdated ? `Outdated (was line ${lt.thread.anchor.start_line + 1})` : undefined;
+    const starter = lt.thread.author.name || lt.thread.author.id;
+    t.label = outdated
+      ? `Outdated: was at line ${lt.thread.anchor.start_line + 1} (started by ${starter})`
+      : `Started by ${starter}${lt.thread.resolved ? ' · resolved' : ''}`;
     t.contextValue = threadContext(lt.thread, v);
     t.canReply = mayComment(v) && !e.pending;
     const state = lt.thread.resolved ? vscode.CommentThreadState.Resolved : vscode.CommentThreadState.Unresolved;

@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
+    root.setLevel(logging.WARNING)
     level = logging.getLevelName(str(args.log_level).upper())
     logging.getLogger("daemon").setLevel(level if isinstance(level, int) else logging.INFO)
     logging.getLogger("pygls").setLevel(logging.WARNING)

@@ -187,6 +187,16 @@ def _hard_exit(code: int) -> None:
     os._exit(code)
 
 
+class _ExpectedErrors(logging.Filter):
+    """pygls logs a traceback for every error answer; ours are expected and already
+    logged (with their code) by daemon.methods."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, JsonRpcException) and isinstance(exc.data, dict)
+                    and "code" in exc.data)
+
+
 def _set_log_level(level: str) -> None:
     lvl = logging.getLevelName(level.upper())
     if not isinstance(lvl, int):
@@ -195,6 +205,9 @@ def _set_log_level(level: str) -> None:
     # pygls logs whole message bodies at info: keep it quiet unless debugging.
     logging.getLogger("pygls").setLevel(logging.DEBUG if lvl <= logging.DEBUG else logging.WARNING)
     logging.getLogger("websockets").setLevel(logging.WARNING)
+    rpc = logging.getLogger("pygls.protocol.json_rpc")
+    if not any(isinstance(f, _ExpectedErrors) for f in rpc.filters):
+        rpc.addFilter(_ExpectedErrors())
 
 
 def run(stdin: Any = None, stdout: Any = None) -> int:
@@ -208,4 +221,4 @@ def run(stdin: Any = None, stdout: Any = None) -> int:
     return 0
 
 
-__all__ = ["EnsembleServer", "JsonRpcException", "run"]
+__all__ = ["EnsembleServer", "run"]

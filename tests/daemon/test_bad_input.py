@@ -98,3 +98,17 @@ async def test_relay_down_keeps_daemon_responsive_and_offline(daemons: Any, tmp_
     assert exc.data == {"code": "offline"}
     state = await d.request("ensemble/state")
     assert state["connection"]["state"] in ("offline", "connecting") and state["outbox"] == 0
+
+
+async def test_rejected_token_ends_signed_out_without_retrying(daemons: Any, relay: Any) -> None:
+    """A token the relay refuses leaves the daemon signed out (no retry loop), and signing in
+    afterwards works."""
+    d = await daemons("alice", relay.url, token="forged.token.value")
+    out = await d.wait_for("ensemble/didChangeConnection",
+                           lambda p: p["state"] == "signed_out" and p.get("detail"))
+    assert "token" in out["detail"]
+    exc = await d.error_of("ensemble/listSessions")
+    assert exc.data == {"code": "not_signed_in"}
+    await d.request("ensemble/signUp", {"username": "alice", "password": "correct horse 1"})
+    await d.wait_for("ensemble/didChangeConnection", lambda p: p["state"] == "online")
+    assert await d.request("ensemble/listSessions") == []

@@ -95,3 +95,33 @@ async def test_catch_up_after_reconnect_and_removal_and_end(daemons: Any, relay:
     assert ended["reason"] == "ended"
     left = await alice.wait_for("ensemble/didChangeSession", lambda p: p.get("session") is None)
     assert left["reason"] == "ended"
+
+
+async def test_restarted_daemon_rejoins_its_session_and_catches_up(daemons: Any, relay: Any,
+                                                                   tmp_path: Path) -> None:
+    """A daemon killed while in a session comes back in it by itself and receives what was
+    said meanwhile."""
+    alice = await signed_in(daemons, relay, "alice", tmp_path / "a")
+    bob_ws, bob_data = tmp_path / "b", tmp_path / "bob-data"
+    bob = await daemons("bob", relay.url, workspace=bob_ws, data_dir=bob_data)
+    signed = await bob.request("ensemble/signUp", {"username": "bob",
+                                                    "password": "correct horse 1"})
+    await bob.wait_for("ensemble/didChangeConnection", lambda p: p["state"] == "online")
+    view = await alice.request("ensemble/createSession", {"name": "s"})
+    invite = await alice.request("ensemble/createInvite", {})
+    await bob.request("ensemble/joinSession", {"invite": invite["token"]})
+    await alice.request("ensemble/sendChat", {"text": "seen live"})
+    await bob.wait_for("ensemble/didReceiveChat",
+                       lambda p: any(m["text"] == "seen live" for m in p["messages"]))
+    await bob.kill()
+    await alice.wait_for("ensemble/didChangePeers", lambda p: any(
+        v["user"]["id"] == "bob" and not v["online"] for v in p["peers"]), timeout=60)
+    await alice.request("ensemble/sendChat", {"text": "said while bob was gone"})
+    await alice.wait_for("ensemble/didChangeOutbox", lambda p: p["pending"] == 0)
+
+    bob2 = await daemons("bob", relay.url, signed["token"], workspace=bob_ws,
+                         data_dir=bob_data)
+    back = await bob2.wait_for("ensemble/didChangeSession", lambda p: p.get("session"))
+    assert back["session"]["session"]["session_id"] == view["session"]["session_id"]
+    await bob2.wait_for("ensemble/didReceiveChat", lambda p: any(
+        m["text"] == "said while bob was gone" for m in p["messages"]))

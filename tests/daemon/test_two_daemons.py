@@ -165,3 +165,26 @@ async def test_follow_and_who_is_viewing(daemons: Any, relay: Any, tmp_path: Pat
     assert [u["id"] for u in viewers["users"]] == ["alice"]
     exc = await bob.error_of("ensemble/follow", {"user_id": "nobody"})
     assert exc.data["code"] == "not_found"
+
+
+async def test_cursor_in_a_file_that_differs_is_approximate(daemons: Any, relay: Any,
+                                                            tmp_path: Path) -> None:
+    """Bob's copy of the file differs from alice's: her cursor is shown as approximate;
+    once his copy matches (edited in the editor) it is exact again."""
+    alice, bob = await pair(daemons, relay, tmp_path)
+    (bob.workspace / "app.py").write_text(CODE + "# bob's local change\n")
+    uri = await alice.open("app.py")
+    bob_uri = await bob.open("app.py")
+    alice.notify("ensemble/cursor", {"uri": uri, "selections": [
+        {"anchor": {"line": 2, "character": 4}, "active": {"line": 2, "character": 4}}]})
+    peers = await bob.wait_for("ensemble/didChangePeers", lambda p: any(
+        v["user"]["id"] == "alice" and v.get("selections") for v in p["peers"]))
+    assert next(v for v in peers["peers"] if v["user"]["id"] == "alice")["approximate"] is True
+
+    from lsprotocol import types as lsp
+    bob.client.text_document_did_change(lsp.DidChangeTextDocumentParams(
+        text_document=lsp.VersionedTextDocumentIdentifier(uri=bob_uri, version=2),
+        content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=CODE)]))
+    await bob.wait_for("ensemble/didChangePeers", lambda p: any(
+        v["user"]["id"] == "alice" and v.get("selections") and v["approximate"] is False
+        for v in p["peers"]))

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { relayUrl } from './config';
 import type { Ctx } from './ctx';
-import { describeError } from './errors';
+import { describeError, showError } from './errors';
 import { Method, SignInResult, UserRef } from './protocol';
 
 const LAST_USERNAME = 'ensemble.lastUsername';
@@ -50,7 +50,7 @@ export async function signIn(ctx: Ctx, creds: Credentials = {}): Promise<UserRef
     );
     return await finish(ctx, result);
   } catch (err) {
-    void vscode.window.showErrorMessage(`Ensemble: sign-in failed: ${describeError(err)}`);
+    showError(`sign-in failed`, err);
     return undefined;
   }
 }
@@ -97,7 +97,7 @@ export async function signUp(ctx: Ctx, creds: Credentials = {}): Promise<UserRef
     );
     return await finish(ctx, result);
   } catch (err) {
-    void vscode.window.showErrorMessage(`Ensemble: sign-up failed: ${describeError(err)}`);
+    showError(`sign-up failed`, err);
     return undefined;
   }
 }

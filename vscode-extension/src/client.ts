@@ -11,7 +11,7 @@ import {
 } from 'vscode-languageclient/node';
 import { maxRestarts } from './config';
 import type { DaemonState } from './ctx';
-import { describeError } from './errors';
+import { describeError, ReportedError } from './errors';
 import type { InitializationOptions } from './protocol';
 import { PythonError, PythonInfo, reportPythonError, resolvePython } from './python';
 
@@ -92,11 +92,14 @@ export class Daemon implements vscode.Disposable {
       this.stateEmitter.fire('failed');
       if (err instanceof PythonError) {
         this.log(err.message);
+        // One clear message per attempt (none while the previous one is still open).
         if (!this.pythonReported) {
           this.pythonReported = true;
-          void reportPythonError(err);
+          void reportPythonError(err).finally(() => {
+            this.pythonReported = false;
+          });
         }
-        throw new Error(`Ensemble cannot start: ${err.message}`, { cause: err });
+        throw new ReportedError(`Ensemble cannot start: ${err.message}`, { cause: err });
       }
       throw err;
     }

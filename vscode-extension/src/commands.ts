@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { Credentials, signIn, signOut, signUp } from './auth';
 import type { Ctx } from './ctx';
-import { describeError } from './errors';
+import { describeError, showError } from './errors';
 import type { FollowController } from './follow';
 import { changeRole, removeParticipant } from './host';
 import { setStatus } from './presence';
@@ -45,7 +45,7 @@ export function registerCommands(ctx: Ctx, follow: FollowController): vscode.Dis
           return await run(...args);
         } catch (err) {
           ctx.log(`${id} failed: ${describeError(err)}`);
-          void vscode.window.showErrorMessage(`Ensemble: ${describeError(err)}`);
+          showError('the command failed', err);
           return undefined;
         }
       }),

@@ -1,4 +1,13 @@
+import * as vscode from 'vscode';
 import { ResponseError } from 'vscode-languageclient/node';
+
+/** An error the user was already told about (e.g. Python missing); callers stay quiet. */
+export class ReportedError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ReportedError';
+  }
+}
 
 /** The Ensemble error code carried in a daemon error's data, if any. */
 export function errorCode(err: unknown): string | undefined {
@@ -17,4 +26,12 @@ export function describeError(err: unknown): string {
     return err.message;
   }
   return String(err);
+}
+
+/** Shows "Ensemble: <what>: <reason>", unless the user was already told. */
+export function showError(what: string, err: unknown): void {
+  if (err instanceof ReportedError) {
+    return;
+  }
+  void vscode.window.showErrorMessage(`Ensemble: ${what}: ${describeError(err)}`);
 }

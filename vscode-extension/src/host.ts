@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { Ctx } from './ctx';
-import { describeError } from './errors';
+import { showError } from './errors';
 import { pickPeer, userIdOf } from './participants';
 import { InviteRole, Method } from './protocol';
 
@@ -29,7 +29,7 @@ export async function changeRole(ctx: Ctx, arg?: unknown, roleArg?: InviteRole):
   try {
     await ctx.request(Method.SET_ROLE, { user_id: userId, role });
   } catch (err) {
-    void vscode.window.showErrorMessage(`Ensemble: could not change the role: ${describeError(err)}`);
+    showError(`could not change the role`, err);
   }
 }
 
@@ -49,6 +49,6 @@ export async function removeParticipant(ctx: Ctx, arg?: unknown, confirmed = fal
   try {
     await ctx.request(Method.REMOVE_PARTICIPANT, { user_id: userId });
   } catch (err) {
-    void vscode.window.showErrorMessage(`Ensemble: could not remove ${name}: ${describeError(err)}`);
+    showError(`could not remove ${name}`, err);
   }
 }

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { Ctx } from './ctx';
-import { describeError } from './errors';
+import { showError } from './errors';
 import { Method, Status } from './protocol';
 
 const ACTIVITY_INTERVAL_MS = 5000;
@@ -68,6 +68,6 @@ export async function setStatus(ctx: Ctx, arg?: unknown): Promise<void> {
     await ctx.request(Method.SET_STATUS, { status });
     ctx.setMyStatus(status);
   } catch (err) {
-    void vscode.window.showErrorMessage(`Ensemble: could not set the status: ${describeError(err)}`);
+    showError(`could not set the status`, err);
   }
 }

@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { ensureSignedIn } from './auth';
 import { relayUrl, SECTION } from './config';
 import type { Ctx } from './ctx';
-import { describeError } from './errors';
+import { describeError, showError } from './errors';
 import { InviteLink, InviteRole, Method, SessionView } from './protocol';
 
 function progress<T>(title: string, task: () => Promise<T>): Thenable<T> {
@@ -43,7 +43,7 @@ export async function startSession(ctx: Ctx, name?: string): Promise<SessionView
     }
     return view;
   } catch (err) {
-    void vscode.window.showErrorMessage(`Ensemble: could not start the session: ${describeError(err)}`);
+    showError(`could not start the session`, err);
     return undefined;
   }
 }
@@ -74,7 +74,7 @@ export async function copyInvite(ctx: Ctx, role?: InviteRole): Promise<string | 
     void vscode.window.showInformationMessage(`Ensemble: invite link (${invite.role}) copied: ${invite.link}`);
     return invite.link;
   } catch (err) {
-    void vscode.window.showErrorMessage(`Ensemble: could not create an invite: ${describeError(err)}`);
+    showError(`could not create an invite`, err);
     return undefined;
   }
 }
@@ -138,7 +138,7 @@ export async function joinSession(ctx: Ctx, link?: string): Promise<SessionView 
     );
     return view;
   } catch (err) {
-    void vscode.window.showErrorMessage(`Ensemble: could not join: ${describeError(err)}`);
+    showError(`could not join`, err);
     return undefined;
   }
 }
@@ -148,7 +148,7 @@ export async function leaveSession(ctx: Ctx): Promise<void> {
   try {
     await ctx.request(Method.LEAVE_SESSION, {});
   } catch (err) {
-    void vscode.window.showErrorMessage(`Ensemble: could not leave: ${describeError(err)}`);
+    showError(`could not leave`, err);
     return;
   }
   ctx.setSession(null);
@@ -169,7 +169,7 @@ export async function endSession(ctx: Ctx, confirmed = false): Promise<void> {
   try {
     await ctx.request(Method.END_SESSION, {});
   } catch (err) {
-    void vscode.window.showErrorMessage(`Ensemble: could not end the session: ${describeError(err)}`);
+    showError(`could not end the session`, err);
     return;
   }
   ctx.setSession(null);

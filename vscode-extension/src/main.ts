@@ -38,6 +38,7 @@ function initializationOptions(context: vscode.ExtensionContext, tokens: TokenSt
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<Ctx> {
+  const started = Date.now();
   const output = vscode.window.createOutputChannel('Ensemble');
   const tokens = new TokenStore(context.secrets);
   await tokens.load(config.relayUrl());
@@ -77,6 +78,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Ctx> {
   );
   registerComments(ctx);
   registerChat(ctx);
+  ctx.log(`activated in ${Date.now() - started} ms`);
   // Signed in: connect in the background so presence and sessions are ready.
   if (tokens.current) {
     daemon.start().catch((err: unknown) => ctx.log(`daemon start failed: ${describeError(err)}`));

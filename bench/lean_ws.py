@@ -36,7 +36,7 @@ _unpack_h = struct.Struct("!H").unpack_from
 _unpack_q = struct.Struct("!Q").unpack_from
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
-RECV_SIZE = 256 * 1024
+RECV_SIZE = 64 * 1024  # 256 KiB buffers cost an mmap per read here
 
 
 class WsError(Exception):

@@ -72,8 +72,10 @@
     if (m.parentId) node.dataset.parent = m.parentId;
     else delete node.dataset.parent;
     node.id = 'm-' + m.id;
+    node.tabIndex = 0;
 
     const replies = node.querySelector(':scope > .replies') || el('div', 'replies');
+    const hadActions = !!node.querySelector(':scope > .msg-actions');
     node.textContent = '';
 
     const head = el('div', 'msg-head');
@@ -119,31 +121,47 @@
       node.appendChild(box);
     }
 
-    if (!m.deleted) {
-      const actions = el('div', 'msg-actions');
-      const reply = el('button', 'reply', 'Reply');
-      reply.type = 'button';
-      reply.title = 'Reply in thread';
-      actions.appendChild(reply);
-      for (const emoji of reactions) {
-        const b = el('button', 'react', emoji);
-        b.type = 'button';
-        b.dataset.emoji = emoji;
-        b.title = 'React with ' + emoji;
-        actions.appendChild(b);
-      }
-      if (m.mine && !m.pending) {
-        const edit = el('button', 'edit', 'Edit');
-        edit.type = 'button';
-        actions.appendChild(edit);
-        const del = el('button', 'delete', 'Delete');
-        del.type = 'button';
-        actions.appendChild(del);
-      }
-      node.appendChild(actions);
-    }
     node.appendChild(replies);
+    if (hadActions) ensureActions(node);
   }
+
+  /**
+   * The action bar (reply, reactions, edit, delete) is built when the pointer or the focus
+   * first reaches a message: a thousand messages then cost a thousand fewer toolbars.
+   */
+  function ensureActions(node) {
+    if (node.querySelector(':scope > .msg-actions')) return;
+    const m = messages.get(node.dataset.id);
+    if (!m || m.deleted) return;
+    const actions = el('div', 'msg-actions');
+    const reply = el('button', 'reply', 'Reply');
+    reply.type = 'button';
+    reply.title = 'Reply in thread';
+    actions.appendChild(reply);
+    for (const emoji of reactions) {
+      const b = el('button', 'react', emoji);
+      b.type = 'button';
+      b.dataset.emoji = emoji;
+      b.title = 'React with ' + emoji;
+      actions.appendChild(b);
+    }
+    if (m.mine && !m.pending) {
+      const edit = el('button', 'edit', 'Edit');
+      edit.type = 'button';
+      actions.appendChild(edit);
+      const del = el('button', 'delete', 'Delete');
+      del.type = 'button';
+      actions.appendChild(del);
+    }
+    node.insertBefore(actions, node.querySelector(':scope > .replies'));
+  }
+
+  function onPointerOrFocus(event) {
+    const node = /** @type {HTMLElement} */ (event.target).closest('.msg');
+    if (node) ensureActions(node);
+  }
+  list.addEventListener('mouseover', onPointerOrFocus);
+  list.addEventListener('focusin', onPointerOrFocus);
 
   function renderNew(m) {
     const node = el('div');

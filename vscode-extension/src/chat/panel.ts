@@ -51,6 +51,7 @@ export class ChatController implements vscode.Disposable {
   private peopleKey = '';
   private unread = 0;
   private loadingOlder = false;
+  private initPostedAt = 0;
   private readonly status: vscode.StatusBarItem;
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -211,6 +212,7 @@ export class ChatController implements vscode.Disposable {
     }
     const dir = this.directory();
     this.peopleKey = JSON.stringify([...dir.people.values()]);
+    this.initPostedAt = Date.now();
     this.post({
       type: 'init',
       me: dir.me ? { id: dir.me.id, name: dir.me.name } : null,
@@ -307,9 +309,11 @@ export class ChatController implements vscode.Disposable {
       case 'openRef':
         await openCodeRef(msg.path, msg.line, msg.endLine);
         return;
-      case 'rendered':
-        this.ctx.log(`chat panel rendered ${msg.count} messages in ${msg.ms.toFixed(1)} ms (${msg.reason})`);
+      case 'rendered': {
+        const total = msg.reason === 'init' && this.initPostedAt ? `, ${Date.now() - this.initPostedAt} ms from posting them` : '';
+        this.ctx.log(`chat panel rendered ${msg.count} messages in ${msg.ms.toFixed(1)} ms (${msg.reason}${total})`);
         return;
+      }
     }
   }
 

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from relay.config import Config
-from relay.core import permissions
+from relay.core import durable, permissions, queries, sessions
 from relay.core.client import Client, Transport
 from relay.core.room import Room
 from relay.fanout import Fanout
@@ -29,6 +29,7 @@ from relay.protocol import (
     StatusSet,
     UserJoined,
     UserLeft,
+    UserRef,
     ViewportUpdate,
     encode,
 )
@@ -51,8 +52,6 @@ class Core:
         metrics: Metrics,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        from relay.core import durable, queries, sessions
-
         self.config = config
         self.store = store
         self.fanout = fanout
@@ -76,7 +75,7 @@ class Core:
 
     # -- connections
 
-    def connect(self, conn_id: int, user: Any, transport: Transport) -> Client:
+    def connect(self, conn_id: int, user: UserRef, transport: Transport) -> Client:
         c = self.config
         client = Client(conn_id, user, transport, now=time.monotonic(), rate=c.rate_per_second,
                         burst=c.rate_burst, max_buffer=c.max_buffer_bytes)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -41,15 +42,16 @@ def rss_mib(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / 2**20
 
 
-async def start_times(relay: RelayProcess, tmp: Path, n: int) -> list[float]:
-    out = []
+async def start_times(relay: RelayProcess, tmp: Path, n: int) -> tuple[list[float], list[float]]:
+    wall, cpu = [], []
     for i in range(n):
         d = DaemonClient(f"s{i}", tmp / "ws", tmp / f"data-s{i}")
         await d.start(relay.url)
-        assert d.init_seconds is not None
-        out.append(d.init_seconds)
+        assert d.init_seconds is not None and d.init_cpu is not None
+        wall.append(d.init_seconds)
+        cpu.append(d.init_cpu)
         await d.stop()
-    return out
+    return wall, cpu
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -65,10 +67,12 @@ async def main(args: argparse.Namespace) -> None:
 
 
 async def run(args: argparse.Namespace, relay: RelayProcess, tmp: Path, ws: Path) -> None:
-    starts = await start_times(relay, tmp, args.starts)
+    starts, cpu = await start_times(relay, tmp, args.starts)
     print(f"start-to-initialized: median {statistics.median(starts) * 1000:.0f} ms, "
           f"min {min(starts) * 1000:.0f} ms, max {max(starts) * 1000:.0f} ms "
-          f"({len(starts)} starts; spawn to initialize answered)")
+          f"({len(starts)} starts; spawn to initialize answered); daemon CPU until then: "
+          f"median {statistics.median(cpu) * 1000:.0f} ms; load average "
+          f"{os.getloadavg()[0]:.1f}")
 
     alice = DaemonClient("alice", ws, tmp / "data-alice")
     await alice.start(relay.url, native_ui=True, log_level="warning")

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
 from pygls.lsp.client import LanguageClient
@@ -50,6 +51,7 @@ class DaemonClient:
         self._changed = asyncio.Event()
         self.stderr = bytearray()
         self.init_seconds: float | None = None
+        self.init_cpu: float | None = None
         for method in self.notes:
             self.client.feature(method)(self._recorder(method))
 
@@ -93,8 +95,10 @@ class DaemonClient:
             capabilities=caps, root_uri=self.root_uri, initialization_options=init,
             workspace_folders=[lsp.WorkspaceFolder(uri=self.root_uri, name="ws")],
         ))
-        self.client.initialized(lsp.InitializedParams())
         self.init_seconds = time.perf_counter() - t0
+        cpu = psutil.Process(proc.pid).cpu_times()
+        self.init_cpu = cpu.user + cpu.system
+        self.client.initialized(lsp.InitializedParams())
 
     async def _read_stderr(self, stream: asyncio.StreamReader) -> None:
         while chunk := await stream.read(65536):

@@ -24,11 +24,14 @@ def frame(obj: dict[str, Any]) -> bytes:
 
 
 async def test_initialize_is_fast_and_shutdown_exit_is_clean(daemons: Any, relay: Any) -> None:
-    """Spawn to initialize answered stays well under a second; shutdown+exit ends with 0."""
+    """Spawn to initialize answered takes well under a second of the daemon's CPU (wall time
+    depends on the machine's load: asserted generously, printed); shutdown+exit ends with 0."""
     d = await daemons("alice", relay.url)
-    assert d.init_seconds is not None
-    print(f"start-to-initialized: {d.init_seconds * 1000:.0f} ms")
-    assert d.init_seconds < 2.0  # generous for a loaded machine; the figure is reported
+    assert d.init_seconds is not None and d.init_cpu is not None
+    print(f"start-to-initialized: {d.init_seconds * 1000:.0f} ms wall, "
+          f"{d.init_cpu * 1000:.0f} ms CPU, load {os.getloadavg()[0]:.1f}")
+    assert d.init_cpu < 1.0
+    assert d.init_seconds < 15.0
     await d.request("ensemble/state")
     await d.stop()
     assert d.proc.returncode == 0

@@ -79,7 +79,6 @@ async def session_list(core: Core, client: Client, msg: SessionList) -> None:
 
 
 async def session_join(core: Core, client: Client, msg: SessionJoin) -> None:
-    uid = client.user.id
     now = core.clock()
     invite: InviteRecord | None = None
     if msg.invite is not None:
@@ -101,6 +100,17 @@ async def session_join(core: Core, client: Client, msg: SessionJoin) -> None:
     room = await core.room(sid)
     if room is None:
         raise ProtocolError(ErrorCode.SESSION_NOT_FOUND, "no such session", rid=msg.rid)
+    try:
+        await _admit(core, client, room, invite, msg, now)
+    finally:
+        if not room.clients:  # refused: do not keep an empty room loaded
+            core.rooms.pop(room.id, None)
+
+
+async def _admit(core: Core, client: Client, room: Room, invite: InviteRecord | None,
+                 msg: SessionJoin, now: float) -> None:
+    uid = client.user.id
+    sid = room.id
     member = room.members.get(uid)
     is_member = member is not None and member.removed_at is None
     if not is_member and invite is None:
@@ -124,8 +134,8 @@ async def session_join(core: Core, client: Client, msg: SessionJoin) -> None:
         await core.store.use_invite(inv.invite_id)
         new = MemberRecord(session_id=sid, user_id=uid, name=client.user.name, role=inv.role,
                            joined_at=now)
-        room.members[uid] = new
         participant = room.participant(new)
+        participant.online = False
 
         events: list[Event] = []
 
@@ -140,6 +150,7 @@ async def session_join(core: Core, client: Client, msg: SessionJoin) -> None:
                 session_id=sid, build=build, members=[new],
                 log=[LogLine(kind="member_added", actor=uid, at=now, subject=uid,
                              detail=f"invite {inv.invite_id} as {inv.role}")]))
+            room.members[uid] = new
         core.publish_event(room, events[0], None)
     await enter(core, client, room, msg.last_seq, msg.rid)
 

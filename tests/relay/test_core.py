@@ -271,3 +271,13 @@ async def test_mention_of_offline_member_waits_for_their_join(h):
     (state,) = h.wire("bob").take("session_state")
     assert [m["message_id"] for m in state["mentions"]] == ["m3"]
     assert await h.core.store.pending_mentions(sid, "bob") == []
+
+
+async def test_refused_join_does_not_keep_the_session_loaded(h):
+    sid = await _session(h)
+    await h.client("eve")
+    await h.send("ann", {"type": "session_leave", "session_id": sid, "rid": "l"})
+    assert sid not in h.core.rooms
+    await h.send("eve", {"type": "session_join", "session_id": sid, "rid": "x"})
+    assert h.wire("eve").take("error")[0]["code"] == "not_in_session"
+    assert sid not in h.core.rooms

@@ -91,6 +91,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     rep = outcome.get_result()
     setattr(item, f"rep_{rep.when}", rep)
+    if rep.when == "call" and rep.failed:
+        # Before any fixture teardown, while the windows still show what went wrong.
+        windows = getattr(item, "ensemble_windows", [])
+        out = RESULTS / re.sub(r"[^\w.-]+", "_", item.name)
+        for i, wb in enumerate(windows):
+            out.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(Exception):
+                wb.screenshot(str(out / f"{i}-{wb.name}.png"))
+        if windows:
+            rep.sections.append(("screenshots", str(out)))
 
 
 @pytest.fixture(scope="session")
@@ -142,15 +152,8 @@ def browser(playwright_instance: Any, request: pytest.FixtureRequest) -> Iterato
             wb.wait_ready()
         return wb
 
+    request.node.ensemble_windows = windows
     yield open_window
-    failed = getattr(request.node, "rep_call", None)
-    if failed is not None and failed.failed:
-        out = RESULTS / re.sub(r"[^\w.-]+", "_", request.node.name)
-        out.mkdir(parents=True, exist_ok=True)
-        for i, wb in enumerate(windows):
-            with contextlib.suppress(Exception):
-                wb.screenshot(str(out / f"{i}-{wb.name}.png"))
-        print(f"\nscreenshots of the failed test's windows: {out}")
     for ctx in contexts:
         with contextlib.suppress(Exception):
             ctx.close()

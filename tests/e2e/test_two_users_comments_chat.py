@@ -1,0 +1,142 @@
+"""Two users in two real VS Code windows: comment threads in the gutter and the chat panel.
+
+Real relay, two code-servers (alice hosts, bob joins by link as an editor), two headless
+Chromium windows; everything is done and checked through the workbench DOM and the chat
+webview's frames.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.harness import ROOT, CodeServerFactory, SharedRepo, WindowOpener
+from tests.e2e.test_two_users_presence import start_pair
+from tests.e2e.vscode import Chat, Comments, Workbench
+
+pytestmark = [pytest.mark.vscode, pytest.mark.timeout(300)]
+
+IMG = ROOT / "docs" / "img"
+SAVE_SCREENSHOTS = os.environ.get("ENSEMBLE_SCREENSHOTS", "") == "1"
+
+INJECTION = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+
+
+def _screenshot(wb: Workbench, name: str, tmp_path: Path) -> None:
+    wb.screenshot(str(tmp_path / name))
+    if SAVE_SCREENSHOTS:
+        IMG.mkdir(parents=True, exist_ok=True)
+        wb.screenshot(str(IMG / name))
+
+
+def test_comment_thread_on_a_line_is_shared_replied_reacted_and_moves_with_the_code(
+    relay: Any,
+    code_server: CodeServerFactory,
+    browser: WindowOpener,
+    workspace: SharedRepo,
+    vsix: Path,
+    tmp_path: Path,
+) -> None:
+    """A line-5 gutter comment reaches bob; his reply and reaction reach alice; it follows edits."""
+    alice, bob = start_pair(code_server, browser, workspace, relay, vsix)
+    alice.open_file("src/app.py")
+    bob.open_file("src/app.py")
+    ac, bc = Comments(alice), Comments(bob)
+
+    # Alice comments on line 5 through the gutter "+", mentioning bob.
+    ac.add_via_gutter(5, "Should this return **value * 2**? @bob ")
+    ac.wait_thread(lambda t: t.count == 1 and t.start == 5, "alice's new thread on line 5")
+
+    # The mention notifies bob, with a Show action.
+    note = bob.wait_notification(r"Alice mentioned you in a comment")
+    assert "Show" in note.buttons
+
+    # Bob sees the thread on line 5, with alice's rendered markdown.
+    bc.expand_at(5)
+    thread = bc.wait_thread(lambda t: t.start == 5 and t.count == 1, "the thread on bob's line 5")
+    first = thread.comments[0]
+    assert first.author == "Alice"
+    assert "<strong>value * 2</strong>" in first.html
+
+    # Bob replies; alice sees the reply.
+    bc.reply(5, "Yes, doubling is the intent.")
+    ac.wait_thread(
+        lambda t: (
+            t.count == 2
+            and t.comments[1].author == "Bob"
+            and t.comments[1].body == "Yes, doubling is the intent."
+        ),
+        "bob's reply in alice's thread",
+    )
+
+    # Bob reacts to alice's comment; alice sees the reaction.
+    bc.react(5, 0, "👍")
+    ac.wait_thread(
+        lambda t: any("👍" in r for r in t.comments[0].reactions), "bob's reaction at alice's"
+    )
+
+    # Alice inserts two lines above: the thread moves with its code, to line 7.
+    alice.go_to_line(2)
+    alice.page.keyboard.press("Home")
+    alice.page.keyboard.type("# a note\n# another note\n")
+    lines = dict(alice.visible_lines("/src/app.py"))
+    assert lines[7] == "    return value + 2"
+    ac.wait_thread(lambda t: t.start == 7 and t.count == 2, "the thread moved to line 7")
+    _screenshot(alice, "comments-alice.png", tmp_path)
+
+
+def test_chat_messages_mentions_injection_replies_and_offline_outbox(
+    relay: Any,
+    code_server: CodeServerFactory,
+    browser: WindowOpener,
+    workspace: SharedRepo,
+    vsix: Path,
+    tmp_path: Path,
+) -> None:
+    """Chat reaches the other window, hostile markup stays inert, replies thread, offline queues."""
+    alice, bob = start_pair(code_server, browser, workspace, relay, vsix)
+    a_chat, b_chat = Chat(alice), Chat(bob)
+    a_chat.open()
+    b_chat.open()
+
+    # Alice mentions bob and sends an injection attempt.
+    a_chat.send(f"Hi @bob, look at this: {INJECTION}")
+    got = b_chat.wait_message(
+        lambda m: m.author.startswith("Alice") and "look at this" in m.text, "alice's message"
+    )
+    assert "@bob" in got.mentions, got
+    assert INJECTION in got.text, "the markup must be shown as text"
+    assert "script" not in got.elements and "img" not in got.elements, got.elements
+    assert b_chat.frame_eval("() => window.__pwned === undefined")
+    assert a_chat.frame_eval("() => window.__pwned === undefined")
+
+    # Bob replies in the thread of that message; alice sees the reply under it.
+    b_chat.reply_to(got.id, "On it.")
+    a_chat.wait_message(
+        lambda m: m.parent == got.id and m.text == "On it." and m.author.startswith("Bob"),
+        "bob's threaded reply",
+    )
+    _screenshot(bob, "chat-bob.png", tmp_path)
+
+    # The relay goes away; alice writes three messages; they arrive once when it is back.
+    relay.stop()
+    alice.wait_for(
+        lambda: (
+            "offline" in " ".join(i.text for i in alice.status_items()).lower()
+            or "reconnecting" in " ".join(i.text for i in alice.status_items()).lower()
+        ),
+        "alice's status bar to show the lost connection",
+    )
+    offline = [f"written offline {n}" for n in range(3)]
+    for text in offline:
+        a_chat.send(text)
+    a_chat.wait_message(lambda m: m.text == offline[-1] and m.pending, "a pending message")
+    relay.restart(same_port=True)
+    for text in offline:
+        b_chat.wait_message(lambda m, t=text: m.text == t, f"{text!r} at bob's", timeout=60)
+    a_chat.wait_message(lambda m: m.text == offline[-1] and not m.pending, "alice's message sent")
+    texts = [m.text for m in b_chat.messages()]
+    assert [texts.count(t) for t in offline] == [1, 1, 1], texts

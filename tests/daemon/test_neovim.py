@@ -61,13 +61,17 @@ async def _alice_thread(relay_url: str, daemons: Callable[..., Any], text: str) 
     line = SOURCE.splitlines()[THREAD_LINE]
     rng = {"start": {"line": THREAD_LINE, "character": 0},
            "end": {"line": THREAD_LINE, "character": len(line)}}
+    earlier = [id(p) for p in alice.notes[Method.DID_CHANGE_OUTBOX]]
     queued = await alice.request(
         Method.CREATE_THREAD, {"uri": alice.uri("src/greet.py"), "range": rng, "text": text})
     await alice.wait_for(
         Method.DID_CHANGE_THREADS,
         lambda p: any(t["thread"]["id"] == queued["id"] for t in p["threads"]),
     )
-    await alice.wait_for(Method.DID_CHANGE_OUTBOX, lambda p: p["pending"] == 0)
+    # stored by the relay: the outbox went back to empty after the thread was queued
+    await alice.wait_for(
+        Method.DID_CHANGE_OUTBOX, lambda p: id(p) not in earlier and p["pending"] == 0
+    )
     return str(invite["token"])
 
 

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -478,3 +479,17 @@ class Daemon:
         for entry in self.outbox.pending(m.session_id):
             if not await conn.send(entry.message):
                 return
+
+    async def drain(self, timeout: float = 5.0) -> None:
+        """Before leaving the current session: give its pending actions a chance to be acked.
+
+        What is still pending after ``timeout`` stays in the outbox and goes out when the
+        session is joined again.
+        """
+        m, box = self.mirror, self.outbox
+        if m is None or box is None or not box.pending(m.session_id):
+            return
+        await self.flush()
+        deadline = time.monotonic() + timeout
+        while box.pending(m.session_id) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)

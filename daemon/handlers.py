@@ -229,14 +229,20 @@ class Handlers:
     async def leave_session(self, p: SessionIdParams) -> None:
         d = self.d
         sid = self._session_id(p)
-        await d.require_online().request(SessionLeave(session_id=sid))
+        conn = d.require_online()
+        if d.mirror is not None and d.mirror.session_id == sid:
+            await d.drain()
+        await conn.request(SessionLeave(session_id=sid))
         if d.mirror is not None and d.mirror.session_id == sid:
             d.drop_session("left")
 
     async def end_session(self, p: SessionIdParams) -> None:
         d = self.d
         sid = self._session_id(p)
-        await d.require_online().request(SessionEnd(session_id=sid))
+        conn = d.require_online()
+        if d.mirror is not None and d.mirror.session_id == sid:
+            await d.drain()
+        await conn.request(SessionEnd(session_id=sid))
         if d.mirror is not None and d.mirror.session_id == sid:
             d.drop_session("ended")
 

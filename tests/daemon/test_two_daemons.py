@@ -188,3 +188,20 @@ async def test_cursor_in_a_file_that_differs_is_approximate(daemons: Any, relay:
     await bob.wait_for("ensemble/didChangePeers", lambda p: any(
         v["user"]["id"] == "alice" and v.get("selections") and v["approximate"] is False
         for v in p["peers"]))
+
+
+async def test_heartbeats_keep_an_inactive_peer_online(daemons: Any, relay_factory: Any,
+                                                       tmp_path: Path) -> None:
+    """With a 1.5 s presence timeout and no editor activity at all, heartbeats keep alice
+    online for bob over several timeouts."""
+    relay = relay_factory("--presence-timeout", "1.5")
+    _alice, bob = await pair(daemons, relay, tmp_path)
+    marks = len(bob.notes["ensemble/didChangePeers"])
+    # an absence can only be observed over time: watch for 3 presence timeouts
+    with pytest.raises(AssertionError):
+        await bob.wait_for("ensemble/didChangePeers", lambda p: any(
+            v["user"]["id"] == "alice" and not v["online"] for v in p["peers"]), timeout=4.5)
+    assert all(v["online"] for p in bob.notes["ensemble/didChangePeers"][marks:]
+               for v in p["peers"] if v["user"]["id"] == "alice")
+    state = await bob.request("ensemble/state")
+    assert [v["online"] for v in state["peers"]] == [True]

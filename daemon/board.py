@@ -24,9 +24,13 @@ class ThreadBoard:
         self._notify = notify
         self.placements: dict[str, anchors.Placement] = {}
         self.on_change: Callable[[set[str]], None] | None = None
+        self.on_clear: Callable[[], None] | None = None
 
     def clear(self) -> None:
+        """No session any more (or another one): forget every placement."""
         self.placements.clear()
+        if self.on_clear is not None:
+            self.on_clear()
 
     def place(self, thread: Thread) -> LocalThread | None:
         """``thread`` in the local copy of its file (None outside the workspace)."""

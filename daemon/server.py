@@ -123,6 +123,7 @@ class EnsembleServer(LanguageServer):
         daemon = Daemon(config, files, self.send)
         if self.plain is not None:
             daemon.board.on_change = self.plain.threads_changed
+            daemon.board.on_clear = self.plain.publish_all
             daemon.on_peers_changed = self.plain.peers_changed
         methods.register(self.feature, Handlers(daemon), self.report)
         self.daemon = daemon

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -82,7 +81,8 @@ def pump(stream: Any, into: bytearray) -> None:
 
 async def test_plain_lsp_client_sees_threads_as_diagnostics(daemons: Any, relay: Any,
                                                             tmp_path: Path) -> None:
-    """A client without the extension gets a thread as an "ensemble" diagnostic."""
+    """A client without the extension gets a thread as an "ensemble" diagnostic, cleared
+    when it leaves the session."""
     ws_a, ws_b = tmp_path / "a", tmp_path / "b"
     for ws in (ws_a, ws_b):
         ws.mkdir()
@@ -108,4 +108,5 @@ async def test_plain_lsp_client_sees_threads_as_diagnostics(daemons: Any, relay:
     [d] = diag["diagnostics"]
     assert d["source"] == "ensemble" and "use pathlib" in d["message"]
     assert d["range"]["start"]["line"] == 3
-    await asyncio.sleep(0)
+    await bob.request("ensemble/leaveSession", {})
+    await bob.wait_for("textDocument/publishDiagnostics", lambda p: p["diagnostics"] == [])

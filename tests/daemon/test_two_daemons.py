@@ -205,3 +205,30 @@ async def test_heartbeats_keep_an_inactive_peer_online(daemons: Any, relay_facto
                for v in p["peers"] if v["user"]["id"] == "alice")
     state = await bob.request("ensemble/state")
     assert [v["online"] for v in state["peers"]] == [True]
+
+
+async def test_threads_follow_local_edits_before_saving(daemons: Any, relay: Any,
+                                                        tmp_path: Path) -> None:
+    """Lines typed above a thread in the editor (not saved) move it down in step."""
+    alice, bob = await pair(daemons, relay, tmp_path)
+    uri = await alice.open("app.py")
+    created = await alice.request("ensemble/createThread", {
+        "uri": uri, "text": "look here",
+        "range": {"start": {"line": 5, "character": 0}, "end": {"line": 5, "character": 0}}})
+    bob_uri = await bob.open("app.py")
+    await bob.wait_for("ensemble/didChangeThreads", lambda p: any(
+        t["thread"]["id"] == created["id"] for t in p["threads"]))
+
+    from lsprotocol import types as lsp
+    top = lsp.Range(start=lsp.Position(line=0, character=0),
+                    end=lsp.Position(line=0, character=0))
+    bob.client.text_document_did_change(lsp.DidChangeTextDocumentParams(
+        text_document=lsp.VersionedTextDocumentIdentifier(uri=bob_uri, version=2),
+        content_changes=[lsp.TextDocumentContentChangePartial(range=top,
+                                                               text="# one\n# two\n")]))
+    moved = await bob.wait_for("ensemble/didChangeThreads", lambda p: any(
+        t["thread"]["id"] == created["id"] and t["range"]
+        and t["range"]["start"]["line"] == 7 for t in p["threads"]))
+    assert moved["threads"][0]["outdated"] is False
+    listed = await bob.request("ensemble/threads", {"uri": bob_uri})
+    assert listed["threads"][0]["range"]["start"]["line"] == 7

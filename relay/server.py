@@ -106,10 +106,12 @@ class RelayServer:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.next_conn = 0
         self.started = time.time()
+        self.sessions_open = 0
         self.metrics.gauges.update({
             "connections": lambda: float(len(self.server.connections) if self.server else 0),
             "session_clients": lambda: float(len(self.core.clients)),
             "sessions_live": lambda: float(len(self.core.rooms)),
+            "sessions_open": lambda: float(self.sessions_open),
             "users_online": lambda: float(sum(len(r.live) for r in self.core.rooms.values())),
         })
 
@@ -141,12 +143,17 @@ class RelayServer:
 
     async def ticker(self) -> None:
         period = max(0.05, min(1.0, self.config.presence_timeout / 4))
+        next_count = 0.0
         while True:
-            await asyncio.sleep(period)
             try:
-                self.core.expire(time.monotonic())
+                now = time.monotonic()
+                self.core.expire(now)
+                if now >= next_count:
+                    self.sessions_open = await self.store.session_count()
+                    next_count = now + 5.0
             except Exception:
-                log.exception("presence expiry failed")
+                log.exception("periodic task failed")
+            await asyncio.sleep(period)
 
     # -- HTTP side of the handshake
 

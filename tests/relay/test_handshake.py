@@ -184,7 +184,7 @@ async def test_metrics_are_prometheus_text_with_the_documented_families(relay):
     await client.error({"type": "nope", "rid": "m"})
     status, ctype, body = _get(relay.http_url + "/metrics")
     assert status == 200 and ctype.startswith("text/plain")
-    for family in ("ensemble_connections ", "ensemble_sessions_live ",
+    for family in ("ensemble_connections ", "ensemble_sessions_live ", "ensemble_sessions_open ",
                    'ensemble_messages_in_total{type="hello"}',
                    'ensemble_messages_out_total{type="welcome"}',
                    'ensemble_errors_total{code="unknown_type"}',

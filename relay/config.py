@@ -88,8 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
         "must be >= 12)",
     )
     for name, tp, help_text in _OPTIONS:
+        default = Config.__dataclass_fields__[name].default
         p.add_argument("--" + name.replace("_", "-"), type=tp,
-                       help=f"{help_text} ({env_name(name)})")
+                       help=f"{help_text}; default {default} ({env_name(name)})")
     return p
 
 

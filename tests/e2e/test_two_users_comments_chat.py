@@ -79,11 +79,12 @@ def test_comment_thread_on_a_line_is_shared_replied_reacted_and_moves_with_the_c
     )
 
     # Alice inserts two lines above: the thread moves with its code, to line 7.
-    alice.go_to_line(2)
-    alice.page.keyboard.press("Home")
+    alice.go_to_line(1, 1)
     alice.page.keyboard.type("# a note\n# another note\n")
-    lines = dict(alice.visible_lines("/src/app.py"))
-    assert lines[7] == "    return value + 2"
+    alice.wait_for(
+        lambda: dict(alice.visible_lines("/src/app.py")).get(7) == "    return value + 2",
+        "the edit to shift the code down by two lines",
+    )
     ac.wait_thread(lambda t: t.start == 7 and t.count == 2, "the thread moved to line 7")
     _screenshot(alice, "comments-alice.png", tmp_path)
 

@@ -337,6 +337,8 @@ class Daemon:
 
     async def _on_online(self, welcome: Welcome) -> None:
         self.user = welcome.user
+        if welcome.user is not None:
+            self.own_outbox(welcome.user.id)
         self.notify(Method.DID_CHANGE_CONNECTION, self.connection_params())
         self.presence.start_heartbeat(welcome.limits.presence_timeout)
         if self.want_session is not None:
@@ -351,6 +353,18 @@ class Daemon:
                     self.error(exc.code, f"cannot rejoin the session: {exc.message}")
             except Offline:
                 return
+
+    def own_outbox(self, user_id: str) -> None:
+        """Durable actions and resume state belong to the user who wrote them: another
+        user signing in here neither sends them nor rejoins that user's session."""
+        box = self.outbox
+        if box is None or box.owner == user_id:
+            return
+        if box.owner is not None and self.mirror is not None:
+            self.drop_session("signed_out")
+        box.set_owner(user_id)
+        self.want_session = box.get_state(STATE_SESSION)
+        self.notify_outbox()
 
     # ----- session --------------------------------------------------------------------
 

@@ -118,6 +118,9 @@ class Handlers:
         url = (relay_url or d.config.relay_url).rstrip("/")
         ok: AuthOk = await authenticate(url, msg)
         await d.disconnect()
+        if d.user is not None and d.user.id != ok.user.id:
+            d.drop_session("signed_out")
+        d.own_outbox(ok.user.id)
         d.config.relay_url = url
         d.token = ok.token
         d.user = ok.user

@@ -26,13 +26,17 @@ CREATE TABLE IF NOT EXISTS outbox (
     type TEXT NOT NULL,
     method TEXT,
     frame TEXT NOT NULL,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    owner TEXT
 );
 CREATE TABLE IF NOT EXISTS state (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
 """
+
+
+OWNER = "owner"
 
 
 class OutboxError(Exception):
@@ -60,6 +64,7 @@ class Outbox:
             self._db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise OutboxError(f"cannot open outbox {path}: {exc}") from exc
+        self.owner: str | None = self.get_state(OWNER)
 
     def add(self, msg: Message, method: str | None = None) -> Entry:
         """Commit ``msg`` (a durable message with ``id`` and ``session_id``)."""
@@ -72,8 +77,9 @@ class Outbox:
             with self._db:
                 self._db.execute("BEGIN IMMEDIATE")
                 self._db.execute(
-                    "INSERT OR IGNORE INTO outbox (id, session_id, type, method, frame, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO outbox"
+                    " (id, session_id, type, method, frame, created_at, owner)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         entry.id,
                         entry.session_id,
@@ -81,6 +87,7 @@ class Outbox:
                         method,
                         json.dumps(data, ensure_ascii=False),
                         time.time(),
+                        self.owner,
                     ),
                 )
         except sqlite3.Error as exc:
@@ -102,24 +109,53 @@ class Outbox:
         ).fetchone()
         return None if row is None else _entry(row)
 
+    def _mine(self) -> tuple[str, tuple[str, ...]]:
+        if self.owner is None:
+            return "owner IS NULL", ()
+        return "(owner IS NULL OR owner = ?)", (self.owner,)
+
     def pending(self, session_id: str | None = None) -> list[Entry]:
-        """Entries in the order they were written (optionally of one session)."""
-        sql = "SELECT id, session_id, method, type, frame FROM outbox"
-        args: tuple[str, ...] = ()
+        """The owner's entries in the order they were written (optionally of one session)."""
+        where, args = self._mine()
+        sql = "SELECT id, session_id, method, type, frame FROM outbox WHERE " + where
         if session_id is not None:
-            sql += " WHERE session_id = ?"
-            args = (session_id,)
+            sql += " AND session_id = ?"
+            args = (*args, session_id)
         return [_entry(r) for r in self._db.execute(sql + " ORDER BY n", args)]
 
     def count(self) -> int:
-        row = self._db.execute("SELECT count(*) FROM outbox").fetchone()
+        """How many of the owner's actions are not acked yet."""
+        where, args = self._mine()
+        row = self._db.execute("SELECT count(*) FROM outbox WHERE " + where, args).fetchone()
         return int(row[0])
 
+    def set_owner(self, user_id: str) -> None:
+        """The signed-in user. Entries written by another user stay in the file, untouched
+        and unsent, until that user signs in here again; earlier ownerless ones become theirs."""
+        if user_id == self.owner:
+            return
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            if self.owner is None:
+                self._db.execute("UPDATE outbox SET owner = ? WHERE owner IS NULL", (user_id,))
+            self._db.execute(
+                "INSERT INTO state (key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (OWNER, user_id),
+            )
+        self.owner = user_id
+
+    def _key(self, key: str) -> str:
+        return key if self.owner is None else f"{self.owner}:{key}"
+
     def get_state(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        """A resume fact (current session, last seq) of the owner."""
+        full = key if key == OWNER else self._key(key)
+        row = self._db.execute("SELECT value FROM state WHERE key = ?", (full,)).fetchone()
         return None if row is None else str(row[0])
 
     def set_state(self, key: str, value: str | None) -> None:
+        key = self._key(key)
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
             if value is None:

@@ -158,3 +158,21 @@ def test_config_rejects_bad_options_and_colors_are_stable() -> None:
         load_config({"cursor_rate": 0}, [])
     assert color_of("alice") == color_of("alice") and 0 <= color_of("bob") < 12
     assert len({color_of(f"user{i}") for i in range(100)}) == 12
+
+
+def test_outbox_entries_belong_to_their_author(tmp_path: Path) -> None:
+    """Another user signing in neither sees nor sends the first user's pending actions;
+    they are there again when the first user comes back."""
+    box = Outbox(tmp_path / "o.sqlite3")
+    box.set_owner("alice")
+    box.add(ChatSend(id="a1", session_id="s", text="from alice"), "m")
+    box.set_state("session_id", "s")
+    box.set_owner("bob")
+    assert box.pending() == [] and box.count() == 0 and box.get_state("session_id") is None
+    box.add(ChatSend(id="b1", session_id="s", text="from bob"), "m")
+    box.close()
+    box = Outbox(tmp_path / "o.sqlite3")
+    assert box.owner == "bob" and [e.id for e in box.pending()] == ["b1"]
+    box.set_owner("alice")
+    assert [e.id for e in box.pending("s")] == ["a1"] and box.get_state("session_id") == "s"
+    box.close()

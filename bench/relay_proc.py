@@ -29,7 +29,7 @@ class Relay:
     data_dir: str | None = None
 
     @classmethod
-    def start(cls, core: int | None, extra: list[str], nice: int = 0,
+    def start(cls, core: int | None, extra: list[str], nice: int = 0, rt: bool = False,
               timeout: float = 60.0) -> Relay:
         data_dir = tempfile.mkdtemp(prefix="ensemble-bench-")
         log_path = os.path.join(data_dir, "relay.log")
@@ -37,6 +37,8 @@ class Relay:
                "--data-dir", os.path.join(data_dir, "data"), "--dev", *extra]
         if core is not None:
             cmd = ["taskset", "-c", str(core), *cmd]
+        if rt:
+            cmd = ["chrt", "--rr", "1", *cmd]
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(
                 cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
@@ -81,10 +83,15 @@ def peak_rss_mb(pid: int) -> float | None:
 
 def start_profiler(pid: int, out: str, rate: int, duration: float,
                    core: int | None) -> subprocess.Popen[bytes]:
-    """Sample the relay without pausing it (--nonblocking) into a raw collapsed-stack file."""
+    """Sample the relay into a raw collapsed-stack file.
+
+    py-spy pauses the relay for each sample (a few tens of microseconds): without
+    that, stacks read from a busy process come out torn. The latency figures of a
+    profiled run are therefore a little worse than an unprofiled one's.
+    """
     spy = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
     cmd = [spy, "record", "--pid", str(pid), "--rate", str(rate),
-           "--duration", str(max(1, int(duration))), "--nonblocking",
+           "--duration", str(max(1, int(duration))),
            "--format", "raw", "--output", out]
     if core is not None:
         cmd = ["taskset", "-c", str(core), *cmd]

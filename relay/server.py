@@ -64,6 +64,32 @@ class RelayConnection(ServerConnection):
             client.flush_presence()
 
 
+_last_payload: bytes = b""
+_last_frame: bytes = b"\x81\x00"
+
+
+def _frame(data: bytes) -> bytes:
+    """An unmasked final text frame; the last one is reused for the same payload object.
+
+    Server frames are never masked and the relay negotiates no extension, so the
+    frame bytes depend only on the payload: a presence batch written to every
+    receiver of a session is framed once, not once per receiver. Writing the frame
+    straight to the transport is what protocol.send_text + send_data did.
+    """
+    global _last_payload, _last_frame
+    if data is _last_payload:
+        return _last_frame
+    n = len(data)
+    if n < 126:
+        head = bytes((0x81, n))
+    elif n < 65536:
+        head = b"\x81\x7e" + n.to_bytes(2, "big")
+    else:
+        head = b"\x81\x7f" + n.to_bytes(8, "big")
+    _last_payload, _last_frame = data, head + data
+    return _last_frame
+
+
 class WsTransport:
     __slots__ = ("conn", "server")
 
@@ -76,8 +102,7 @@ class WsTransport:
         if conn.protocol.state is not State.OPEN:
             return
         try:
-            conn.protocol.send_text(data)
-            conn.send_data()
+            conn.transport.write(_frame(data))
         except Exception as exc:  # the socket died under us; its handler cleans up
             log.debug("write failed", extra={"error": str(exc)})
 

@@ -14,9 +14,13 @@ export function uriKey(uri: string | vscode.Uri): string {
 const CARET_CSS =
   'none; position: absolute; top: 0; bottom: 0; margin-left: -1px; z-index: 2; pointer-events: none; ' +
   'border-left-width: 2px; border-left-style: ';
-const TAG_CSS =
-  'none; position: absolute; top: -1.05em; z-index: 3; padding: 0 4px; border-radius: 3px 3px 3px 0; ' +
+// The tag sits above the caret's line, or below it on the editor's first visible line.
+const TAG_CSS = (above: boolean): string =>
+  `none; position: absolute; ${above ? 'bottom' : 'top'}: 100%; z-index: 3; padding: 0 4px; ` +
+  `border-radius: ${above ? '3px 3px 3px 0' : '0 3px 3px 3px'}; ` +
   'font-size: 0.85em; line-height: 1.2em; white-space: nowrap; pointer-events: none';
+
+type TagSlot = 'above' | 'aboveApprox' | 'below' | 'belowApprox';
 
 /**
  * One peer's decoration set: caret, name tag, selection, ruler mark, each in an
@@ -27,8 +31,7 @@ class PeerDecorations implements vscode.Disposable {
   readonly key: string;
   private readonly caret: vscode.TextEditorDecorationType;
   private readonly caretApprox: vscode.TextEditorDecorationType;
-  private readonly tag: vscode.TextEditorDecorationType;
-  private readonly tagApprox: vscode.TextEditorDecorationType;
+  private readonly tags: Record<TagSlot, vscode.TextEditorDecorationType>;
   private readonly selection: vscode.TextEditorDecorationType;
   private readonly all: vscode.TextEditorDecorationType[];
 
@@ -46,7 +49,7 @@ class PeerDecorations implements vscode.Disposable {
           textDecoration: CARET_CSS + style,
         },
       });
-    const tag = (text: string, approximate: boolean): vscode.TextEditorDecorationType =>
+    const tag = (text: string, approximate: boolean, above: boolean): vscode.TextEditorDecorationType =>
       vscode.window.createTextEditorDecorationType({
         rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,
         after: tags
@@ -56,19 +59,23 @@ class PeerDecorations implements vscode.Disposable {
               color: new vscode.ThemeColor('ensemble.peerNameForeground'),
               fontStyle: approximate ? 'italic' : 'normal',
               border: approximate ? '1px dashed' : undefined,
-              textDecoration: TAG_CSS,
+              textDecoration: TAG_CSS(above),
             }
           : undefined,
       });
     this.caret = caret('solid');
     this.caretApprox = caret('dashed');
-    this.tag = tag(name, false);
-    this.tagApprox = tag(`~ ${name}`, true);
+    this.tags = {
+      above: tag(name, false, true),
+      aboveApprox: tag(`~ ${name}`, true, true),
+      below: tag(name, false, false),
+      belowApprox: tag(`~ ${name}`, true, false),
+    };
     this.selection = vscode.window.createTextEditorDecorationType({
       backgroundColor: new vscode.ThemeColor(selectionColorId(color)),
       rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,
     });
-    this.all = [this.caret, this.caretApprox, this.tag, this.tagApprox, this.selection];
+    this.all = [this.caret, this.caretApprox, ...Object.values(this.tags), this.selection];
   }
 
   /** Draws the peer in this editor, or clears it when the peer is elsewhere. */
@@ -93,11 +100,14 @@ class PeerDecorations implements vscode.Disposable {
         selections.push(new vscode.Range(anchor, active));
       }
     }
-    const tags: vscode.DecorationOptions[] = [carets[0]];
     editor.setDecorations(approx ? this.caretApprox : this.caret, carets);
     editor.setDecorations(approx ? this.caret : this.caretApprox, []);
-    editor.setDecorations(approx ? this.tagApprox : this.tag, tags);
-    editor.setDecorations(approx ? this.tag : this.tagApprox, []);
+    const firstVisible = editor.visibleRanges[0]?.start.line ?? 0;
+    const above = carets[0].range.start.line > firstVisible;
+    const slot: TagSlot = `${above ? 'above' : 'below'}${approx ? 'Approx' : ''}`;
+    for (const [name, type] of Object.entries(this.tags)) {
+      editor.setDecorations(type, name === slot ? [carets[0]] : []);
+    }
     editor.setDecorations(this.selection, selections);
   }
 
@@ -127,6 +137,7 @@ export class CursorRenderer implements vscode.Disposable {
         }
       }),
       vscode.window.onDidChangeVisibleTextEditors(() => this.render()),
+      vscode.window.onDidChangeTextEditorVisibleRanges((e) => this.render(e.textEditor)),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('ensemble.cursors')) {
           this.disposeAll();
@@ -161,9 +172,13 @@ export class CursorRenderer implements vscode.Disposable {
     this.render();
   }
 
-  private render(): void {
+  /** Draws in every visible editor, or only in `only` (after it scrolled). */
+  private render(only?: vscode.TextEditor): void {
+    if (this.sets.size === 0) {
+      return;
+    }
     const peers = new Map(this.ctx.state.peers.map((p) => [p.user.id, p]));
-    for (const editor of vscode.window.visibleTextEditors) {
+    for (const editor of only ? [only] : vscode.window.visibleTextEditors) {
       for (const [id, set] of this.sets) {
         set.apply(editor, peers.get(id));
       }

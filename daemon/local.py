@@ -13,7 +13,7 @@ from daemon import positions
 from daemon.documents import DocumentStore, Workspace
 from daemon.errors import InvalidParams, UnknownFile
 from daemon.positions import Encoding, PositionError
-from relay.protocol import Range, Selection
+from relay.protocol import Position, Range, Selection
 
 
 class LocalFiles:
@@ -50,16 +50,28 @@ class LocalFiles:
 
     # ---- positions: editor units <-> wire UTF-16 -------------------------------------
 
+    def _check(self, uri: str, points: list[Position]) -> list[str] | None:
+        """Refuse negative positions and lines past the end of an open document."""
+        for p in points:
+            if p.line < 0 or p.character < 0:
+                raise InvalidParams(f"position {p.line}:{p.character} is negative")
+        doc = self.store.get(uri)
+        if doc is not None:
+            last = len(doc.lines)
+            for p in points:
+                if p.line > last:
+                    raise InvalidParams(f"line {p.line} is past the end of {uri} "
+                                        f"({last} lines)")
+            return doc.lines
+        return None
+
     def selections_to_wire(self, uri: str, sels: list[Selection]) -> list[Selection]:
-        """Editor selections as wire selections; negative positions are refused."""
-        for s in sels:
-            for p in (s.anchor, s.active):
-                if p.line < 0 or p.character < 0:
-                    raise InvalidParams(f"position {p.line}:{p.character} is negative")
+        """Editor selections as wire selections; out-of-range positions are refused."""
+        lines = self._check(uri, [p for s in sels for p in (s.anchor, s.active)])
         enc = self.encoding
         if enc == positions.WIRE:
             return sels
-        lines = self.lines(uri) or [""]
+        lines = lines or self.lines(uri) or [""]
         try:
             return [Selection(anchor=positions.to_wire(lines, s.anchor, enc),
                               active=positions.to_wire(lines, s.active, enc)) for s in sels]
@@ -67,14 +79,11 @@ class LocalFiles:
             raise InvalidParams(str(exc)) from exc
 
     def ranges_to_wire(self, uri: str, ranges: list[Range]) -> list[Range]:
-        for r in ranges:
-            for p in (r.start, r.end):
-                if p.line < 0 or p.character < 0:
-                    raise InvalidParams(f"position {p.line}:{p.character} is negative")
+        lines = self._check(uri, [p for r in ranges for p in (r.start, r.end)])
         enc = self.encoding
         if enc == positions.WIRE:
             return ranges
-        lines = self.lines(uri) or [""]
+        lines = lines or self.lines(uri) or [""]
         try:
             return [positions.convert_range(lines, r, enc, positions.WIRE) for r in ranges]
         except PositionError as exc:

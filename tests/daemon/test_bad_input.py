@@ -77,6 +77,10 @@ async def test_malformed_params_and_positions(daemons: Any, relay: Any, tmp_path
         {"anchor": {"line": -3, "character": 0}, "active": {"line": 0, "character": 0}}]})
     err = await d.wait_for("ensemble/didError", lambda p: p["method"] == "ensemble/cursor")
     assert err["code"] == "invalid_params" and "negative" in err["message"]
+    d.notify("ensemble/cursor", {"uri": uri, "selections": [
+        {"anchor": {"line": 999, "character": 0}, "active": {"line": 999, "character": 0}}]})
+    err = await d.wait_for("ensemble/didError", lambda p: "past the end" in p["message"])
+    assert err["code"] == "invalid_params" and err["method"] == "ensemble/cursor"
     d.notify("ensemble/viewport", {"uri": uri, "ranges": "all"})
     err = await d.wait_for("ensemble/didError", lambda p: p["method"] == "ensemble/viewport")
     assert err["code"] == "invalid_params"

@@ -12,14 +12,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ensemble-daemon",
                                      description="Ensemble language server (LSP over stdio).")
     parser.add_argument("--stdio", action="store_true", help="speak LSP on stdin/stdout (default)")
-    parser.add_argument("--log-level", default=os.environ.get("ENSEMBLE_LOG_LEVEL", "info"))
+    parser.add_argument("--log-level", help="debug, info, warning or error (wins over "
+                        "ENSEMBLE_LOG_LEVEL and initializationOptions.log_level)")
     args = parser.parse_args(argv)
+    if args.log_level:
+        os.environ["ENSEMBLE_LOG_LEVEL"] = args.log_level
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
-    level = logging.getLevelName(str(args.log_level).upper())
+    level = logging.getLevelName(os.environ.get("ENSEMBLE_LOG_LEVEL", "info").upper())
     logging.getLogger("daemon").setLevel(level if isinstance(level, int) else logging.INFO)
     logging.getLogger("pygls").setLevel(logging.WARNING)
     logging.getLogger("websockets").setLevel(logging.WARNING)

@@ -7,15 +7,17 @@ import http
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
-from websockets.protocol import State
+from websockets.protocol import Event, State
 
-from relay import __version__
+from relay import __version__, fastpath
 from relay.accounts import Accounts
 from relay.auth import Auth
 from relay.config import Config
@@ -52,10 +54,38 @@ WRITE_LIMIT = 64 * 1024  # socket buffer above which a receiver counts as busy
 
 
 class RelayConnection(ServerConnection):
-    """A websockets connection that tells the core when its write buffer drained."""
+    """A websockets connection that tells the core when its write buffer drained.
+
+    While the session loop waits in recv() with no frame queued, a text frame is
+    first offered to ``on_text``, which handles a cursor update on the spot (no
+    frame queue, no task switch) or declines it. Frames arriving while anything is
+    queued or being handled take the queue, so the order of handling never changes.
+    """
 
     client: Client | None = None
     user: UserRef | None = None
+    on_text: Callable[[str], bool] | None = None
+
+    def process_event(self, event: Event) -> None:
+        on_text = self.on_text
+        if (on_text is not None and type(event) is Frame and event.opcode is Opcode.TEXT
+                and event.fin and self._recv_idle()):
+            try:
+                text = str(event.data, "utf-8")
+            except UnicodeDecodeError:
+                pass  # the queue path fails the connection with 1007, as always
+            else:
+                if on_text(text):
+                    return
+        super().process_event(event)
+
+    def _recv_idle(self) -> bool:
+        """True while the handler waits for a new message and nothing is queued."""
+        assembler = self.recv_messages
+        frames = getattr(assembler, "frames", None)
+        waiter = getattr(frames, "get_waiter", None)
+        return (waiter is not None and not waiter.done() and not frames.queue  # type: ignore[union-attr]
+                and not assembler.closed)
 
     def resume_writing(self) -> None:
         super().resume_writing()
@@ -307,6 +337,20 @@ class RelayServer:
         client = core.connect(conn_id, user, WsTransport(conn, self))
         conn.client = client
         strikes_limit = self.config.rate_strikes
+
+        def on_text(raw: str) -> bool:
+            """Handle a cursor frame now when the loop below would handle it the same way."""
+            msg = fastpath.cursor(raw)
+            if msg is None:
+                return False
+            now = time.monotonic()
+            if client.tokens + (now - client.last_refill) * client.rate < 1.0:
+                return False  # rate limited: the loop below refuses it (and may close)
+            core.admit(client, now)
+            core.ephemeral(client, msg)
+            return True
+
+        conn.on_text = on_text
         try:
             async for raw in conn:
                 if not core.admit(client, time.monotonic()):
@@ -322,7 +366,7 @@ class RelayServer:
                         break
                     continue
                 try:
-                    msg = decode_client(raw)
+                    msg = fastpath.decode(raw)
                 except ProtocolError as exc:
                     core.refuse(client, exc)
                     continue
@@ -334,6 +378,7 @@ class RelayServer:
                 else:
                     await core.handle(client, msg)
         finally:
+            conn.on_text = None
             conn.client = None
             await core.disconnect(client)
 

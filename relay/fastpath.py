@@ -1,0 +1,67 @@
+"""Cursor frames without the generic machinery: most of the relay's inbound traffic.
+
+``cursor(raw)`` decodes a well-formed cursor frame with plain type tests that
+mirror relay.schema.structure for exactly CursorUpdate's fields, and returns
+None for anything else (bad JSON, another type, a missing or mistyped field),
+which then takes the generic path: decode_client builds the same message or
+raises the same error. The fast path turns itself off if the protocol's cursor
+types gain or lose fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from relay.protocol import CursorUpdate, Message, Position, Selection, decode_client
+
+ENABLED = (
+    tuple(f.name for f in dataclasses.fields(CursorUpdate))
+    == ("session_id", "path", "selections", "sent_at", "content_hash", "rid")
+    and tuple(f.name for f in dataclasses.fields(Selection)) == ("anchor", "active")
+    and tuple(f.name for f in dataclasses.fields(Position)) == ("line", "character")
+)
+
+
+def decode(raw: str | bytes) -> Message:
+    """decode_client, faster for cursor frames; raise ProtocolError with a code otherwise."""
+    msg = cursor(raw)
+    return decode_client(raw) if msg is None else msg
+
+
+def cursor(raw: str | bytes) -> CursorUpdate | None:
+    """The cursor update in ``raw``, or None when the generic decoder must look at it."""
+    if not ENABLED or type(raw) is not str or '"cursor"' not in raw:
+        return None
+    try:
+        d = json.loads(raw)
+    except ValueError:
+        return None
+    if type(d) is not dict or d.get("type") != "cursor":
+        return None
+    sid, path, sels = d.get("session_id"), d.get("path"), d.get("selections")
+    if type(sid) is not str or type(path) is not str or type(sels) is not list:
+        return None
+    selections = []
+    for s in sels:
+        if type(s) is not dict:
+            return None
+        a, b = s.get("anchor"), s.get("active")
+        if type(a) is not dict or type(b) is not dict:
+            return None
+        al, ac, bl, bc = a.get("line"), a.get("character"), b.get("line"), b.get("character")
+        if type(al) is not int or type(ac) is not int or type(bl) is not int or type(bc) is not int:
+            return None
+        selections.append(Selection(anchor=Position(line=al, character=ac),
+                                    active=Position(line=bl, character=bc)))
+    sent_at, content_hash, rid = d.get("sent_at"), d.get("content_hash"), d.get("rid")
+    if sent_at is not None:
+        if type(sent_at) is not float and type(sent_at) is not int:
+            return None
+        sent_at = float(sent_at)
+    if content_hash is not None and type(content_hash) is not str:
+        return None
+    if rid is not None and type(rid) is not str:
+        return None
+    return CursorUpdate(session_id=sid, path=path, selections=selections, sent_at=sent_at,
+                        content_hash=content_hash, rid=rid)

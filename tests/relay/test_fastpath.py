@@ -1,0 +1,129 @@
+"""The cursor fast path: same messages and errors as the generic decoder, same order."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from relay import fastpath
+from relay.protocol import (
+    CloseCode,
+    CursorUpdate,
+    Error,
+    ErrorCode,
+    InviteCreate,
+    InviteResult,
+    Position,
+    PresenceUpdate,
+    ProtocolError,
+    Selection,
+    SessionJoin,
+    SessionState,
+    decode_client,
+)
+from tests.helpers import connected
+
+SID = "0123456789abcdef"
+SEL = {"anchor": {"line": 3, "character": 1}, "active": {"line": 4, "character": 0}}
+
+
+def frame(**fields: object) -> str:
+    data: dict[str, object] = {"type": "cursor", "session_id": SID, "path": "src/a.py",
+                               "selections": [SEL]}
+    data.update(fields)
+    return json.dumps({k: v for k, v in data.items() if v is not ...})
+
+
+VALID = [
+    frame(),
+    frame(sent_at=1795641768.25),
+    frame(sent_at=1795641768),  # an integer time becomes a float
+    frame(sent_at=None, content_hash=None, rid=None),  # nulls are absent optionals
+    frame(content_hash="a" * 40, rid="r1"),
+    frame(selections=[]),
+    frame(selections=[SEL, SEL, {**SEL, "extra": 1}]),  # unknown keys are ignored
+    frame(unknown="ignored"),
+]
+
+UNUSUAL = [
+    "{not json",
+    "[1, 2]",
+    frame(session_id=...),
+    frame(session_id=7),
+    frame(path=None),
+    frame(selections={"anchor": 1}),
+    frame(selections=[1]),
+    frame(selections=[{"anchor": {"line": 1, "character": 0}}]),
+    frame(selections=[{"anchor": {"line": True, "character": 0},
+                       "active": {"line": 1, "character": 0}}]),
+    frame(selections=[{"anchor": {"line": 1.0, "character": 0},
+                       "active": {"line": 1, "character": 0}}]),
+    frame(sent_at="now"),
+    frame(sent_at=True),
+    frame(content_hash=5),
+    frame(rid=5),
+    json.dumps({"type": "heartbeat", "note": "cursor"}),
+]
+
+
+@pytest.mark.parametrize("raw", VALID)
+def test_fast_decoder_builds_the_same_cursor_update_as_the_generic_one(raw: str) -> None:
+    fast = fastpath.cursor(raw)
+    assert fast is not None
+    assert fast == decode_client(raw)
+    assert fastpath.decode(raw) == decode_client(raw)
+
+
+@pytest.mark.parametrize("raw", UNUSUAL)
+def test_unusual_frames_get_exactly_the_generic_decoders_answer(raw: str) -> None:
+    assert fastpath.cursor(raw) is None
+    try:
+        expected: object = decode_client(raw)
+    except ProtocolError as exc:
+        with pytest.raises(ProtocolError) as got:
+            fastpath.decode(raw)
+        assert (got.value.code, got.value.message, got.value.rid) == (exc.code, exc.message,
+                                                                      exc.rid)
+    else:
+        assert fastpath.decode(raw) == expected
+
+
+def test_fast_path_matches_the_protocols_cursor_fields() -> None:
+    """If CursorUpdate gains a field, the fast path must be updated (it switches off)."""
+    assert fastpath.ENABLED
+
+
+async def test_cursor_pipelined_behind_a_join_is_handled_after_the_join(trio, relay):
+    inv = await trio.host.request(InviteCreate(session_id=trio.sid, role="editor"), InviteResult)
+    late = await connected(relay.url, "late")
+    # Both frames leave at once: the join is still being stored when the cursor arrives.
+    await late.send(SessionJoin(invite=inv.invite.token, rid="join"))
+    await late.send(CursorUpdate(session_id=trio.sid, path="src/late.py", rid="cur",
+                                 selections=[Selection(anchor=Position(line=9, character=0),
+                                                       active=Position(line=9, character=2))],
+                                 sent_at=time.time()))
+    await late.expect(SessionState, predicate=lambda s: s.rid == "join")
+    frame = await trio.host.expect(
+        PresenceUpdate, predicate=lambda f: any(p.user_id == late.user_id for p in f.peers))
+    entry = next(p for p in frame.peers if p.user_id == late.user_id)
+    assert entry.cursor is not None and entry.cursor.path == "src/late.py"
+    await late.barrier()
+    assert late.take(Error) == []
+    await late.close()
+
+
+async def test_cursor_flood_is_rate_limited_then_closed_4029(relay_factory):
+    relay = relay_factory("--rate-per-second", "5", "--rate-burst", "5", "--rate-strikes", "20")
+    c = await connected(relay.url)
+    sid = (await c.create_session()).session.session_id
+    for i in range(40):
+        await c.send(CursorUpdate(session_id=sid, path="a.py", rid=f"c{i}",
+                                  selections=[Selection(anchor=Position(line=i, character=0),
+                                                        active=Position(line=i, character=0))]))
+    await c.wait_closed()
+    assert c.close_code == CloseCode.RATE_LIMITED
+    errors = c.take(Error)
+    assert errors and all(e.code == ErrorCode.RATE_LIMITED for e in errors)
+    assert all(e.rid is not None and e.rid.startswith("c") for e in errors)

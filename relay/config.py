@@ -33,7 +33,7 @@ class Config:
     max_participants: int = 50
     rate_per_second: float = 50.0
     rate_burst: int = 100
-    rate_strikes: int = 50  # refused frames in a row before close 4029
+    rate_strikes: int = 50  # refused frames within STRIKE_WINDOW before close 4029
     history_page: int = 50
     max_buffer_bytes: int = 4 * 1024 * 1024  # a receiver further behind is disconnected
     hello_timeout: float = 10.0
@@ -53,7 +53,7 @@ _OPTIONS: list[tuple[str, type, str]] = [
     ("max_participants", int, "most users online in one session"),
     ("rate_per_second", float, "token-bucket refill rate per connection"),
     ("rate_burst", int, "token-bucket size per connection"),
-    ("rate_strikes", int, "rate-limited frames in a row before the connection is closed"),
+    ("rate_strikes", int, "rate-limited frames within 10 s before the connection is closed"),
     ("history_page", int, "chat messages per history page"),
     ("hello_timeout", float, "seconds a new connection has to send hello"),
     ("max_buffer_bytes", int, "send buffer past which a slow receiver is disconnected"),

@@ -8,6 +8,8 @@ from typing import Any, Protocol
 from relay.metrics import Metrics
 from relay.protocol import CloseCode, Error, Message, Role, UserRef, encode
 
+STRIKE_WINDOW = 10.0  # seconds over which refused frames count toward closing (4029)
+
 
 class Transport(Protocol):
     """What the core needs from a connection."""
@@ -38,6 +40,7 @@ class Client:
         "rate",
         "roles",
         "stale",
+        "strike_start",
         "strikes",
         "tokens",
         "transport",
@@ -65,7 +68,8 @@ class Client:
         self.burst = burst
         self.tokens = float(burst)
         self.last_refill = now
-        self.strikes = 0
+        self.strikes = 0  # refused frames since strike_start
+        self.strike_start = now
         self.max_buffer = max_buffer
         self.closed = False
         # Presence waiting for a busy socket: session id -> user id -> merged entry.
@@ -85,9 +89,11 @@ class Client:
             tokens = self.burst
         if tokens >= 1.0:
             self.tokens = tokens - 1.0
-            self.strikes = 0
             return True
         self.tokens = tokens
+        if now - self.strike_start > STRIKE_WINDOW:
+            self.strike_start = now
+            self.strikes = 0
         self.strikes += 1
         return False
 

@@ -156,8 +156,10 @@ def test_token_bucket_allows_a_burst_then_refills_with_time():
     assert c.strikes == 1
     assert not c.allow(0.05)
     assert c.allow(0.2)  # 0.2 s at 10/s refilled two tokens
-    assert c.strikes == 0
     assert c.allow(0.2) and not c.allow(0.2)
+    assert c.strikes == 3  # refusals add up even between accepted frames ...
+    assert [c.allow(10.5) for _ in range(4)] == [True, True, True, False]
+    assert c.strikes == 1  # ... within a 10 s window
 
 
 # -- core with in-memory transports

@@ -141,3 +141,112 @@ def test_chat_messages_mentions_injection_replies_and_offline_outbox(
     a_chat.wait_message(lambda m: m.text == offline[-1] and not m.pending, "alice's message sent")
     texts = [m.text for m in b_chat.messages()]
     assert [texts.count(t) for t in offline] == [1, 1, 1], texts
+
+
+MEASURE = os.environ.get("ENSEMBLE_E2E_LATENCY", "") == "1"
+
+# Records, in Bob's chat frame, when a message with a given text first shows (Date.now()).
+_ARM_CHAT_WATCHER_JS = """() => {
+  window.__seen = {};
+  const check = () => {
+    for (const m of document.querySelectorAll('#messages .msg > .msg-body')) {
+      const t = m.textContent.trim();
+      if (t.startsWith('ping ') && !window.__seen[t]) window.__seen[t] = Date.now();
+    }
+  };
+  new MutationObserver(check).observe(document.getElementById('messages'),
+    {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def _flood_history(url: str, invite: str, count: int) -> None:
+    """A third participant writes `count` chat messages straight through the wire protocol."""
+    import asyncio
+    from urllib.parse import parse_qs, urlparse
+
+    from relay.protocol import ChatSend
+    from tests.helpers import connected, new_id
+
+    token = parse_qs(urlparse(invite).query)["invite"][0]
+
+    async def run() -> None:
+        carol = await connected(url, "carol")
+        state = await carol.join(invite=token)
+        session_id = state.session.session_id
+        for n in range(count):
+            await carol.send(ChatSend(id=new_id(), session_id=session_id, text=f"history {n}"))
+        await carol.barrier()
+        await carol.close()
+
+    asyncio.run(run())
+
+
+@pytest.mark.skipif(not MEASURE, reason="measurement: set ENSEMBLE_E2E_LATENCY=1 (about 2 min)")
+def test_chat_latency_and_history_render(
+    relay_factory: Any,
+    code_server: CodeServerFactory,
+    browser: WindowOpener,
+    workspace: SharedRepo,
+    vsix: Path,
+) -> None:
+    """Chat message alice -> bob's panel p50/p95 over 50; panel open time with 1,000 in history."""
+    import statistics
+    import threading
+    import time
+
+    from tests.e2e import ensemble as ui
+
+    relay = relay_factory("--rate-per-second", "5000", "--rate-burst", "5000")
+    alice, bob = start_pair(code_server, browser, workspace, relay, vsix)
+    a_chat, b_chat = Chat(alice), Chat(bob)
+    a_chat.open()
+    b_chat.open()
+    b_chat.frame_eval(_ARM_CHAT_WATCHER_JS)
+
+    samples: list[float] = []
+    composer = a_chat.frame.locator("#composer")
+    for n in range(50):
+        text = f"ping {n}"
+        composer.fill(text)
+        t0 = time.time() * 1000
+        composer.press("Enter")
+        seen = bob.wait_for(
+            lambda t=text: b_chat.frame_eval(f"() => window.__seen[{t!r}]"),
+            f"{text!r} in bob's panel",
+            timeout=15,
+            every=0.005,
+        )
+        samples.append(float(seen) - t0)
+    samples.sort()
+    p50 = statistics.median(samples)
+    p95 = statistics.quantiles(samples, n=20, method="inclusive")[18]
+    print(
+        f"\nchat alice -> bob over {len(samples)} messages: p50 {p50:.0f} ms, p95 {p95:.0f} ms, "
+        f"min {samples[0]:.0f} ms, max {samples[-1]:.0f} ms"
+    )
+
+    # 1,000 more messages in the session's history, then bob opens the panel afresh.
+    link = ui.copy_invite_link(alice, "Editor")
+    flood = threading.Thread(target=_flood_history, args=(relay.url, link, 1000))
+    flood.start()
+    flood.join(timeout=120)
+    assert not flood.is_alive()
+    b_chat.wait_message(lambda m: m.text == "history 999", "the last flooded message", 60)
+    bob.run_command("View: Close All Editors")
+    bob.wait_for(lambda: bob.page.locator("iframe.webview").count() == 0, "the panel to close")
+
+    started: list[float] = []
+    bob.run_command("Ensemble: Open Chat", before_click=lambda: started.append(time.monotonic()))
+    last = bob.wait_for(
+        lambda: next((m for m in b_chat.messages() if m.text == "history 999"), None),
+        "the panel to render the latest history",
+        timeout=30,
+        every=0.01,
+    )
+    opened_ms = (time.monotonic() - started[0]) * 1000
+    rendered = len(b_chat.messages())
+    assert last.author.startswith("carol")
+    print(
+        f"chat panel open with 1,050 messages of history: {opened_ms:.0f} ms to the latest "
+        f"message ({rendered} rendered, older pages load on scroll-up)"
+    )

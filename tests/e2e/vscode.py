@@ -174,7 +174,12 @@ class Workbench:
         self.page.keyboard.press(key)
         self.page.wait_for_selector(QUICK_INPUT_BOX, state="visible", timeout=10_000)
 
-    def pick(self, label: str | re.Pattern[str], timeout: float = DEFAULT_TIMEOUT) -> None:
+    def pick(
+        self,
+        label: str | re.Pattern[str],
+        timeout: float = DEFAULT_TIMEOUT,
+        before_click: Callable[[], None] | None = None,
+    ) -> None:
         """Click the quick-pick row whose label is exactly `label` (or matches the pattern)."""
 
         def matches(text: str) -> bool:
@@ -194,14 +199,21 @@ class Workbench:
             timeout,
         )[0]
         row = self.page.locator(f'{QUICK_ROWS}[data-index="{index}"]')
+        if before_click is not None:
+            before_click()
         row.click()
 
-    def run_command(self, title: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def run_command(
+        self,
+        title: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        before_click: Callable[[], None] | None = None,
+    ) -> None:
         """F1, type the title, click the row whose label is exactly the title."""
         self._open_quick_input("F1")
         self.page.fill(QUICK_INPUT_BOX, ">" + title)
         try:
-            self.pick(title, timeout)
+            self.pick(title, timeout, before_click)
         except VSCodeError as exc:
             rows = self.quick_rows()
             self.page.keyboard.press("Escape")

@@ -59,7 +59,7 @@ export function outdatedNote(t: LocalThread): string {
   const fence = fenceFor(a.text);
   return (
     `**Outdated**: the code this thread was written on is no longer in \`${a.path}\` ` +
-    `(it was at ${lines}):\n\n${fence}\n${a.text.join('\n')}\n${fence}\n\n---\n\n`
+    `(it was at ${lines}):\n\n${fence}\n${a.text.join('\n')}\n${fence}\n`
   );
 }
 

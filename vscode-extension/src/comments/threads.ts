@@ -251,14 +251,15 @@ export class ThreadManager implements vscode.Disposable {
         ec.mode = vscode.CommentMode.Editing;
         ec.body = editingText;
       } else {
-        ec.body = markdown(i === 0 && outdated ? outdatedNote(lt) + c.text : c.text);
+        ec.body = markdown(i === 0 && outdated ? `${c.text}\n\n---\n\n${outdatedNote(lt)}` : c.text);
       }
       return ec;
     });
     const starter = lt.thread.author.name || lt.thread.author.id;
+    const resolved = lt.thread.resolved ? ' · resolved' : '';
     t.label = outdated
-      ? `Outdated: was at line ${lt.thread.anchor.start_line + 1} (started by ${starter})`
-      : `Started by ${starter}${lt.thread.resolved ? ' · resolved' : ''}`;
+      ? `Outdated: was at line ${lt.thread.anchor.start_line + 1} (started by ${starter})${resolved}`
+      : `Started by ${starter}${resolved}`;
     t.contextValue = threadContext(lt.thread, v);
     t.canReply = mayComment(v) && !e.pending;
     const state = lt.thread.resolved ? vscode.CommentThreadState.Resolved : vscode.CommentThreadState.Unresolved;

@@ -116,6 +116,9 @@ class Core:
             return
         self.metrics.messages_in[kind] += 1
         try:
+            if self.shutting_down:
+                raise ProtocolError(ErrorCode.SHUTTING_DOWN, "the relay is restarting: reconnect",
+                                    rid=getattr(msg, "rid", None))
             handler = self.handlers.get(kind)
             if handler is None:
                 raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"{kind} is not accepted here",

@@ -283,3 +283,13 @@ async def test_refused_join_does_not_keep_the_session_loaded(h):
     await h.send("eve", {"type": "session_join", "session_id": sid, "rid": "x"})
     assert h.wire("eve").take("error")[0]["code"] == "not_in_session"
     assert sid not in h.core.rooms
+
+
+async def test_requests_during_shutdown_are_refused_and_nothing_is_stored(h):
+    sid = await _session(h)
+    h.core.shutting_down = True
+    await h.send("ann", {"type": "chat_send", "id": "late", "session_id": sid, "text": "x",
+                         "rid": "s"})
+    (err,) = h.wire("ann").take("error")
+    assert (err["code"], err["id"]) == ("shutting_down", "late")
+    assert await h.core.store.action("late") is None

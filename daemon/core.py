@@ -353,6 +353,9 @@ class Daemon:
                     self.error(exc.code, f"cannot rejoin the session: {exc.message}")
             except Offline:
                 return
+            except DaemonError as exc:
+                log.warning("rejoin failed: %s", exc.code)
+                self.error(exc.code, f"cannot rejoin the session: {exc.message}")
 
     def own_outbox(self, user_id: str) -> None:
         """Durable actions and resume state belong to the user who wrote them: another

@@ -104,7 +104,7 @@ class DaemonClient:
         while chunk := await stream.read(65536):
             self.stderr.extend(chunk)
 
-    async def request(self, method: str, params: Any = None, timeout: float = 20.0) -> Any:
+    async def request(self, method: str, params: Any = None, timeout: float = 30.0) -> Any:
         return await asyncio.wait_for(
             self.client.protocol.send_request_async(method, params or {}), timeout)
 
@@ -119,7 +119,7 @@ class DaemonClient:
         self.client.protocol.notify(method, params or {})
 
     async def wait_for(self, method: str, pred: Callable[[Any], bool] = lambda p: True,
-                       timeout: float = 20.0) -> Any:
+                       timeout: float = 30.0) -> Any:
         """The first (recorded or future) notification of ``method`` matching ``pred``."""
         deadline = time.monotonic() + timeout
         seen = 0

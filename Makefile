@@ -46,6 +46,7 @@ lint: venv node_modules/.stamp
 	$(VENV)/bin/mypy
 	npm run -w vscode-extension lint
 	npm run -w vscode-extension typecheck
+	npm run -w vscode-extension test:unit
 
 pytest: venv
 	$(VENV)/bin/pytest -q

@@ -145,7 +145,8 @@ def browser(playwright_instance: Any, request: pytest.FixtureRequest) -> Iterato
         page = ctx.pages[0] if ctx.pages else ctx.new_page()
         for fn_name, fn in (expose or {}).items():
             page.expose_function(fn_name, fn)
-        page.goto(server.folder_url(folder, payload))
+        # A loaded machine can take long for the first paint; readiness is checked below.
+        page.goto(server.folder_url(folder, payload), wait_until="commit", timeout=90_000)
         wb = Workbench(page, server.name)
         windows.append(wb)
         if wait_ready:

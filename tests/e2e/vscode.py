@@ -158,7 +158,7 @@ class Workbench:
                 raise VSCodeError(f"{self.name}: timed out after {timeout:.0f}s waiting for {what}")
             self.page.wait_for_timeout(every * 1000)
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
+    def wait_ready(self, timeout: float = 90.0) -> None:
         """The workbench is drawn and its status bar (hence the remote connection) is up."""
         self.page.wait_for_selector(".monaco-workbench", timeout=timeout * 1000)
         self.page.wait_for_selector(

@@ -14,6 +14,7 @@ import type { DaemonState } from './ctx';
 import { describeError, ReportedError } from './errors';
 import type { InitializationOptions } from './protocol';
 import { PythonError, PythonInfo, reportPythonError, resolvePython } from './python';
+import { shareable } from './tracking';
 
 const RESTART_WINDOW_MS = 3 * 60 * 1000;
 
@@ -46,6 +47,13 @@ export class Daemon implements vscode.Disposable {
       outputChannel: output,
       revealOutputChannelOn: 4, // never
       initializationOptions,
+      // Files outside the workspace or matched by ensemble.ignore never reach the daemon.
+      middleware: {
+        didOpen: (doc, next) => (shareable(doc) ? next(doc) : Promise.resolve()),
+        didChange: (e, next) => (shareable(e.document) ? next(e) : Promise.resolve()),
+        didClose: (doc, next) => (shareable(doc) ? next(doc) : Promise.resolve()),
+        didSave: (doc, next) => (shareable(doc) ? next(doc) : Promise.resolve()),
+      },
       errorHandler: {
         error: (_err, _msg, count) => ({
           action: (count ?? 0) <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown,

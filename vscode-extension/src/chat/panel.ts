@@ -52,6 +52,8 @@ export class ChatController implements vscode.Disposable {
   private unread = 0;
   private loadingOlder = false;
   private initPostedAt = 0;
+  /** between joining and the first history page: what arrives is backlog, not news */
+  private settling = false;
   private readonly status: vscode.StatusBarItem;
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -105,7 +107,10 @@ export class ChatController implements vscode.Disposable {
         this.updateBadge();
         this.postInit();
         if (id) {
-          void this.loadPage(null);
+          this.settling = true;
+          void this.loadPage(null).finally(() => {
+            this.settling = false;
+          });
         }
       }
       this.postPeopleIfChanged();
@@ -144,7 +149,7 @@ export class ChatController implements vscode.Disposable {
     const fresh = this.store.upsert(mine);
     const me = this.me?.id;
     const unseen = fresh.filter((m) => m.author.id !== me && !m.deleted).length;
-    if (unseen && !this.panel?.visible) {
+    if (unseen && !this.settling && !this.panel?.visible) {
       this.unread += unseen;
       this.updateBadge();
     }

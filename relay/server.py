@@ -65,6 +65,7 @@ class RelayConnection(ServerConnection):
     client: Client | None = None
     user: UserRef | None = None
     on_text: Callable[[str], bool] | None = None
+    failing: asyncio.Task[None] | None = None
 
     def process_event(self, event: Event) -> None:
         on_text = self.on_text
@@ -75,7 +76,12 @@ class RelayConnection(ServerConnection):
             except UnicodeDecodeError:
                 pass  # the queue path fails the connection with 1007, as always
             else:
-                if on_text(text):
+                try:
+                    if on_text(text):
+                        return
+                except Exception:  # a bug: close as a failing handler would (1011)
+                    log.exception("cursor handling failed")
+                    self.failing = self.loop.create_task(self.close(1011, "internal error"))
                     return
         super().process_event(event)
 

@@ -7,6 +7,7 @@ import {
   ErrorAction,
   LanguageClient,
   LanguageClientOptions,
+  RevealOutputChannelOn,
   State as ClientState,
 } from 'vscode-languageclient/node';
 import { maxRestarts } from './config';
@@ -45,7 +46,7 @@ export class Daemon implements vscode.Disposable {
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: 'file' }],
       outputChannel: output,
-      revealOutputChannelOn: 4, // never
+      revealOutputChannelOn: RevealOutputChannelOn.Never,
       initializationOptions,
       // Files outside the workspace or matched by ensemble.ignore never reach the daemon.
       middleware: {

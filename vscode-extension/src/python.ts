@@ -11,6 +11,9 @@ export interface PythonInfo {
 
 export const MIN_VERSION: [number, number] = [3, 10];
 
+/** How long to wait for the Python extension to activate before falling back to python3. */
+const PYTHON_EXTENSION_TIMEOUT_MS = 10000;
+
 export class PythonError extends Error {
   constructor(message: string, readonly command: string, readonly source: PythonInfo['source']) {
     super(message);
@@ -32,7 +35,12 @@ async function fromPythonExtension(): Promise<string | undefined> {
     return undefined;
   }
   try {
-    const api = ext.isActive ? ext.exports : await ext.activate();
+    const api = ext.isActive
+      ? ext.exports
+      : await Promise.race([
+          ext.activate(),
+          new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), PYTHON_EXTENSION_TIMEOUT_MS)),
+        ]);
     const envs = api?.environments;
     if (!envs) {
       return undefined;

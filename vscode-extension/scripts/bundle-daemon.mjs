@@ -60,6 +60,25 @@ function requirements(py) {
   return pins;
 }
 
+const COPY_INSTALLED = `
+import importlib.metadata as m, os, re, shutil, sys
+target = sys.argv[1]
+for spec in sys.argv[2:]:
+    name = re.split(r"[=<>]", spec)[0]
+    try:
+        dist = m.distribution(name)
+    except m.PackageNotFoundError:
+        print(f"warning: {name} is not installed, not bundled", file=sys.stderr)
+        continue
+    for f in dist.files or []:
+        rel = str(f)
+        if rel.startswith("..") or "__pycache__" in rel:
+            continue
+        dst = os.path.join(target, rel)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copy2(dist.locate_file(f), dst)
+`;
+
 /** Removes compiled extension modules so the bundle is pure Python and portable. */
 function stripNative(dir) {
   let removed = 0;
@@ -90,12 +109,18 @@ function installLibs(py) {
   }
   rmSync(libs, { recursive: true, force: true });
   mkdirSync(libs, { recursive: true });
-  execFileSync(
-    py,
-    ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-deps', '--no-compile',
-      '--only-binary', ':all:', '--target', libs, ...pins],
-    { stdio: 'inherit' },
-  );
+  try {
+    execFileSync(
+      py,
+      ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-deps', '--no-compile',
+        '--only-binary', ':all:', '--target', libs, ...pins],
+      { stdio: 'inherit' },
+    );
+  } catch (err) {
+    // Offline: copy the same distributions from the build interpreter's site-packages.
+    console.warn(`pip install failed (${err.message}); copying the installed packages instead`);
+    execFileSync(py, ['-c', COPY_INSTALLED, libs, ...pins], { stdio: 'inherit' });
+  }
   const removed = stripNative(libs);
   writeFileSync(stamp, wanted);
   console.log(`bundled/libs: ${pins.join(', ')} (${removed} native modules removed)`);

@@ -29,11 +29,14 @@ function copyTool() {
   rmSync(tool, { recursive: true, force: true });
   mkdirSync(join(tool, 'daemon'), { recursive: true });
   mkdirSync(join(tool, 'relay'), { recursive: true });
-  for (const name of readdirSync(join(repo, 'daemon'))) {
-    if (name.endsWith('.py') && !SKIP_DAEMON.has(name)) {
-      cpSync(join(repo, 'daemon', name), join(tool, 'daemon', name));
-    }
-  }
+  // The whole daemon package (subpackages included), Python sources only.
+  cpSync(join(repo, 'daemon'), join(tool, 'daemon'), {
+    recursive: true,
+    filter: (src) => {
+      const name = src.split(/[\\/]/).pop();
+      return statSync(src).isDirectory() ? name !== '__pycache__' : name.endsWith('.py') && !SKIP_DAEMON.has(name);
+    },
+  });
   for (const name of RELAY_FILES) {
     cpSync(join(repo, 'relay', name), join(tool, 'relay', name));
   }

@@ -99,7 +99,10 @@ def start_profiler(pid: int, out: str, rate: int, duration: float,
 
 
 def profile_top(path: str, n: int = 20) -> dict[str, list[tuple[str, float]]]:
-    """Self and inclusive share of samples per function, from a py-spy raw file."""
+    """Self and inclusive share of the event loop thread's samples per function.
+
+    Reads a py-spy raw (collapsed stacks) file; line numbers are dropped.
+    """
     self_c: Counter[str] = Counter()
     incl: Counter[str] = Counter()
     total = 0
@@ -112,6 +115,8 @@ def profile_top(path: str, n: int = 20) -> dict[str, list[tuple[str, float]]]:
         if not count.isdigit():
             continue
         c = int(count)
+        if stack.startswith("Thread._bootstrap"):
+            continue  # worker threads (the store's executor): idle under cursor load
         total += c
         frames = [re.sub(r" \((?:.*/)?([^/:]+)(?::\d+)?\)$", r" (\1)", f)
                   for f in stack.split(";")]

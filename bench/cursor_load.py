@@ -323,6 +323,8 @@ def parse_args(argv: list[str] | None) -> tuple[Config, argparse.Namespace]:
                     help="seconds allowed after the last send for every client to converge")
     ap.add_argument("--sweep", default=None,
                     help="comma list of session counts, one fresh relay and run each")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs of each load (a fresh relay each time)")
     ap.add_argument("--json", action="store_true", help="print JSON on stdout instead of tables")
     ap.add_argument("--relay-core", type=int, default=0, help="core the relay is pinned to")
     ap.add_argument("--gen-core", type=int, default=1, help="core the generator is pinned to")
@@ -392,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[cursor_load] {msg}", file=sys.stderr, flush=True)
 
     counts = [int(x) for x in a.sweep.split(",")] if a.sweep else [cfg.sessions]
+    counts = [r for r in counts for _ in range(max(1, a.repeat))]
     results = []
     for r in counts:
         try:
@@ -404,8 +407,8 @@ def main(argv: list[str] | None = None) -> int:
             print(table(res), flush=True)
             print(flush=True)
     if a.json:
-        print(json.dumps(results if a.sweep else results[0], indent=2))
-    elif a.sweep:
+        print(json.dumps(results if len(results) > 1 else results[0], indent=2))
+    elif len(results) > 1:
         print(sweep_table(results))
     if a.strict and not all(r["pass"] for r in results):
         return 2

@@ -59,7 +59,9 @@ async def main(args: argparse.Namespace) -> None:
     ws = tmp / "ws"
     ws.mkdir()
     (ws / "big.py").write_text("".join(FILE_LINES))
-    relay = RelayProcess(tmp / "relay").start()
+    # generous frame rate limits: the peer writes the 1,000 threads in bulk
+    relay = RelayProcess(tmp / "relay", ("--rate-per-second", "2000", "--rate-burst", "4000"))
+    relay.start()
     try:
         await run(args, relay, tmp, ws)
     finally:
@@ -104,9 +106,8 @@ async def run(args: argparse.Namespace, relay: RelayProcess, tmp: Path, ws: Path
                            text=f"thread {i}: is this right?")
         pending[msg.id] = msg
     while pending:  # send in paced batches; re-send what was refused (rate limit)
-        for msg in list(pending.values())[:40]:
+        for msg in list(pending.values())[:100]:
             await peer.send(msg)
-        await asyncio.sleep(0.6)
         await peer.barrier()
         for ack in peer.take(Ack):
             pending.pop(ack.id, None)

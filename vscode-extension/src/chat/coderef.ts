@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { formatCodeRef } from './markdown';
 
 /** Finds a workspace-relative path in the open folders and opens it at a (one-based) line. */
 export async function openCodeRef(path: string, line: number, endLine: number | null): Promise<boolean> {
@@ -27,4 +28,18 @@ export async function openCodeRef(path: string, line: number, endLine: number | 
   }
   void vscode.window.showWarningMessage(`Ensemble: ${clean} is not in this workspace.`);
   return false;
+}
+
+/** "Share Cursor Position in Chat": `path:line` (or `path:start-end`) of the active editor. */
+export function shareCursor(insert: (text: string) => void): void {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor || !vscode.workspace.getWorkspaceFolder(editor.document.uri)) {
+    void vscode.window.showInformationMessage('Ensemble: open a workspace file to share a position in chat.');
+    return;
+  }
+  const sel = editor.selection;
+  const path = vscode.workspace.asRelativePath(editor.document.uri, false);
+  const end = sel.isEmpty || sel.end.line === sel.start.line ? undefined : sel.end.line + 1;
+  const line = sel.isEmpty ? sel.active.line + 1 : sel.start.line + 1;
+  insert(`${formatCodeRef({ path, line, endLine: end })} `);
 }

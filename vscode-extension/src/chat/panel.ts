@@ -14,10 +14,11 @@ import type {
   TargetParams,
   UserRef,
 } from '../collab-protocol';
-import { formatCodeRef } from './markdown';
 import { FromWebview, PersonView, REACTIONS, ToWebview, parseFromWebview } from './messages';
 import { ChatStore, Directory, fallbackColor } from './store';
-import { openCodeRef } from './coderef';
+import { openCodeRef, shareCursor } from './coderef';
+import { chatHtml } from './html';
+import { UnreadBadge } from './unread';
 import { PALETTE_SIZE } from '../colors';
 
 export const CHAT_VIEW_TYPE = 'ensemble.chat';
@@ -26,15 +27,6 @@ const TITLE = 'Ensemble Chat';
 function historyPageSize(): number {
   const n = vscode.workspace.getConfiguration('ensemble').get<number>('chat.historyPageSize', 50);
   return Math.min(500, Math.max(10, Math.floor(n)));
-}
-
-function nonce(): string {
-  const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  let out = '';
-  for (let i = 0; i < 32; i++) {
-    out += chars.charAt(Math.floor(Math.random() * chars.length));
-  }
-  return out;
 }
 
 /**
@@ -49,20 +41,16 @@ export class ChatController implements vscode.Disposable {
   private queued: ToWebview[] = [];
   private sessionId: string | null = null;
   private peopleKey = '';
-  private unread = 0;
   private loadingOlder = false;
   private initPostedAt = 0;
   /** between joining and the first history page: what arrives is backlog, not news */
   private settling = false;
-  private readonly status: vscode.StatusBarItem;
+  private readonly unread = new UnreadBadge(TITLE);
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly ctx: Ctx) {
-    this.status = vscode.window.createStatusBarItem('ensemble.chatUnread', vscode.StatusBarAlignment.Right, 99);
-    this.status.name = 'Ensemble Chat';
-    this.status.command = 'ensemble.openChat';
     this.disposables.push(
-      this.status,
+      this.unread,
       ctx.onNotification<ChatParams>(Method.DID_RECEIVE_CHAT, (p) => this.onChat(p.messages)),
       ctx.onDidChangeState((change) => this.onState(change)),
     );
@@ -103,8 +91,7 @@ export class ChatController implements vscode.Disposable {
       if (id !== this.sessionId) {
         this.sessionId = id;
         this.store.clear();
-        this.unread = 0;
-        this.updateBadge();
+        this.unread.clear(this.panel);
         this.postInit();
         if (id) {
           this.settling = true;
@@ -150,8 +137,7 @@ export class ChatController implements vscode.Disposable {
     const me = this.me?.id;
     const unseen = fresh.filter((m) => m.author.id !== me && !m.deleted).length;
     if (unseen && !this.settling && !this.panel?.visible) {
-      this.unread += unseen;
-      this.updateBadge();
+      this.unread.add(unseen, this.panel);
     }
     this.postViews('upsert', mine);
   }
@@ -353,7 +339,7 @@ export class ChatController implements vscode.Disposable {
     this.panel = panel;
     this.ready = false;
     panel.webview.options = this.webviewOptions();
-    panel.webview.html = this.html(panel.webview);
+    panel.webview.html = chatHtml(panel.webview, this.ctx.extension.extensionUri, TITLE);
     this.panelDisposables = [
       panel.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m)),
       panel.onDidChangeViewState(() => {
@@ -370,55 +356,11 @@ export class ChatController implements vscode.Disposable {
             d.dispose();
           }
           this.panelDisposables = [];
-          this.updateBadge();
+          this.unread.show(this.panel);
         }
       }),
     ];
-    this.updateBadge();
-  }
-
-  private html(webview: vscode.Webview): string {
-    const media = vscode.Uri.joinPath(this.ctx.extension.extensionUri, 'media', 'chat');
-    const script = webview.asWebviewUri(vscode.Uri.joinPath(media, 'chat.js'));
-    const style = webview.asWebviewUri(vscode.Uri.joinPath(media, 'chat.css'));
-    const n = nonce();
-    const csp = [
-      "default-src 'none'",
-      `style-src ${webview.cspSource}`,
-      `font-src ${webview.cspSource}`,
-      `img-src ${webview.cspSource}`,
-      `script-src 'nonce-${n}'`,
-    ].join('; ');
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style.toString()}">
-<title>${TITLE}</title>
-</head>
-<body>
-<div id="banner" class="banner" role="status" hidden></div>
-<main id="log" class="log" aria-label="Chat messages">
-<div id="older" class="older" hidden>Loading older messages…</div>
-<div id="messages" role="log" aria-live="polite"></div>
-</main>
-<form id="compose" class="compose" autocomplete="off">
-<div id="context" class="context" hidden><span id="context-text"></span><button type="button" id="context-cancel" title="Cancel" aria-label="Cancel">×</button></div>
-<div class="compose-row">
-<label class="to-label" for="to">To</label>
-<select id="to" title="Send to everyone or privately to one participant"><option value="">Everyone</option></select>
-</div>
-<div class="compose-row compose-input">
-<textarea id="composer" rows="3" placeholder="Message (Enter sends, Shift+Enter new line, @ mentions)" aria-label="Message"></textarea>
-<ul id="mention-list" class="mention-list" role="listbox" hidden></ul>
-<button id="send" type="submit" title="Send">Send</button>
-</div>
-</form>
-<script nonce="${n}" src="${script.toString()}"></script>
-</body>
-</html>`;
+    this.unread.show(this.panel);
   }
 
   /** Inserts text into the composer (e.g. a code reference) and shows the panel. */
@@ -434,28 +376,13 @@ export class ChatController implements vscode.Disposable {
   }
 
   private markSeen(): void {
-    if (this.panel?.visible && this.unread) {
-      this.unread = 0;
-      this.updateBadge();
-    }
-  }
-
-  private updateBadge(): void {
-    const n = this.unread;
-    if (this.panel) {
-      this.panel.title = n ? `${TITLE} (${n})` : TITLE;
-    }
-    if (n) {
-      this.status.text = `$(comment-discussion) ${n}`;
-      this.status.tooltip = `${n} unread chat message${n === 1 ? '' : 's'}: open the chat`;
-      this.status.show();
-    } else {
-      this.status.hide();
+    if (this.panel?.visible && this.unread.count) {
+      this.unread.clear(this.panel);
     }
   }
 
   get unreadCount(): number {
-    return this.unread;
+    return this.unread.count;
   }
 
   dispose(): void {
@@ -485,7 +412,7 @@ export function registerChat(ctx: Ctx): ChatController {
       }
     }),
     vscode.commands.registerCommand('ensemble.openChat', () => chat.createOrShow()),
-    vscode.commands.registerCommand('ensemble.shareCursorInChat', () => shareCursor(chat)),
+    vscode.commands.registerCommand('ensemble.shareCursorInChat', () => shareCursor((text) => chat.insert(text))),
     vscode.window.registerWebviewPanelSerializer(CHAT_VIEW_TYPE, {
       deserializeWebviewPanel(panel: vscode.WebviewPanel): Promise<void> {
         chat.attach(panel);
@@ -494,17 +421,4 @@ export function registerChat(ctx: Ctx): ChatController {
     }),
   );
   return chat;
-}
-
-function shareCursor(chat: ChatController): void {
-  const editor = vscode.window.activeTextEditor;
-  if (!editor || !vscode.workspace.getWorkspaceFolder(editor.document.uri)) {
-    void vscode.window.showInformationMessage('Ensemble: open a workspace file to share a position in chat.');
-    return;
-  }
-  const sel = editor.selection;
-  const path = vscode.workspace.asRelativePath(editor.document.uri, false);
-  const end = sel.isEmpty || sel.end.line === sel.start.line ? undefined : sel.end.line + 1;
-  const line = sel.isEmpty ? sel.active.line + 1 : sel.start.line + 1;
-  chat.insert(`${formatCodeRef({ path, line, endLine: end })} `);
 }

@@ -16,37 +16,10 @@ import type {
   ThreadsParams,
   ThreadsResult,
 } from '../collab-protocol';
-import {
-  COMMENT_REACTIONS,
-  Viewer,
-  commentContext,
-  mayComment,
-  outdatedNote,
-  pinLines,
-  threadContext,
-  visibleComments,
-} from './model';
+import { Viewer, mayComment, pinLines, threadContext, visibleComments } from './model';
+import { EnsembleComment, buildComments, threadLabel } from './render';
 
-/** One comment as VS Code shows it; `wire` is the relay's comment. */
-export class EnsembleComment implements vscode.Comment {
-  body: string | vscode.MarkdownString = '';
-  mode = vscode.CommentMode.Preview;
-  author: vscode.CommentAuthorInformation = { name: '' };
-  contextValue = 'ensemble-comment';
-  reactions: vscode.CommentReaction[] = [];
-  label: string | undefined;
-  timestamp: Date | undefined;
-
-  constructor(
-    public wire: Comment,
-    public pending: boolean,
-    readonly parent: vscode.CommentThread,
-  ) {}
-
-  get id(): string {
-    return this.wire.id;
-  }
-}
+export { EnsembleComment } from './render';
 
 interface Entry {
   thread: vscode.CommentThread;
@@ -55,13 +28,6 @@ interface Entry {
   pending: boolean;
   /** replies sent from here, not yet in `local` */
   replies: Comment[];
-}
-
-function markdown(text: string): vscode.MarkdownString {
-  const md = new vscode.MarkdownString(text);
-  md.isTrusted = false;
-  md.supportHtml = false;
-  return md;
 }
 
 /**
@@ -231,56 +197,18 @@ export class ThreadManager implements vscode.Disposable {
     if (!t.range || !t.range.isEqual(range)) {
       t.range = range;
     }
-    const outdated = lt.outdated || !lt.range;
-    const comments = [...visibleComments(lt.thread), ...e.replies];
-    if (!comments.length) {
+    if (!visibleComments(lt.thread).length && !e.replies.length) {
       this.remove(lt.thread.id);
       return;
     }
-    const replies = new Set(e.replies.map((c) => c.id));
-    t.comments = comments.map((c, i) => {
-      const pending = e.pending || replies.has(c.id);
-      const ec = new EnsembleComment(c, pending, t);
-      const editingText = this.editing.get(c.id);
-      ec.author = { name: c.author.name || c.author.id };
-      ec.timestamp = new Date(c.created_at * 1000);
-      ec.contextValue = commentContext(c, v, pending);
-      ec.reactions = this.reactionsOf(c, v.me);
-      ec.label = pending ? 'sending…' : c.edited_at ? 'edited' : undefined;
-      if (editingText !== undefined) {
-        ec.mode = vscode.CommentMode.Editing;
-        ec.body = editingText;
-      } else {
-        ec.body = markdown(i === 0 && outdated ? `${c.text}\n\n---\n\n${outdatedNote(lt)}` : c.text);
-      }
-      return ec;
-    });
-    const starter = lt.thread.author.name || lt.thread.author.id;
-    const resolved = lt.thread.resolved ? ' · resolved' : '';
-    t.label = outdated
-      ? `Outdated: was at line ${lt.thread.anchor.start_line + 1} (started by ${starter})${resolved}`
-      : `Started by ${starter}${resolved}`;
+    t.comments = buildComments(t, lt, e.replies, e.pending, v, this.editing);
+    t.label = threadLabel(lt);
     t.contextValue = threadContext(lt.thread, v);
     t.canReply = mayComment(v) && !e.pending;
     const state = lt.thread.resolved ? vscode.CommentThreadState.Resolved : vscode.CommentThreadState.Unresolved;
     if (t.state !== state) {
       t.state = state;
     }
-  }
-
-  private reactionsOf(c: Comment, me: string | undefined): vscode.CommentReaction[] {
-    const given = c.reactions ?? {};
-    const emojis = [...COMMENT_REACTIONS, ...Object.keys(given).filter((e) => !(COMMENT_REACTIONS as readonly string[]).includes(e))];
-    return emojis.map((emoji) => {
-      const users = given[emoji] ?? [];
-      return {
-        label: emoji,
-        // no icon: VS Code then shows the label (the emoji itself)
-        iconPath: '',
-        count: users.length,
-        authorHasReacted: me !== undefined && users.includes(me),
-      };
-    });
   }
 
   // ----- user actions -------------------------------------------------------------------

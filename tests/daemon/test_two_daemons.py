@@ -232,3 +232,23 @@ async def test_threads_follow_local_edits_before_saving(daemons: Any, relay: Any
     assert moved["threads"][0]["outdated"] is False
     listed = await bob.request("ensemble/threads", {"uri": bob_uri})
     assert listed["threads"][0]["range"]["start"]["line"] == 7
+
+
+async def test_plain_client_sees_peer_carets_as_inlay_hints(daemons: Any, relay: Any,
+                                                            tmp_path: Path) -> None:
+    """A client without the extension asks for inlay hints and gets the peer's caret."""
+    from lsprotocol import types as lsp
+
+    alice, bob = await pair(daemons, relay, tmp_path)
+    uri = await alice.open("app.py")
+    bob_uri = await bob.open("app.py")
+    alice.notify("ensemble/cursor", {"uri": uri, "selections": [
+        {"anchor": {"line": 2, "character": 4}, "active": {"line": 2, "character": 4}}]})
+    await bob.wait_for("ensemble/didChangePeers", lambda p: any(
+        v["user"]["id"] == "alice" and v.get("selections") for v in p["peers"]))
+    hints = await bob.client.text_document_inlay_hint_async(lsp.InlayHintParams(
+        text_document=lsp.TextDocumentIdentifier(uri=bob_uri),
+        range=lsp.Range(start=lsp.Position(line=0, character=0),
+                        end=lsp.Position(line=7, character=0))))
+    assert [(h.position.line, h.position.character, h.label) for h in hints] == [
+        (2, 4, "◀ Alice")]

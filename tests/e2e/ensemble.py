@@ -24,6 +24,7 @@ def answer_prompts(
     until: Callable[[], object],
     what: str,
     timeout: float = 60.0,
+    min_answers: int = 0,
 ) -> None:
     """Answer every input box the extension opens until `until()` holds.
 
@@ -31,9 +32,11 @@ def answer_prompts(
     to a function that answers it (e.g. picks a row).
     """
     rules = [(re.compile(rx, re.I), a) for rx, a in answers]
+    answered = 0
 
     def step() -> bool:
-        if until():
+        nonlocal answered
+        if answered >= min_answers and until():
             return True
         prompt = wb.quick_input_prompt()
         if prompt is None:
@@ -44,13 +47,14 @@ def answer_prompts(
                     answer(wb)
                 else:
                     wb.answer_input(answer)
+                answered += 1
                 # The next question reuses the widget: wait until this one is gone.
                 wb.wait_for(
                     lambda: wb.quick_input_prompt() != prompt,
                     f"the prompt {prompt!r} to close",
                     timeout=15,
                 )
-                return bool(until())
+                return answered >= min_answers and bool(until())
         raise VSCodeError(f"{wb.name}: unexpected prompt {prompt!r} while {what}")
 
     wb.wait_for(step, what, timeout)
@@ -162,6 +166,7 @@ def set_status(wb: Workbench, status: str) -> None:
         [(r"status|active|idle|away", pick_row(labelled(status)))],
         until=lambda: not wb.quick_input_visible(),
         what=f"setting status {status}",
+        min_answers=1,
     )
 
 
@@ -172,4 +177,5 @@ def follow(wb: Workbench, name: str) -> None:
         [(r"follow|participant|who", pick_row(labelled(name)))],
         until=lambda: not wb.quick_input_visible(),
         what=f"following {name}",
+        min_answers=1,
     )

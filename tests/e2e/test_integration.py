@@ -25,7 +25,7 @@ from tests.e2e.harness import (
     WindowOpener,
 )
 
-pytestmark = pytest.mark.vscode
+pytestmark = [pytest.mark.vscode, pytest.mark.timeout(300)]
 
 TEST_BUNDLE = EXTENSION_DIR / "dist" / "test" / "suite.js"
 

@@ -19,7 +19,7 @@ from tests.e2e import ensemble as ui
 from tests.e2e.harness import ROOT, CodeServerFactory, SharedRepo, WindowOpener
 from tests.e2e.vscode import Workbench
 
-pytestmark = pytest.mark.vscode
+pytestmark = [pytest.mark.vscode, pytest.mark.timeout(300)]
 
 IMG = ROOT / "docs" / "img"
 SAVE_SCREENSHOTS = os.environ.get("ENSEMBLE_SCREENSHOTS", "") == "1"

@@ -8,7 +8,7 @@ import pytest
 
 from tests.e2e.harness import EXTENSION_ID, CodeServerFactory, SharedRepo, WindowOpener
 
-pytestmark = pytest.mark.vscode
+pytestmark = [pytest.mark.vscode, pytest.mark.timeout(300)]
 
 
 def test_vsix_installs_and_workbench_edits_the_workspace(

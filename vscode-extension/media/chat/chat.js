@@ -21,6 +21,7 @@
   let replyTo = null;
   let editing = null;
   let errorText = '';
+  let pendingTo = '';
 
   const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
   const log = $('log');
@@ -278,7 +279,9 @@
       o.value = p.id;
       toSelect.appendChild(o);
     }
-    toSelect.value = people.has(current) ? current : '';
+    const wanted = current || pendingTo;
+    toSelect.value = people.has(wanted) ? wanted : '';
+    if (people.size) pendingTo = '';
     for (const a of list.querySelectorAll('.author[data-author]')) {
       const p = people.get(/** @type {HTMLElement} */ (a).dataset.author);
       if (p) a.className = 'author c' + p.color;
@@ -477,6 +480,7 @@
       vscode.postMessage({ type: 'send', text, parentId: replyTo, to: toSelect.value || null });
     }
     composer.value = '';
+    saveDraft();
     editing = null;
     replyTo = null;
     renderContext();
@@ -498,6 +502,7 @@
     const caret = start + sep.length + text.length;
     composer.setSelectionRange(caret, caret);
     composer.focus();
+    saveDraft();
   }
 
   // @mention completion
@@ -558,6 +563,7 @@
     composer.setSelectionRange(pos, pos);
     closeMentions();
     composer.focus();
+    saveDraft();
   }
 
   composer.addEventListener('input', updateMentions);
@@ -600,7 +606,15 @@
     if (document.visibilityState === 'visible') vscode.postMessage({ type: 'seen' });
   });
 
-  vscode.setState({ restored: true });
+  // the draft survives the panel being hidden (its page is rebuilt when shown again) and reloads
+  function saveDraft() {
+    vscode.setState({ draft: composer.value, to: toSelect.value });
+  }
+  composer.addEventListener('input', saveDraft);
+  toSelect.addEventListener('change', saveDraft);
+  const saved = vscode.getState();
+  if (saved && typeof saved.draft === 'string') composer.value = saved.draft;
+  pendingTo = saved && typeof saved.to === 'string' ? saved.to : '';
   renderBanner();
   vscode.postMessage({ type: 'ready' });
 })();

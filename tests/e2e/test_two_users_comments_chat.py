@@ -54,8 +54,9 @@ def test_comment_thread_on_a_line_is_shared_replied_reacted_and_moves_with_the_c
     note = bob.wait_notification(r"Alice mentioned you in a comment")
     assert "Show" in note.buttons
 
-    # Bob sees the thread on line 5, with alice's rendered markdown.
-    bc.expand_at(5)
+    # "Show" opens the thread: bob sees it on his line 5, with alice's rendered markdown.
+    bob.click_notification_button(r"Alice mentioned you in a comment", "Show")
+    bob.wait_active_editor("/src/app.py")
     thread = bc.wait_thread(lambda t: t.start == 5 and t.count == 1, "the thread on bob's line 5")
     first = thread.comments[0]
     assert first.author == "Alice"

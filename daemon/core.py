@@ -47,6 +47,7 @@ from relay.protocol import (
     Error,
     ErrorCode,
     Event,
+    Mention,
     MentionNotice,
     Message,
     PresenceUpdate,
@@ -278,14 +279,17 @@ class Daemon:
         elif isinstance(msg, UserLeft):
             self._user_left(msg)
         elif isinstance(msg, MentionNotice):
-            uri = None
-            if msg.mention.thread_id and self.mirror is not None:
-                thread = self.mirror.threads.get(msg.mention.thread_id)
-                if thread is not None:
-                    uri = self.files.uri_of(thread.anchor.path)
-            self.notify(Method.DID_RECEIVE_MENTION, MentionParams(mention=msg.mention, uri=uri))
+            self._notify_mention(msg.mention)
         else:
             log.debug("unhandled frame %s", msg.TYPE)
+
+    def _notify_mention(self, mention: Mention) -> None:
+        uri = None
+        if mention.thread_id and self.mirror is not None:
+            thread = self.mirror.threads.get(mention.thread_id)
+            if thread is not None:
+                uri = self.files.uri_of(thread.anchor.path)
+        self.notify(Method.DID_RECEIVE_MENTION, MentionParams(mention=mention, uri=uri))
 
     def _user_left(self, msg: UserLeft) -> None:
         m = self.mirror
@@ -424,6 +428,8 @@ class Daemon:
         if change.chat:
             self.notify(Method.DID_RECEIVE_CHAT, ChatParams(messages=change.chat))
         self.notify_threads(change.threads)
+        for mention in state.mentions:  # made while we were away; the relay sends each once
+            self._notify_mention(mention)
         self.publish_peers()
         self.presence.resend()
         if self.conn is not None:

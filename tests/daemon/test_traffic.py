@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from relay.protocol import PeerPresence, PresenceUpdate
+from relay.protocol import PeerPresence, Position, PresenceUpdate
 from tests.helpers import WireClient, sign_up
 
 pytestmark = pytest.mark.timeout(120)
@@ -58,17 +58,20 @@ async def test_cursor_updates_are_throttled_and_the_latest_goes_out(
     alice, bob, uri = await setup(daemons, relay, tmp_path, cursor_rate=10.0)
     start = time.monotonic()
     for i in range(200):
-        alice.notify("ensemble/cursor", {"uri": uri, "selections": [caret(i % 50, 1)]})
+        # the last move has a column no earlier move has, so the wait below matches it alone
+        column = 7 if i == 199 else 1
+        alice.notify("ensemble/cursor", {"uri": uri, "selections": [caret(i % 50, column)]})
         await asyncio.sleep(0.005)
     elapsed = time.monotonic() - start
-    last = await wait_cursor(bob, lambda p: p.cursor.selections[0].active.line == 199 % 50)
+    last = await wait_cursor(bob, lambda p: p.cursor.selections[0].active == Position(
+        line=199 % 50, character=7))
     seen = 1 + len(alice_states(bob, "cursor"))
     assert seen <= elapsed * 10 + 3, (seen, elapsed)
     assert last.cursor is not None and last.cursor.path == "a.py"
     assert last.cursor.content_hash is not None
 
     for _ in range(20):
-        alice.notify("ensemble/cursor", {"uri": uri, "selections": [caret(199 % 50, 1)]})
+        alice.notify("ensemble/cursor", {"uri": uri, "selections": [caret(199 % 50, 7)]})
     alice.notify("ensemble/cursor", {"uri": "file:///elsewhere/secret.py",
                                      "selections": [caret(3, 0)]})
     await asyncio.sleep(0.5)  # give a wrongly sent frame the time to arrive

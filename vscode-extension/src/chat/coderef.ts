@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { shareable } from '../tracking';
 import { formatCodeRef } from './markdown';
 
 /** Finds a workspace-relative path in the open folders and opens it at a (one-based) line. */
@@ -33,7 +34,7 @@ export async function openCodeRef(path: string, line: number, endLine: number | 
 /** "Share Cursor Position in Chat": `path:line` (or `path:start-end`) of the active editor. */
 export function shareCursor(insert: (text: string) => void): void {
   const editor = vscode.window.activeTextEditor;
-  if (!editor || !vscode.workspace.getWorkspaceFolder(editor.document.uri)) {
+  if (!editor || !shareable(editor.document)) {
     void vscode.window.showInformationMessage('Ensemble: open a workspace file to share a position in chat.');
     return;
   }

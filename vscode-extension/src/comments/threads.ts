@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { Ctx } from '../ctx';
 import { describeError } from '../errors';
 import { Method } from '../protocol';
+import { shareable } from '../tracking';
 import type {
   Comment,
   CreateThreadParams,
@@ -75,7 +76,7 @@ export class ThreadManager implements vscode.Disposable {
     this.allowed = this.ctx.inSession && mayComment(this.viewer());
     this.controller.commentingRangeProvider = {
       provideCommentingRanges: (doc: vscode.TextDocument): vscode.Range[] => {
-        if (!this.allowed || !vscode.workspace.getWorkspaceFolder(doc.uri)) {
+        if (!this.allowed || !shareable(doc)) {
           return [];
         }
         return [new vscode.Range(0, 0, Math.max(0, doc.lineCount - 1), 0)];

@@ -339,6 +339,8 @@ export class ChatController implements vscode.Disposable {
     this.panel = panel;
     this.ready = false;
     panel.webview.options = this.webviewOptions();
+    const media = vscode.Uri.joinPath(this.ctx.extension.extensionUri, 'media', 'chat');
+    panel.iconPath = { light: vscode.Uri.joinPath(media, 'icon-light.svg'), dark: vscode.Uri.joinPath(media, 'icon-dark.svg') };
     panel.webview.html = chatHtml(panel.webview, this.ctx.extension.extensionUri, TITLE);
     this.panelDisposables = [
       panel.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m)),

@@ -103,8 +103,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             rep.sections.append(("screenshots", str(out)))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright_instance(vscode_tools: None) -> Iterator[Any]:
+    """Playwright for the e2e package only: its sync API keeps an event loop running in this
+    thread, which would break the asyncio tests collected after tests/e2e."""
     from playwright.sync_api import sync_playwright
 
     pw = sync_playwright().start()

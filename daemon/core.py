@@ -53,6 +53,7 @@ from relay.protocol import (
     PresenceUpdate,
     SessionJoin,
     SessionState,
+    Status,
     Thread,
     UserJoined,
     UserLeft,
@@ -93,6 +94,7 @@ class Daemon:
         self.outbox: Outbox | None = None
         self.presence = Presence(config, lambda: self.conn,
                                  lambda: self.mirror.session_id if self.mirror else None)
+        self.presence.on_status = self._own_status_changed
         self.publish_peers = Debouncer(1.0 / config.cursor_rate, self._publish_peers)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._joining: asyncio.Lock | None = None
@@ -212,6 +214,12 @@ class Daemon:
             invite_base=self.config.relay_url,
             repo_mismatch=self.repo_mismatch,
         )
+
+    def _own_status_changed(self, status: Status) -> None:
+        """Our status changed (manual or idle/away): the editor shows it on our own row."""
+        if self.mirror is not None and self.mirror.you.status != status:
+            self.mirror.you.status = status
+            self.notify_session()
 
     def notify_session(self, reason: str | None = None) -> None:
         self.notify(Method.DID_CHANGE_SESSION,
@@ -419,6 +427,7 @@ class Daemon:
             self.board.clear()
             change = Change(chat=sorted(state.chat, key=lambda m: m.seq),
                             threads=list(self.mirror.threads.values()), participants=True)
+        self.mirror.you.status = self.presence.status  # the relay learns it from resend()
         self.want_session = state.session.session_id
         await self._check_repo(state)
         if self.outbox is not None:

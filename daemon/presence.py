@@ -32,6 +32,8 @@ class Presence:
         self.sent_frames = 0
         self._heartbeat: asyncio.Task[None] | None = None
         self._idle: asyncio.Task[None] | None = None
+        # told of every change of our own status, manual or automatic
+        self.on_status: Callable[[Status], None] | None = None
 
     async def _send(self, msg: Message) -> bool:
         conn = self._conn()
@@ -61,6 +63,8 @@ class Presence:
         sid = self._session_id()
         if sid is not None:
             self.put("status", StatusSet(session_id=sid, status=status), status)
+        if self.on_status is not None:
+            self.on_status(status)
 
     def touch(self) -> None:
         """The user did something: back to active unless a manual status holds."""

@@ -110,3 +110,7 @@ async def test_idle_and_away_after_inactivity_then_active_again(
                 if p.status == "away":
                     alice.notify("ensemble/activity", {})
     assert seen.index("idle") < seen.index("away")
+    # alice's own editor hears of each automatic change too, for her own row
+    for status in ("idle", "away", "active"):
+        await alice.wait_for("ensemble/didChangeSession", lambda p, s=status: bool(
+            p.get("session")) and p["session"]["you"]["status"] == s)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
+from tests.e2e.harness import CodeServerFactory, SharedRepo, WindowOpener
 from tests.e2e.vscode import TreeRow, VSCodeError, Workbench
 
 PARTICIPANTS_VIEW = "Participants"
@@ -179,3 +182,25 @@ def follow(wb: Workbench, name: str) -> None:
         what=f"following {name}",
         min_answers=1,
     )
+
+
+def start_pair(
+    code_server: CodeServerFactory,
+    browser: WindowOpener,
+    workspace: SharedRepo,
+    relay: Any,
+    vsix: Path,
+) -> tuple[Workbench, Workbench]:
+    """Alice hosts a session, Bob joins it by the invite link; both signed up through the UI."""
+    alice_server = code_server("alice", relay_url=relay.url, vsix=vsix)
+    bob_server = code_server("bob", relay_url=relay.url, vsix=vsix)
+    alice = browser(alice_server, workspace.copy_for("alice"))
+    bob = browser(bob_server, workspace.copy_for("bob"))
+
+    sign_up(alice, "alice", "Alice")
+    start_session(alice, "pairing")
+    link = copy_invite_link(alice, "Editor")
+
+    sign_up(bob, "bob", "Bob")
+    join_session(bob, link)
+    return alice, bob

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from tests.e2e import ensemble as ui
 from tests.e2e.harness import ROOT, CodeServerFactory, SharedRepo, WindowOpener
-from tests.e2e.test_two_users_presence import start_pair
 from tests.e2e.vscode import Chat, Comments, Workbench
 
 pytestmark = [pytest.mark.vscode, pytest.mark.timeout(300)]
@@ -41,7 +41,7 @@ def test_comment_thread_on_a_line_is_shared_replied_reacted_and_moves_with_the_c
     tmp_path: Path,
 ) -> None:
     """A line-5 gutter comment reaches bob; his reply and reaction reach alice; it follows edits."""
-    alice, bob = start_pair(code_server, browser, workspace, relay, vsix)
+    alice, bob = ui.start_pair(code_server, browser, workspace, relay, vsix)
     alice.open_file("src/app.py")
     bob.open_file("src/app.py")
     ac, bc = Comments(alice), Comments(bob)
@@ -99,7 +99,7 @@ def test_chat_messages_mentions_injection_replies_and_offline_outbox(
     tmp_path: Path,
 ) -> None:
     """Chat reaches the other window, hostile markup stays inert, replies thread, offline queues."""
-    alice, bob = start_pair(code_server, browser, workspace, relay, vsix)
+    alice, bob = ui.start_pair(code_server, browser, workspace, relay, vsix)
     a_chat, b_chat = Chat(alice), Chat(bob)
     a_chat.open()
     b_chat.open()
@@ -194,8 +194,6 @@ def test_chat_latency_and_history_render(
     import statistics
     import threading
     import time
-
-    from tests.e2e import ensemble as ui
 
     relay = relay_factory("--rate-per-second", "5000", "--rate-burst", "5000")
     alice_server = code_server("alice", relay_url=relay.url, vsix=vsix)

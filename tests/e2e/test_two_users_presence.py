@@ -33,28 +33,6 @@ def _screenshot(wb: Workbench, name: str, tmp_path: Path) -> None:
         wb.screenshot(str(IMG / name))
 
 
-def start_pair(
-    code_server: CodeServerFactory,
-    browser: WindowOpener,
-    workspace: SharedRepo,
-    relay: Any,
-    vsix: Path,
-) -> tuple[Workbench, Workbench]:
-    """Alice hosts a session, Bob joins it by the invite link; both signed up through the UI."""
-    alice_server = code_server("alice", relay_url=relay.url, vsix=vsix)
-    bob_server = code_server("bob", relay_url=relay.url, vsix=vsix)
-    alice = browser(alice_server, workspace.copy_for("alice"))
-    bob = browser(bob_server, workspace.copy_for("bob"))
-
-    ui.sign_up(alice, "alice", "Alice")
-    ui.start_session(alice, "pairing")
-    link = ui.copy_invite_link(alice, "Editor")
-
-    ui.sign_up(bob, "bob", "Bob")
-    ui.join_session(bob, link)
-    return alice, bob
-
-
 def test_two_users_see_presence_cursors_follow_and_status(
     relay: Any,
     code_server: CodeServerFactory,
@@ -64,7 +42,7 @@ def test_two_users_see_presence_cursors_follow_and_status(
     tmp_path: Path,
 ) -> None:
     """Bob joins Alice's session by link, sees her name tag on her line, follows her, sees idle."""
-    alice, bob = start_pair(code_server, browser, workspace, relay, vsix)
+    alice, bob = ui.start_pair(code_server, browser, workspace, relay, vsix)
 
     # Both see each other in the participants view.
     ui.show_participants(alice)
@@ -108,7 +86,7 @@ def test_editor_to_editor_cursor_latency(
     vsix: Path,
 ) -> None:
     """Alice's cursor move -> her name tag on that line in Bob's DOM: p50/p95 over 50 moves."""
-    alice, bob = start_pair(code_server, browser, workspace, relay, vsix)
+    alice, bob = ui.start_pair(code_server, browser, workspace, relay, vsix)
     bob.open_file("src/app.py")
     alice.open_file("src/app.py")
     alice.go_to_line(5)

@@ -320,21 +320,29 @@ class Workbench:
         self, line: int, column: int | None = None, timeout: float = DEFAULT_TIMEOUT
     ) -> None:
         """Ctrl+G to `line` (one-based); waits until the status bar shows the new position."""
-        self.focus_editor()
-        self.page.keyboard.press("Control+G")
-        self.page.wait_for_selector(QUICK_INPUT_BOX, state="visible", timeout=10_000)
+
+        def there() -> bool:
+            pos = self.cursor_position()
+            return bool(pos and pos[0] == line and (column is None or pos[1] == column))
+
         target = f"{line}:{column}" if column else str(line)
-        self.page.fill(QUICK_INPUT_BOX, ":" + target)
-        self.page.keyboard.press("Enter")
-        self.wait_for(
-            lambda: (
-                (pos := self.cursor_position())
-                and pos[0] == line
-                and (column is None or pos[1] == column)
-            ),
-            f"cursor on line {line} (now {self.cursor_position()})",
-            timeout,
-        )
+        for attempt in range(2):
+            if self.quick_input_visible():
+                self.page.keyboard.press("Escape")
+                self.page.wait_for_selector(QUICK_INPUT_BOX, state="hidden", timeout=10_000)
+            self.focus_editor()
+            self.page.keyboard.press("Control+G")
+            self.page.wait_for_selector(QUICK_INPUT_BOX, state="visible", timeout=10_000)
+            self.page.fill(QUICK_INPUT_BOX, ":" + target)
+            self.page.keyboard.press("Enter")
+            try:
+                self.wait_for(there, f"cursor on line {line}", timeout if attempt else 10)
+                return
+            except VSCodeError:
+                if attempt:
+                    raise VSCodeError(
+                        f"{self.name}: cursor not on line {line} (now {self.cursor_position()})"
+                    ) from None
 
     def focus_editor(self) -> None:
         self.page.locator(".editor-group-container.active .monaco-editor .view-lines").first.click(

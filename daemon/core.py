@@ -1,7 +1,9 @@
 """The daemon's collaboration core: connection, session, outbox, presence.
 
 ``Daemon`` has no LSP in it: the server hands it typed requests and gives it
-a ``notify(method, params)`` callback for editor notifications.
+a ``notify(method, params)`` callback for editor notifications. It holds the state
+and coordinates; ``daemon.frames`` applies what the relay pushes and
+``daemon.membership`` runs the join/adopt/leave flow of a session.
 """
 
 from __future__ import annotations
@@ -13,19 +15,18 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from daemon import views
 from daemon.board import ThreadBoard
 from daemon.config import Config
 from daemon.connection import RelayConnection
-from daemon.errors import DaemonError, NotInSession, NotSignedIn, Offline, RelayRefused
+from daemon.frames import RelayFrames
 from daemon.local import LocalFiles
+from daemon.membership import STATE_SESSION, Membership
 from daemon.outbox import Outbox
 from daemon.presence import Presence
 from daemon.protocol import (
-    ChatParams,
     ConnectionParams,
     ConnectionState,
     ErrorParams,
@@ -39,38 +40,13 @@ from daemon.protocol import (
     SessionParams,
     SessionView,
 )
-from daemon.session import Change, SessionMirror
+from daemon.session import SessionMirror
 from daemon.traffic import Debouncer
-from relay.protocol import (
-    Ack,
-    CloseCode,
-    Error,
-    ErrorCode,
-    Event,
-    Mention,
-    MentionNotice,
-    Message,
-    PresenceUpdate,
-    SessionJoin,
-    SessionState,
-    Status,
-    Thread,
-    UserJoined,
-    UserLeft,
-    UserRef,
-    Welcome,
-)
+from relay.protocol import Mention, Message, SessionState, Status, Thread, UserRef, Welcome
 
 log = logging.getLogger(__name__)
 
 Notify = Callable[[str, Any], None]
-
-# Refusals worth retrying later; every other refusal of an outbox entry is final.
-TRANSIENT_CODES = frozenset(
-    {ErrorCode.RATE_LIMITED, ErrorCode.SHUTTING_DOWN, ErrorCode.INTERNAL}
-)
-STATE_SESSION = "session_id"
-STATE_LAST_SEQ = "last_seq"
 
 
 class Daemon:
@@ -97,13 +73,14 @@ class Daemon:
         self.presence.on_status = self._own_status_changed
         self.publish_peers = Debouncer(1.0 / config.cursor_rate, self._publish_peers)
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._joining: asyncio.Lock | None = None
         self.board = ThreadBoard(files, self.notify)
         # (connection, session id) once joined on that connection: durable actions
         # go out directly only then; before, the flush after the join sends them
         self.joined: tuple[RelayConnection, str] | None = None
         self.on_peers_changed: Callable[[list[PeerView]], None] | None = None
         self.local_repo: Any = None
+        self.frames = RelayFrames(self)
+        self.membership = Membership(self)
 
     # ----- lifecycle ---------------------------------------------------------------
 
@@ -113,7 +90,7 @@ class Daemon:
 
     def start(self) -> None:
         """Open the outbox and connect in the background (called after initialized)."""
-        self._joining = asyncio.Lock()
+        self.membership.start()
         self.outbox = Outbox(self.config.data_dir / self.outbox_name())
         self.want_session = self.outbox.get_state(STATE_SESSION)
         self.notify_outbox()
@@ -128,10 +105,10 @@ class Daemon:
         self.conn = RelayConnection(
             self.config.relay_url,
             self.token,
-            on_message=self._on_message,
+            on_message=self.frames.on_message,
             on_online=self._on_online,
             on_state=self.set_conn_state,
-            on_closed=self._on_closed,
+            on_closed=self.frames.on_closed,
         )
         self._conn_task = self.spawn(self.conn.run())
 
@@ -247,51 +224,7 @@ class Daemon:
         if self.mirror is not None:
             self.board.document_opened(uri, self.mirror.threads.values())
 
-    def _apply_change(self, change: Change) -> None:
-        if change.chat:
-            self.notify(Method.DID_RECEIVE_CHAT,
-                        ChatParams(messages=sorted(change.chat, key=lambda m: m.seq)))
-        if change.threads:
-            self.notify_threads(change.threads)
-        if change.removed_me:
-            self.drop_session("removed")
-            return
-        if change.ended:
-            self.drop_session("ended")
-            return
-        if change.participants:
-            self.notify_session()
-            self.publish_peers()
-
-    # ----- relay events ---------------------------------------------------------------
-
-    def _on_message(self, msg: Message) -> None:
-        if isinstance(msg, Ack):
-            self._acked(msg.id)
-        elif isinstance(msg, Error):
-            self._refused(msg)
-        elif isinstance(msg, Event):
-            if self.mirror is not None and msg.session_id == self.mirror.session_id:
-                self._apply_change(self.mirror.apply(msg))
-                self._save_seq()
-        elif isinstance(msg, PresenceUpdate):
-            if self.mirror is not None and msg.session_id == self.mirror.session_id:
-                changed = [self.mirror.merge_presence(p) for p in msg.peers]
-                if any(changed):
-                    self.publish_peers()
-        elif isinstance(msg, UserJoined):
-            if self.mirror is not None and msg.session_id == self.mirror.session_id:
-                self.mirror.set_online(msg.participant.user.id, msg.participant, True)
-                self.notify_session()
-                self.publish_peers()
-        elif isinstance(msg, UserLeft):
-            self._user_left(msg)
-        elif isinstance(msg, MentionNotice):
-            self._notify_mention(msg.mention)
-        else:
-            log.debug("unhandled frame %s", msg.TYPE)
-
-    def _notify_mention(self, mention: Mention) -> None:
+    def notify_mention(self, mention: Mention) -> None:
         uri = None
         if mention.thread_id and self.mirror is not None:
             thread = self.mirror.threads.get(mention.thread_id)
@@ -299,53 +232,7 @@ class Daemon:
                 uri = self.files.uri_of(thread.anchor.path)
         self.notify(Method.DID_RECEIVE_MENTION, MentionParams(mention=mention, uri=uri))
 
-    def _user_left(self, msg: UserLeft) -> None:
-        m = self.mirror
-        if m is None or msg.session_id != m.session_id:
-            return
-        if msg.user_id == m.me and msg.reason in ("removed", "ended"):
-            self.drop_session(msg.reason)
-            return
-        if msg.reason == "removed":
-            m.participants.pop(msg.user_id, None)
-            m.presence.pop(msg.user_id, None)
-        else:
-            m.set_online(msg.user_id, None, False)
-        if self.following == msg.user_id:
-            self.set_following(None)
-        self.notify_session()
-        self.publish_peers()
-
-    def _acked(self, msg_id: str) -> None:
-        if self.outbox is not None and self.outbox.remove(msg_id) is not None:
-            self.notify_outbox()
-
-    def _refused(self, err: Error) -> None:
-        entry = self.outbox.get(err.id) if (self.outbox is not None and err.id) else None
-        if entry is None:
-            self.error(err.code, err.message)
-            return
-        if err.code in TRANSIENT_CODES:
-            log.info("relay deferred %s (%s), retrying", entry.message.TYPE, err.code)
-            self.spawn(self._retry(entry.id, 1.0))
-            return
-        assert self.outbox is not None
-        self.outbox.remove(entry.id)
-        self.notify_outbox()
-        self.error(err.code, f"{entry.message.TYPE} {entry.id} refused: {err.message}",
-                   entry.method)
-
-    async def _retry(self, msg_id: str, delay: float) -> None:
-        await asyncio.sleep(delay)
-        entry = self.outbox.get(msg_id) if self.outbox is not None else None
-        if entry is not None and self.conn is not None:
-            await self.conn.send(entry.message)
-
-    def _on_closed(self, code: int, reason: str) -> None:
-        if code == CloseCode.REMOVED:
-            self.drop_session("removed")
-        elif code == CloseCode.SESSION_ENDED:
-            self.drop_session("ended")
+    # ----- relay connection ----------------------------------------------------------
 
     async def _on_online(self, welcome: Welcome) -> None:
         self.user = welcome.user
@@ -354,135 +241,34 @@ class Daemon:
         self.notify(Method.DID_CHANGE_CONNECTION, self.connection_params())
         self.presence.start_heartbeat(welcome.limits.presence_timeout)
         if self.want_session is not None:
-            try:
-                await self.join(session_id=self.want_session, rejoin=True)
-            except RelayRefused as exc:
-                if exc.code in (ErrorCode.SESSION_ENDED, ErrorCode.SESSION_NOT_FOUND,
-                                ErrorCode.REMOVED, ErrorCode.NOT_IN_SESSION,
-                                ErrorCode.FORBIDDEN):
-                    self.drop_session(exc.code)
-                else:
-                    self.error(exc.code, f"cannot rejoin the session: {exc.message}")
-            except Offline:
-                return
-            except DaemonError as exc:
-                log.warning("rejoin failed: %s", exc.code)
-                self.error(exc.code, f"cannot rejoin the session: {exc.message}")
+            await self.membership.rejoin(self.want_session)
 
     def own_outbox(self, user_id: str) -> None:
-        """Durable actions and resume state belong to the user who wrote them: another
-        user signing in here neither sends them nor rejoins that user's session."""
-        box = self.outbox
-        if box is None or box.owner == user_id:
-            return
-        if box.owner is not None and self.mirror is not None:
-            self.drop_session("signed_out")
-        box.set_owner(user_id)
-        self.want_session = box.get_state(STATE_SESSION)
-        self.notify_outbox()
+        """Durable actions and resume state belong to the user who wrote them."""
+        self.membership.own_outbox(user_id)
 
-    # ----- session --------------------------------------------------------------------
+    # ----- session (``daemon.membership``) ----------------------------------------------
 
     def require_online(self) -> RelayConnection:
-        if not self.token:
-            raise NotSignedIn("sign in first")
-        if self.conn is None or not self.conn.online:
-            raise Offline("the relay is not reachable; try again when online")
-        return self.conn
+        return self.membership.require_online()
 
     def require_session(self) -> SessionMirror:
-        if not self.token:
-            raise NotSignedIn("sign in first")
-        if self.mirror is None:
-            raise NotInSession("join or create a session first")
-        return self.mirror
+        return self.membership.require_session()
 
     async def join(self, *, session_id: str | None = None, invite: str | None = None,
                    rejoin: bool = False) -> SessionMirror:
-        conn = self.require_online()
-        assert self._joining is not None
-        async with self._joining:
-            last_seq: int | None = None
-            if rejoin and session_id is not None:
-                if self.mirror is not None and self.mirror.session_id == session_id:
-                    last_seq = self.mirror.last_seq
-                elif self.outbox is not None:
-                    stored = self.outbox.get_state(STATE_LAST_SEQ)
-                    last_seq = int(stored) if stored else None
-            reply = await conn.request(
-                SessionJoin(session_id=session_id, invite=invite, last_seq=last_seq)
-            )
-            if not isinstance(reply, SessionState):
-                raise DaemonError(f"unexpected answer {reply.TYPE} to session_join")
-            return await self.adopt(reply, keep=rejoin)
+        return await self.membership.join(session_id=session_id, invite=invite, rejoin=rejoin)
 
     async def adopt(self, state: SessionState, *, keep: bool = False) -> SessionMirror:
         """Make ``state`` the current session and tell the editor everything."""
-        same = self.mirror is not None and self.mirror.session_id == state.session.session_id
-        if same and keep:
-            assert self.mirror is not None
-            change = self.mirror.load(state)
-        else:
-            self.mirror = SessionMirror(state)
-            self.board.clear()
-            change = Change(chat=sorted(state.chat, key=lambda m: m.seq),
-                            threads=list(self.mirror.threads.values()), participants=True)
-        self.mirror.you.status = self.presence.status  # the relay learns it from resend()
-        self.want_session = state.session.session_id
-        await self._check_repo(state)
-        if self.outbox is not None:
-            self.outbox.set_state(STATE_SESSION, self.want_session)
-        self._save_seq()
-        self.notify_session()
-        if change.chat:
-            self.notify(Method.DID_RECEIVE_CHAT, ChatParams(messages=change.chat))
-        self.notify_threads(change.threads)
-        for mention in state.mentions:  # made while we were away; the relay sends each once
-            self._notify_mention(mention)
-        self.publish_peers()
-        self.presence.resend()
-        if self.conn is not None:
-            self.joined = (self.conn, state.session.session_id)
-        self.spawn(self.flush())
-        return self.mirror
-
-    async def _check_repo(self, state: SessionState) -> None:
-        from daemon.identity import same_repository
-
-        if self.local_repo is None:
-            self.local_repo = await self.repo_identity()
-        self.repo_mismatch = not same_repository(state.session.repo, self.local_repo)
+        return await self.membership.adopt(state, keep=keep)
 
     async def repo_identity(self) -> Any:
-        from daemon.identity import repo_identity
-        from relay.protocol import RepoIdentity
-
-        if not self.files.roots:
-            return RepoIdentity()
-        if self.local_repo is None:
-            self.local_repo = await asyncio.to_thread(repo_identity, Path(self.files.roots[0]))
-        return self.local_repo
-
-    def _save_seq(self) -> None:
-        if self.outbox is not None and self.mirror is not None:
-            self.outbox.set_state(STATE_LAST_SEQ, str(self.mirror.last_seq))
+        return await self.membership.repo_identity()
 
     def drop_session(self, reason: str) -> None:
         """Forget the current session (left, ended, removed) and tell the editor."""
-        if self.mirror is None and self.want_session is None:
-            return
-        self.mirror = None
-        self.want_session = None
-        self.joined = None
-        self.board.clear()
-        if self.outbox is not None:
-            self.outbox.set_state(STATE_SESSION, None)
-            self.outbox.set_state(STATE_LAST_SEQ, None)
-        if self.following is not None:
-            self.set_following(None)
-        self.presence.cancel_pending()
-        self.notify_session(reason)
-        self.publish_peers()
+        self.membership.drop(reason)
 
     def set_following(self, user_id: str | None) -> None:
         self.following = user_id

@@ -1,0 +1,137 @@
+"""What the daemon does with each frame the relay pushes: acks and refusals of outbox
+entries, session events, presence, users joining and leaving, mentions, close codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from daemon.protocol import ChatParams, Method
+from daemon.session import Change
+from relay.protocol import (
+    Ack,
+    CloseCode,
+    Error,
+    ErrorCode,
+    Event,
+    MentionNotice,
+    Message,
+    PresenceUpdate,
+    UserJoined,
+    UserLeft,
+)
+
+if TYPE_CHECKING:
+    from daemon.core import Daemon
+
+log = logging.getLogger(__name__)
+
+# Refusals worth retrying later; every other refusal of an outbox entry is final.
+TRANSIENT_CODES = frozenset(
+    {ErrorCode.RATE_LIMITED, ErrorCode.SHUTTING_DOWN, ErrorCode.INTERNAL}
+)
+
+
+class RelayFrames:
+    """Applies relay frames to the daemon's state and tells the editor."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.d = daemon
+
+    def on_message(self, msg: Message) -> None:
+        d = self.d
+        if isinstance(msg, Ack):
+            self._acked(msg.id)
+        elif isinstance(msg, Error):
+            self._refused(msg)
+        elif isinstance(msg, Event):
+            if d.mirror is not None and msg.session_id == d.mirror.session_id:
+                self._apply_change(d.mirror.apply(msg))
+                d.membership.save_seq()
+        elif isinstance(msg, PresenceUpdate):
+            if d.mirror is not None and msg.session_id == d.mirror.session_id:
+                changed = [d.mirror.merge_presence(p) for p in msg.peers]
+                if any(changed):
+                    d.publish_peers()
+        elif isinstance(msg, UserJoined):
+            if d.mirror is not None and msg.session_id == d.mirror.session_id:
+                d.mirror.set_online(msg.participant.user.id, msg.participant, True)
+                d.notify_session()
+                d.publish_peers()
+        elif isinstance(msg, UserLeft):
+            self._user_left(msg)
+        elif isinstance(msg, MentionNotice):
+            d.notify_mention(msg.mention)
+        else:
+            log.debug("unhandled frame %s", msg.TYPE)
+
+    def on_closed(self, code: int, reason: str) -> None:
+        if code == CloseCode.REMOVED:
+            self.d.drop_session("removed")
+        elif code == CloseCode.SESSION_ENDED:
+            self.d.drop_session("ended")
+
+    def _apply_change(self, change: Change) -> None:
+        d = self.d
+        if change.chat:
+            d.notify(Method.DID_RECEIVE_CHAT,
+                     ChatParams(messages=sorted(change.chat, key=lambda m: m.seq)))
+        if change.threads:
+            d.notify_threads(change.threads)
+        if change.removed_me:
+            d.drop_session("removed")
+            return
+        if change.ended:
+            d.drop_session("ended")
+            return
+        if change.participants:
+            d.notify_session()
+            d.publish_peers()
+
+    def _user_left(self, msg: UserLeft) -> None:
+        d = self.d
+        m = d.mirror
+        if m is None or msg.session_id != m.session_id:
+            return
+        if msg.user_id == m.me and msg.reason in ("removed", "ended"):
+            d.drop_session(msg.reason)
+            return
+        if msg.reason == "removed":
+            m.participants.pop(msg.user_id, None)
+            m.presence.pop(msg.user_id, None)
+        else:
+            m.set_online(msg.user_id, None, False)
+        if d.following == msg.user_id:
+            d.set_following(None)
+        d.notify_session()
+        d.publish_peers()
+
+    def _acked(self, msg_id: str) -> None:
+        d = self.d
+        if d.outbox is not None and d.outbox.remove(msg_id) is not None:
+            d.notify_outbox()
+
+    def _refused(self, err: Error) -> None:
+        d = self.d
+        entry = d.outbox.get(err.id) if (d.outbox is not None and err.id) else None
+        if entry is None:
+            d.error(err.code, err.message)
+            return
+        if err.code in TRANSIENT_CODES:
+            log.info("relay deferred %s (%s), retrying", entry.message.TYPE, err.code)
+            d.spawn(self._retry(entry.id, 1.0))
+            return
+        assert d.outbox is not None
+        d.outbox.remove(entry.id)
+        d.notify_outbox()
+        d.error(err.code, f"{entry.message.TYPE} {entry.id} refused: {err.message}",
+                entry.method)
+
+    async def _retry(self, msg_id: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        d = self.d
+        entry = d.outbox.get(msg_id) if d.outbox is not None else None
+        if entry is not None and d.conn is not None:
+            await d.conn.send(entry.message)

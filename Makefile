@@ -38,7 +38,12 @@ tools:
 
 run: venv vsix
 	@mkdir -p $(DATA)/relay
-	@echo "Relay on ws://$(HOST):$(PORT)  (extension: $$(ls vscode-extension/*.vsix))"
+	@echo ""
+	@echo "Ensemble relay on ws://$(HOST):$(PORT) (SQLite in $(DATA)/relay; Ctrl+C stops it)"
+	@echo "Install the extension: code --install-extension $$(ls vscode-extension/*.vsix)"
+	@echo "Then in VS Code: 'Ensemble: Sign Up', 'Ensemble: Start Session', 'Ensemble: Copy Invite Link'."
+	@echo "Teammates on other machines: run the relay with --host 0.0.0.0 and set ensemble.relayUrl."
+	@echo ""
 	$(VENV)/bin/ensemble-relay --host $(HOST) --port $(PORT) --data-dir $(DATA)/relay --dev
 
 lint: venv node_modules/.stamp

@@ -12,6 +12,7 @@ import contextlib
 import re
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from tests.e2e.harness import (
     missing_tools,
     require_tools,
     start_code_server,
+    wait_until,
 )
 from tests.e2e.vscode import Workbench
 
@@ -48,12 +50,27 @@ def vscode_tools() -> None:
 
 
 @pytest.fixture(scope="session")
-def vsix(vscode_tools: None) -> Path:
-    """The packaged extension (`make vsix`)."""
+def vsix(vscode_tools: None) -> Iterator[Path]:
+    """The packaged extension (`make vsix`), copied once so a rebuild mid-run cannot change it."""
     found = find_vsix()
     require_tools([] if found else ["vscode-extension/ensemble-*.vsix"], "run `make vsix`")
     assert found is not None
-    return found
+    folder = Path(tempfile.mkdtemp(prefix="evs", dir="/tmp"))
+    copy = folder / found.name
+
+    def complete_copy() -> bool:
+        shutil.copyfile(found, copy)
+        try:
+            with zipfile.ZipFile(copy) as z:
+                return z.testzip() is None
+        except zipfile.BadZipFile:  # being rewritten by a concurrent `make vsix`
+            return False
+
+    try:
+        wait_until(complete_copy, 60, f"a complete {found.name}", every=1.0)
+        yield copy
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -345,14 +345,18 @@ class Workbench:
                     ) from None
 
     def focus_editor(self) -> None:
-        self.page.locator(".editor-group-container.active .monaco-editor .view-lines").first.click(
-            position={"x": 5, "y": 5}, trial=True
-        )
-        self.page.evaluate(
-            """() => { const t = document.querySelector(
-                '.editor-group-container.active .monaco-editor textarea.inputarea, '
-                + '.editor-group-container.active .monaco-editor .native-edit-context');
-              if (t) t.focus(); }"""
+        """Give the active text editor keyboard focus (no pointer: overlays cannot intercept)."""
+        self.wait_for(
+            lambda: self.page.evaluate(
+                """() => { const t = document.querySelector(
+                    '.editor-group-container.active .monaco-editor .native-edit-context, '
+                    + '.editor-group-container.active .monaco-editor textarea.inputarea');
+                  if (!t) return false;
+                  t.focus();
+                  return document.activeElement === t; }"""
+            ),
+            "keyboard focus in the active editor",
+            timeout=10,
         )
 
     def visible_lines(self, path_suffix: str | None = None) -> list[tuple[int | None, str]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import Any
 
 from relay.protocol import CursorUpdate, Message, Position, Selection, decode_client
 
@@ -29,8 +30,28 @@ def decode(raw: str | bytes) -> Message:
     return decode_client(raw) if msg is None else msg
 
 
+# session_id, path, selections (fresh plain dicts), sent_at, content_hash, rid
+CursorFields = tuple[str, str, list[dict[str, Any]], float | None, str | None, str | None]
+
+
 def cursor(raw: str | bytes) -> CursorUpdate | None:
     """The cursor update in ``raw``, or None when the generic decoder must look at it."""
+    fields = cursor_fields(raw)
+    if fields is None:
+        return None
+    sid, path, sels, sent_at, content_hash, rid = fields
+    selections = [Selection(anchor=Position(**s["anchor"]), active=Position(**s["active"]))
+                  for s in sels]
+    return CursorUpdate(session_id=sid, path=path, selections=selections, sent_at=sent_at,
+                        content_hash=content_hash, rid=rid)
+
+
+def cursor_fields(raw: str | bytes) -> CursorFields | None:
+    """The fields of the cursor update in ``raw``, no dataclasses; None as for ``cursor``.
+
+    Selections come back as new dicts holding exactly anchor/active line/character,
+    in that order (unknown keys dropped), as the presence entry carries them.
+    """
     if not ENABLED or type(raw) is not str or '"cursor"' not in raw:
         return None
     try:
@@ -52,8 +73,8 @@ def cursor(raw: str | bytes) -> CursorUpdate | None:
         al, ac, bl, bc = a.get("line"), a.get("character"), b.get("line"), b.get("character")
         if type(al) is not int or type(ac) is not int or type(bl) is not int or type(bc) is not int:
             return None
-        selections.append(Selection(anchor=Position(line=al, character=ac),
-                                    active=Position(line=bl, character=bc)))
+        selections.append({"anchor": {"line": al, "character": ac},
+                           "active": {"line": bl, "character": bc}})
     sent_at, content_hash, rid = d.get("sent_at"), d.get("content_hash"), d.get("rid")
     if sent_at is not None:
         if type(sent_at) is not float and type(sent_at) is not int:
@@ -63,5 +84,4 @@ def cursor(raw: str | bytes) -> CursorUpdate | None:
         return None
     if rid is not None and type(rid) is not str:
         return None
-    return CursorUpdate(session_id=sid, path=path, selections=selections, sent_at=sent_at,
-                        content_hash=content_hash, rid=rid)
+    return sid, path, selections, sent_at, content_hash, rid

@@ -15,7 +15,8 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
-from websockets.protocol import Event, State
+from websockets.protocol import Event, Protocol, State
+from websockets.streams import StreamReader
 
 from relay import __version__, fastpath
 from relay.accounts import Accounts
@@ -48,6 +49,11 @@ from relay.protocol import (
 )
 from relay.store.sqlite import SqliteStore
 
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - websockets built without its C extension
+    from websockets.utils import apply_mask
+
 log = logging.getLogger("relay.server")
 
 WRITE_LIMIT = 64 * 1024  # socket buffer above which a receiver counts as busy
@@ -66,6 +72,79 @@ class RelayConnection(ServerConnection):
     user: UserRef | None = None
     on_text: Callable[[str], bool] | None = None
     failing: asyncio.Task[None] | None = None
+
+    def data_received(self, data: bytes) -> None:
+        """Handle complete small text frames here; the rest goes to websockets unchanged.
+
+        Only while websockets' parser sits between frames with nothing buffered, and
+        only frames it would turn into a final text frame the same way: FIN set, no
+        RSV bits, opcode 1, masked, a length under 64 KiB and within max_size, valid
+        UTF-8, all of it in this read. The first frame that is anything else (or that
+        on_text declines) and every byte after it go to websockets, so its state
+        machine, errors and close codes stay its own.
+        """
+        on_text = self.on_text
+        if on_text is not None and self._between_frames() and self._recv_idle():
+            done = self._fast_frames(data, on_text)
+            if done:
+                if done == len(data):
+                    return
+                data = data[done:]
+        super().data_received(data)
+
+    def _between_frames(self) -> bool:
+        protocol = self.protocol
+        if (protocol.state is not State.OPEN or protocol.current_size is not None
+                or protocol.parser_exc is not None or protocol.reader.buffer):
+            return False
+        # The parser generator (the server's handshake parser delegating to
+        # Protocol.parse) must be suspended in Protocol.parse's at_eof() wait at the
+        # top of its frame loop: then no byte of a frame has been consumed.
+        outer, inner = None, protocol.parser
+        while (nested := getattr(inner, "gi_yieldfrom", None)) is not None:
+            outer, inner = inner, nested
+        return (getattr(inner, "gi_code", None) is _AT_EOF
+                and getattr(outer, "gi_code", None) is _PARSE)
+
+    def _fast_frames(self, data: bytes, on_text: Callable[[str], bool]) -> int:
+        """Handle the leading frames of ``data`` that qualify; return the bytes used."""
+        protocol = self.protocol
+        limit, fragment = protocol.max_message_size, protocol.max_fragment_size
+        if fragment is not None and (limit is None or fragment < limit):
+            limit = fragment
+        end = len(data)
+        i = 0
+        while i + 6 <= end:
+            if data[i] != 0x81:
+                break
+            length = data[i + 1]
+            if length < 0x80 + 126:
+                if length < 0x80:
+                    break  # unmasked: websockets fails the connection
+                start = i + 6
+                length -= 0x80
+            elif length == 0x80 + 126:
+                start = i + 8
+                if start > end:
+                    break
+                length = (data[i + 2] << 8) | data[i + 3]
+            else:
+                break  # 64-bit length or unmasked
+            stop = start + length
+            if stop > end or (limit is not None and length > limit):
+                break
+            try:
+                text = str(apply_mask(data[start:stop], data[start - 4:start]), "utf-8")
+            except UnicodeDecodeError:
+                break  # websockets closes with 1007
+            try:
+                if not on_text(text):
+                    break
+            except Exception:  # a bug: close as a failing handler would (1011)
+                log.exception("cursor handling failed")
+                self.failing = self.loop.create_task(self.close(1011, "internal error"))
+            i = stop
+        return i
 
     def process_event(self, event: Event) -> None:
         on_text = self.on_text
@@ -99,6 +178,9 @@ class RelayConnection(ServerConnection):
         if client is not None and client.pending:
             client.flush_presence()
 
+
+_AT_EOF = StreamReader.at_eof.__code__
+_PARSE = Protocol.parse.__code__
 
 _last_payload: bytes = b""
 _last_frame: bytes = b"\x81\x00"
@@ -346,14 +428,14 @@ class RelayServer:
 
         def on_text(raw: str) -> bool:
             """Handle a cursor frame now when the loop below would handle it the same way."""
-            msg = fastpath.cursor(raw)
-            if msg is None:
+            fields = fastpath.cursor_fields(raw)
+            if fields is None:
                 return False
             now = time.monotonic()
             if client.tokens + (now - client.last_refill) * client.rate < 1.0:
                 return False  # rate limited: the loop below refuses it (and may close)
             core.admit(client, now)
-            core.ephemeral(client, msg)
+            core.cursor(client, fields)
             return True
 
         conn.on_text = on_text

@@ -14,6 +14,7 @@ from relay.core import durable, permissions, queries, sessions
 from relay.core.client import Client, Transport
 from relay.core.room import Room
 from relay.fanout import Fanout
+from relay.fastpath import CursorFields
 from relay.metrics import Metrics
 from relay.protocol import (
     Ack,
@@ -109,6 +110,16 @@ class Core:
         except ProtocolError as exc:
             self.refuse(client, exc, msg)
 
+    def cursor(self, client: Client, fields: CursorFields) -> None:
+        """ephemeral() for a cursor update decoded by fastpath.cursor_fields."""
+        sid, path, selections, sent_at, content_hash, rid = fields
+        self.metrics.messages_in["cursor"] += 1
+        ref = Ref(rid)
+        try:
+            cursor_presence(self, client, sid, path, selections, sent_at, content_hash, ref)
+        except ProtocolError as exc:
+            self.refuse(client, exc, ref)
+
     async def handle(self, client: Client, msg: Message) -> None:
         kind = msg.TYPE
         if kind in _EPHEMERAL:
@@ -130,7 +141,7 @@ class Core:
             log.exception("handler failed", extra={"type": kind, "conn": client.conn_id})
             self.refuse(client, ProtocolError(ErrorCode.INTERNAL, "internal error"), msg)
 
-    def refuse(self, client: Client, exc: ProtocolError, msg: Message | None = None) -> None:
+    def refuse(self, client: Client, exc: ProtocolError, msg: Message | Ref | None = None) -> None:
         rid = exc.rid if exc.rid is not None else getattr(msg, "rid", None)
         mid = exc.id if exc.id is not None else getattr(msg, "id", None)
         self.metrics.errors[exc.code] += 1
@@ -333,14 +344,25 @@ def fingerprint(msg: Any) -> str:
 # -- ephemeral traffic: synchronous, never stored
 
 
-def _presence(core: Core, client: Client, msg: Any, action: str, entry: dict[str, Any]) -> None:
-    room = core.joined(client, msg.session_id, action, msg)
+def _presence(core: Core, client: Client, msg: Any, action: str, entry: dict[str, Any],
+              session_id: str | None = None) -> None:
+    room = core.joined(client, msg.session_id if session_id is None else session_id, action, msg)
     uid = client.user.id
     entry["user_id"] = uid
     state = room.presence.get(uid)
     if state is not None:
         state.update(entry)
     core.fanout.publish_presence(room.id, uid, entry)
+
+
+class Ref:
+    """The rid (and no id) of a message handled without its dataclass, for errors."""
+
+    __slots__ = ("id", "rid")
+
+    def __init__(self, rid: str | None) -> None:
+        self.rid = rid
+        self.id: str | None = None
 
 
 def _check_path(path: str, msg: Any) -> None:
@@ -350,21 +372,29 @@ def _check_path(path: str, msg: Any) -> None:
 
 
 def on_cursor(core: Core, client: Client, msg: CursorUpdate) -> None:
-    _check_path(msg.path, msg)
-    if len(msg.selections) > MAX_SELECTIONS:
+    selections = [
+        {"anchor": {"line": s.anchor.line, "character": s.anchor.character},
+         "active": {"line": s.active.line, "character": s.active.character}}
+        for s in msg.selections
+    ]
+    cursor_presence(core, client, msg.session_id, msg.path, selections, msg.sent_at,
+                    msg.content_hash, msg)
+
+
+def cursor_presence(core: Core, client: Client, session_id: str, path: str,
+                    selections: list[dict[str, Any]], sent_at: float | None,
+                    content_hash: str | None, msg: Any) -> None:
+    """A cursor update's checks and presence entry; ``msg`` supplies the rid for errors."""
+    _check_path(path, msg)
+    if len(selections) > MAX_SELECTIONS:
         raise ProtocolError(ErrorCode.INVALID_VALUE, "too many selections", rid=msg.rid)
-    entry: dict[str, Any] = {
-        "cursor": {"path": msg.path, "selections": [
-            {"anchor": {"line": s.anchor.line, "character": s.anchor.character},
-             "active": {"line": s.active.line, "character": s.active.character}}
-            for s in msg.selections
-        ]},
-    }
-    if msg.content_hash is not None:
-        entry["cursor"]["content_hash"] = msg.content_hash
-    if msg.sent_at is not None:
-        entry["sent_at"] = msg.sent_at
-    _presence(core, client, msg, "cursor", entry)
+    cursor: dict[str, Any] = {"path": path, "selections": selections}
+    if content_hash is not None:
+        cursor["content_hash"] = content_hash
+    entry: dict[str, Any] = {"cursor": cursor}
+    if sent_at is not None:
+        entry["sent_at"] = sent_at
+    _presence(core, client, msg, "cursor", entry, session_id)
 
 
 def on_viewport(core: Core, client: Client, msg: ViewportUpdate) -> None:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
 from relay import fastpath
+from relay.config import Config
+from relay.core.service import Core
+from relay.fanout import LocalFanout
+from relay.metrics import Metrics
 from relay.protocol import (
     CloseCode,
     CursorUpdate,
@@ -23,7 +28,9 @@ from relay.protocol import (
     SessionState,
     decode_client,
 )
+from relay.store.sqlite import SqliteStore
 from tests.helpers import connected
+from tests.relay.test_core import Harness, _session
 
 SID = "0123456789abcdef"
 SEL = {"anchor": {"line": 3, "character": 1}, "active": {"line": 4, "character": 0}}
@@ -127,3 +134,80 @@ async def test_cursor_flood_is_rate_limited_then_closed_4029(relay_factory):
     errors = c.take(Error)
     assert errors and all(e.code == ErrorCode.RATE_LIMITED for e in errors)
     assert all(e.rid is not None and e.rid.startswith("c") for e in errors)
+
+
+@pytest.mark.parametrize("raw", VALID)
+def test_cursor_fields_carry_the_same_values_as_the_generic_decoder(raw: str) -> None:
+    fields = fastpath.cursor_fields(raw)
+    msg = decode_client(raw)
+    assert isinstance(msg, CursorUpdate) and fields is not None
+    sid, path, sels, sent_at, content_hash, rid = fields
+    assert (sid, path, sent_at, content_hash, rid) == (msg.session_id, msg.path, msg.sent_at,
+                                                       msg.content_hash, msg.rid)
+    assert sels == [{"anchor": {"line": s.anchor.line, "character": s.anchor.character},
+                     "active": {"line": s.active.line, "character": s.active.character}}
+                    for s in msg.selections]
+
+
+@pytest.mark.parametrize("raw", UNUSUAL)
+def test_cursor_fields_leave_unusual_frames_to_the_generic_decoder(raw: str) -> None:
+    assert fastpath.cursor_fields(raw) is None
+
+
+@pytest.fixture
+async def core_harness(tmp_path: Path):
+    cfg = Config(data_dir=tmp_path, jwt_secret="s" * 32, presence_timeout=5.0)
+    store = SqliteStore(":memory:")
+    await store.open()
+    metrics = Metrics()
+    yield Harness(Core(cfg, store, LocalFanout(metrics), metrics))
+    await store.close()
+
+
+def _fields(sid: str, **changes: object) -> str:
+    data: dict[str, object] = {"type": "cursor", "session_id": sid, "path": "src/a.py",
+                               "selections": [SEL], "sent_at": 12.5, "content_hash": "h",
+                               "rid": "r7"}
+    data.update(changes)
+    return json.dumps({k: v for k, v in data.items() if v is not ...})
+
+
+CORE_CASES = [
+    {},
+    {"rid": ...},
+    {"sent_at": ..., "content_hash": ...},
+    {"selections": [{**SEL, "extra": 1}, SEL]},
+    {"path": "/etc/passwd"},  # invalid_value
+    {"path": ""},
+    {"path": "a\\b.py"},
+    {"path": "x" * 1025},
+    {"selections": [SEL] * 101},  # too many selections
+    {"session_id": "feedfacefeedface"},  # not joined: not_in_session
+]
+
+
+@pytest.mark.parametrize("changes", CORE_CASES)
+async def test_core_cursor_fast_path_sends_what_the_generic_path_sends(core_harness, changes):
+    """Presence frames and errors (code, message, rid) match frame for frame."""
+    h = core_harness
+    sid = await _session(h, ("bob", "editor"), ("cat", "viewer"))
+    for w in h.wires.values():
+        w.frames.clear()
+    raw = _fields(sid, **changes)
+    outputs = []
+    for sender in ("bob", "cat"):  # an editor and a viewer
+        fields = fastpath.cursor_fields(raw)
+        assert fields is not None
+        h.core.cursor(h.clients[sender], fields)
+        h.core.fanout.flush()
+        fast = {n: list(w.frames) for n, w in h.wires.items()}
+        for w in h.wires.values():
+            w.frames.clear()
+        h.core.ephemeral(h.clients[sender], decode_client(raw))
+        h.core.fanout.flush()
+        generic = {n: list(w.frames) for n, w in h.wires.items()}
+        for w in h.wires.values():
+            w.frames.clear()
+        assert fast == generic
+        outputs.append(fast)
+    assert any(frames for out in outputs for frames in out.values())

@@ -93,8 +93,8 @@ def sign_up(wb: Workbench, username: str, display_name: str, password: str = "s3
 
 
 def _signed_in(wb: Workbench) -> bool:
-    text = status_text(wb).lower()
-    return bool(text) and "sign in" not in text and "signed out" not in text
+    """Signed in and connected: the status bar item reads "Ensemble: online"."""
+    return "ensemble: online" in status_text(wb).lower()
 
 
 def start_session(wb: Workbench, name: str) -> None:

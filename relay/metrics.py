@@ -48,18 +48,17 @@ class Metrics:
             out.append(f"ensemble_{name} {fn()}")
         family("ensemble_connections_total", "counter", "websocket connections accepted")
         out.append(f"ensemble_connections_total {self.connections_total}")
-        family("ensemble_messages_in_total", "counter", "frames received by type")
-        for key, n in sorted(self.messages_in.items()):
-            out.append(f'ensemble_messages_in_total{{type="{key}"}} {n}')
-        family("ensemble_messages_out_total", "counter", "frames sent by type")
-        for key, n in sorted(self.messages_out.items()):
-            out.append(f'ensemble_messages_out_total{{type="{key}"}} {n}')
-        family("ensemble_errors_total", "counter", "error frames sent by code")
-        for key, n in sorted(self.errors.items()):
-            out.append(f'ensemble_errors_total{{code="{key}"}} {n}')
-        family("ensemble_closes_total", "counter", "connections closed by the relay, by code")
-        for code, n in sorted(self.closes.items()):
-            out.append(f'ensemble_closes_total{{code="{code}"}} {n}')
+        labelled = (
+            ("ensemble_messages_in_total", "type", "frames received by type", self.messages_in),
+            ("ensemble_messages_out_total", "type", "frames sent by type", self.messages_out),
+            ("ensemble_errors_total", "code", "error frames sent by code", self.errors),
+            ("ensemble_closes_total", "code", "connections closed by the relay, by code",
+             self.closes),
+        )
+        for name, label, help_text, counts in labelled:
+            family(name, "counter", help_text)
+            for key, n in sorted(counts.items()):
+                out.append(f'{name}{{{label}="{key}"}} {n}')
         family("ensemble_slow_disconnects_total", "counter", "receivers dropped for lagging")
         out.append(f"ensemble_slow_disconnects_total {self.slow_disconnects}")
         family("ensemble_presence_coalesced_total", "counter", "presence entries coalesced")

@@ -85,6 +85,38 @@ def _visible(m: ChatMessage, user_id: str) -> bool:
     return m.to is None or user_id in (m.author.id, m.to)
 
 
+def _check_author(action: str, room: Room, uid: str, author: str, msg: Any) -> None:
+    permissions.check_author(action, room.role_of(uid) or "viewer",  # type: ignore[arg-type]
+                             author, uid, rid=msg.rid, id=msg.id)
+
+
+async def _own_chat(core: Core, room: Room, action: str, uid: str,
+                    msg: ChatEdit | ChatDelete) -> ChatMessage:
+    """The live chat message ``msg`` names, once ``uid`` may see it and take ``action`` on it."""
+    target = await _chat_target(core, room, msg.message_id, msg)
+    if not _visible(target, uid) or target.deleted:
+        raise _not_found("message", msg)
+    _check_author(action, room, uid, target.author.id, msg)
+    return target
+
+
+def _set_text(target: ChatMessage | Comment, text: str, names: list[str], now: float) -> list[str]:
+    """Replace the text and its mentions; return the members it newly mentions."""
+    fresh = [n for n in names if n not in target.mentions]
+    target.text = text
+    target.mentions = names
+    target.edited_at = now
+    return fresh
+
+
+def _blank(target: ChatMessage | Comment) -> None:
+    """Mark deleted and drop the content: text, mentions and reactions."""
+    target.text = ""
+    target.deleted = True
+    target.mentions = []
+    target.reactions = {}
+
+
 # -- chat
 
 
@@ -123,19 +155,12 @@ async def chat_edit(core: Core, client: Client, msg: ChatEdit) -> None:
     uid = client.user.id
 
     async def build(room: Room) -> Write:
-        target = await _chat_target(core, room, msg.message_id, msg)
-        if not _visible(target, uid) or target.deleted:
-            raise _not_found("message", msg)
-        permissions.check_author("chat_edit", room.role_of(uid) or "viewer",  # type: ignore[arg-type]
-                                 target.author.id, uid, rid=msg.rid, id=msg.id)
+        target = await _own_chat(core, room, "chat_edit", uid, msg)
         _nonempty(core, msg.text, msg)
         now = core.clock()
         audience = _audience(target)
         names = mentions_in(msg.text, room, target.author.id, audience)
-        fresh = [n for n in names if n not in target.mentions]
-        target.text = msg.text
-        target.mentions = names
-        target.edited_at = now
+        fresh = _set_text(target, msg.text, names, now)
 
         def event(seq: int) -> Event:
             return Event(session_id=room.id, seq=seq, id=msg.id, kind="chat_edited",
@@ -152,16 +177,9 @@ async def chat_delete(core: Core, client: Client, msg: ChatDelete) -> None:
     uid = client.user.id
 
     async def build(room: Room) -> Write:
-        target = await _chat_target(core, room, msg.message_id, msg)
-        if not _visible(target, uid) or target.deleted:
-            raise _not_found("message", msg)
-        permissions.check_author("chat_delete", room.role_of(uid) or "viewer",  # type: ignore[arg-type]
-                                 target.author.id, uid, rid=msg.rid, id=msg.id)
+        target = await _own_chat(core, room, "chat_delete", uid, msg)
         now = core.clock()
-        target.text = ""
-        target.deleted = True
-        target.mentions = []
-        target.reactions = {}
+        _blank(target)
 
         def event(seq: int) -> Event:
             return Event(session_id=room.id, seq=seq, id=msg.id, kind="chat_deleted",
@@ -305,15 +323,11 @@ async def comment_edit(core: Core, client: Client, msg: CommentEdit) -> None:
 
     async def build(room: Room) -> Write:
         c = await _comment(core, room, msg.comment_id, msg)
-        permissions.check_author("comment_edit", room.role_of(uid) or "viewer",  # type: ignore[arg-type]
-                                 c.author.id, uid, rid=msg.rid, id=msg.id)
+        _check_author("comment_edit", room, uid, c.author.id, msg)
         _nonempty(core, msg.text, msg)
         now = core.clock()
         names = mentions_in(msg.text, room, c.author.id, None)
-        fresh = [n for n in names if n not in c.mentions]
-        c.text = msg.text
-        c.mentions = names
-        c.edited_at = now
+        fresh = _set_text(c, msg.text, names, now)
 
         def event(seq: int) -> Event:
             return Event(session_id=room.id, seq=seq, id=msg.id, kind="comment_edited",
@@ -331,13 +345,9 @@ async def comment_delete(core: Core, client: Client, msg: CommentDelete) -> None
 
     async def build(room: Room) -> Write:
         c = await _comment(core, room, msg.comment_id, msg)
-        permissions.check_author("comment_delete", room.role_of(uid) or "viewer",  # type: ignore[arg-type]
-                                 c.author.id, uid, rid=msg.rid, id=msg.id)
+        _check_author("comment_delete", room, uid, c.author.id, msg)
         now = core.clock()
-        c.text = ""
-        c.deleted = True
-        c.mentions = []
-        c.reactions = {}
+        _blank(c)
 
         def event(seq: int) -> Event:
             return Event(session_id=room.id, seq=seq, id=msg.id, kind="comment_deleted",

@@ -10,12 +10,18 @@ function nonce(): string {
 }
 
 /**
+ * The chat page's scripts, in load order. They are classic scripts sharing their top-level
+ * names: state and helpers, rendering, the composer, then host messages and start-up.
+ */
+const SCRIPTS = ['chat-state.js', 'chat-render.js', 'chat-compose.js', 'chat.js'];
+
+/**
  * The chat webview's page: a strict Content-Security-Policy (nothing but our own stylesheet
- * and one script carrying a fresh nonce), resources only from media/chat.
+ * and our own scripts, all carrying one fresh nonce), resources only from media/chat.
  */
 export function chatHtml(webview: vscode.Webview, extensionUri: vscode.Uri, title: string): string {
   const media = vscode.Uri.joinPath(extensionUri, 'media', 'chat');
-  const script = webview.asWebviewUri(vscode.Uri.joinPath(media, 'chat.js'));
+  const scripts = SCRIPTS.map((name) => webview.asWebviewUri(vscode.Uri.joinPath(media, name)));
   const style = webview.asWebviewUri(vscode.Uri.joinPath(media, 'chat.css'));
   const n = nonce();
   const csp = [
@@ -52,7 +58,7 @@ export function chatHtml(webview: vscode.Webview, extensionUri: vscode.Uri, titl
 <button id="send" type="submit" title="Send">Send</button>
 </div>
 </form>
-<script nonce="${n}" src="${script.toString()}"></script>
+${scripts.map((src) => `<script nonce="${n}" src="${src.toString()}"></script>`).join('\n')}
 </body>
 </html>`;
   }

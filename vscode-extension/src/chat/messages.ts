@@ -1,5 +1,5 @@
 // Typed messages between the chat panel (extension host) and its webview.
-// media/chat/chat.js speaks the same shapes; keep both in step.
+// media/chat/*.js speak the same shapes; keep both in step.
 
 export interface PersonView {
   id: string;

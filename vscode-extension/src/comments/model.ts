@@ -83,3 +83,24 @@ export function snippet(text: string, max = 80): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
+
+/**
+ * Markdown with each @mention of a mentioned user in bold, outside code spans and blocks.
+ * `mentions` are the user ids the relay found in the text.
+ */
+export function highlightMentions(text: string, mentions: readonly string[] | undefined): string {
+  if (!mentions || mentions.length === 0) {
+    return text;
+  }
+  const ids = new Set(mentions.map((m) => m.toLowerCase()));
+  return text
+    .split(/(```[\s\S]*?```|`[^`\n]*`)/)
+    .map((part, i) =>
+      i % 2 === 1
+        ? part
+        : part.replace(/(^|[^\w@*])@([A-Za-z0-9_.-]*[A-Za-z0-9_])/g, (all, pre: string, id: string) =>
+            ids.has(id.toLowerCase()) ? `${pre}**@${id}**` : all,
+          ),
+    )
+    .join('');
+}

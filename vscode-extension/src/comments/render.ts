@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { Comment, LocalThread } from '../collab-protocol';
-import { COMMENT_REACTIONS, Viewer, commentContext, outdatedNote, visibleComments } from './model';
+import { COMMENT_REACTIONS, Viewer, commentContext, highlightMentions, outdatedNote, visibleComments } from './model';
 
 /** One comment as VS Code shows it; `wire` is the relay's comment. */
 export class EnsembleComment implements vscode.Comment {
@@ -73,7 +73,8 @@ export function buildComments(
       ec.mode = vscode.CommentMode.Editing;
       ec.body = editingText;
     } else {
-      ec.body = markdown(i === 0 && outdated ? `${c.text}\n\n---\n\n${outdatedNote(lt)}` : c.text);
+      const text = highlightMentions(c.text, c.mentions);
+      ec.body = markdown(i === 0 && outdated ? `${text}\n\n---\n\n${outdatedNote(lt)}` : text);
     }
     return ec;
   });

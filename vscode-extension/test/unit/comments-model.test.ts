@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import type { Comment, LocalThread } from '../../src/collab-protocol';
-import { commentContext, mayComment, outdatedNote, pinLines, threadContext } from '../../src/comments/model';
+import { commentContext, highlightMentions, mayComment, outdatedNote, pinLines, threadContext } from '../../src/comments/model';
 
 const alice = { id: 'alice', name: 'Alice' };
 const bob = { id: 'bob', name: 'Bob' };
@@ -65,5 +65,21 @@ describe('thread placement', () => {
     assert.match(note, /^\*\*Outdated\*\*/);
     assert.match(note, /it was at lines 5-6/);
     assert.ok(note.includes('````\na ``` b\nc\n````'));
+  });
+});
+
+describe('highlightMentions', () => {
+  it('bolds mentions of mentioned users only', () => {
+    assert.equal(highlightMentions('ask @bob and @carol', ['bob']), 'ask **@bob** and @carol');
+  });
+  it('leaves code spans, code blocks and e-mail addresses alone', () => {
+    assert.equal(
+      highlightMentions('`@bob` then\n```\n@bob\n```\nmail bob@bob.dev, @Bob.', ['bob']),
+      '`@bob` then\n```\n@bob\n```\nmail bob@bob.dev, **@Bob**.',
+    );
+  });
+  it('returns the text unchanged without mentions', () => {
+    assert.equal(highlightMentions('hi @bob', []), 'hi @bob');
+    assert.equal(highlightMentions('hi @bob', undefined), 'hi @bob');
   });
 });

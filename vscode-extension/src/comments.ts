@@ -58,17 +58,26 @@ export function registerComments(ctx: Ctx): ThreadManager {
   return threads;
 }
 
-/** Writes the session's threads to a Markdown document the user can save. */
+/** Writes the session's threads to a Markdown file the user picks, then opens it. */
 async function exportComments(ctx: Ctx): Promise<void> {
   if (!ctx.inSession) {
     void vscode.window.showInformationMessage('Ensemble: join or start a session to export its comments.');
     return;
   }
   try {
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+    const target = await vscode.window.showSaveDialog({
+      title: 'Ensemble: export comment threads',
+      defaultUri: folder ? vscode.Uri.joinPath(folder, 'ensemble-comments.md') : undefined,
+      filters: { Markdown: ['md'] },
+    });
+    if (!target) {
+      return;
+    }
     const params: ExportParams = { format: 'markdown' };
     const res = await ctx.request<ExportResult>(Method.EXPORT, params);
-    const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: res.content });
-    await vscode.window.showTextDocument(doc);
+    await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(res.content));
+    await vscode.window.showTextDocument(target);
   } catch (err) {
     void vscode.window.showErrorMessage(`Ensemble: could not export the comments: ${describeError(err)}`);
   }

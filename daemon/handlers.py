@@ -230,24 +230,23 @@ class Handlers:
         return self.d.require_session().session_id
 
     async def leave_session(self, p: SessionIdParams) -> None:
-        d = self.d
         sid = self._session_id(p)
-        conn = d.require_online()
-        if d.mirror is not None and d.mirror.session_id == sid:
-            await d.drain()
-        await conn.request(SessionLeave(session_id=sid))
-        if d.mirror is not None and d.mirror.session_id == sid:
-            d.drop_session("left")
+        await self._close_session(sid, SessionLeave(session_id=sid), "left")
 
     async def end_session(self, p: SessionIdParams) -> None:
-        d = self.d
         sid = self._session_id(p)
+        await self._close_session(sid, SessionEnd(session_id=sid), "ended")
+
+    async def _close_session(self, sid: str, request: SessionLeave | SessionEnd,
+                             reason: str) -> None:
+        """Leave or end ``sid``: pending actions of the current session go out first."""
+        d = self.d
         conn = d.require_online()
         if d.mirror is not None and d.mirror.session_id == sid:
             await d.drain()
-        await conn.request(SessionEnd(session_id=sid))
+        await conn.request(request)
         if d.mirror is not None and d.mirror.session_id == sid:
-            d.drop_session("ended")
+            d.drop_session(reason)
 
     async def create_invite(self, p: CreateInviteParams) -> InviteLink:
         d = self.d

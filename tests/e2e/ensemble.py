@@ -7,12 +7,13 @@ without breaking the flows.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.harness import CodeServerFactory, SharedRepo, WindowOpener
+from tests.e2e.harness import ROOT, CodeServerFactory, SharedRepo, WindowOpener
 from tests.e2e.vscode import TreeRow, VSCodeError, Workbench
 
 PARTICIPANTS_VIEW = "Participants"
@@ -204,3 +205,14 @@ def start_pair(
     sign_up(bob, "bob", "Bob")
     join_session(bob, link)
     return alice, bob
+
+
+SCREENSHOTS = ROOT / "docs" / "img"
+
+
+def screenshot(wb: Workbench, name: str, tmp_path: Path) -> None:
+    """Saved from every run under tmp_path; into docs/img/ when ENSEMBLE_SCREENSHOTS=1."""
+    wb.screenshot(str(tmp_path / name))
+    if os.environ.get("ENSEMBLE_SCREENSHOTS", "") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        wb.screenshot(str(SCREENSHOTS / name))

@@ -14,22 +14,13 @@ from typing import Any
 import pytest
 
 from tests.e2e import ensemble as ui
-from tests.e2e.harness import ROOT, CodeServerFactory, SharedRepo, WindowOpener
-from tests.e2e.vscode import Chat, Comments, Workbench
+from tests.e2e.harness import CodeServerFactory, SharedRepo, WindowOpener
+from tests.e2e.vscode import Chat, Comments
 
 pytestmark = [pytest.mark.vscode, pytest.mark.timeout(300)]
 
-IMG = ROOT / "docs" / "img"
-SAVE_SCREENSHOTS = os.environ.get("ENSEMBLE_SCREENSHOTS", "") == "1"
 
 INJECTION = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
-
-
-def _screenshot(wb: Workbench, name: str, tmp_path: Path) -> None:
-    wb.screenshot(str(tmp_path / name))
-    if SAVE_SCREENSHOTS:
-        IMG.mkdir(parents=True, exist_ok=True)
-        wb.screenshot(str(IMG / name))
 
 
 def test_comment_thread_on_a_line_is_shared_replied_reacted_and_moves_with_the_code(
@@ -87,7 +78,7 @@ def test_comment_thread_on_a_line_is_shared_replied_reacted_and_moves_with_the_c
         "the edit to shift the code down by two lines",
     )
     ac.wait_thread(lambda t: t.start == 7 and t.count == 2, "the thread moved to line 7")
-    _screenshot(alice, "comments-alice.png", tmp_path)
+    ui.screenshot(alice, "comments-alice.png", tmp_path)
 
 
 def test_chat_messages_mentions_injection_replies_and_offline_outbox(
@@ -121,7 +112,7 @@ def test_chat_messages_mentions_injection_replies_and_offline_outbox(
         lambda m: m.parent == got.id and m.text == "On it." and m.author.startswith("Bob"),
         "bob's threaded reply",
     )
-    _screenshot(bob, "chat-bob.png", tmp_path)
+    ui.screenshot(bob, "chat-bob.png", tmp_path)
 
     # The relay goes away; alice writes three messages; they arrive once when it is back.
     relay.stop()

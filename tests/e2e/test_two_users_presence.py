@@ -16,21 +16,10 @@ from typing import Any
 import pytest
 
 from tests.e2e import ensemble as ui
-from tests.e2e.harness import ROOT, CodeServerFactory, SharedRepo, WindowOpener
-from tests.e2e.vscode import Workbench
+from tests.e2e.harness import CodeServerFactory, SharedRepo, WindowOpener
 
 pytestmark = [pytest.mark.vscode, pytest.mark.timeout(300)]
 
-IMG = ROOT / "docs" / "img"
-SAVE_SCREENSHOTS = os.environ.get("ENSEMBLE_SCREENSHOTS", "") == "1"
-
-
-def _screenshot(wb: Workbench, name: str, tmp_path: Path) -> None:
-    """Saved from every run under tmp_path; into docs/img/ when ENSEMBLE_SCREENSHOTS=1."""
-    wb.screenshot(str(tmp_path / name))
-    if SAVE_SCREENSHOTS:
-        IMG.mkdir(parents=True, exist_ok=True)
-        wb.screenshot(str(IMG / name))
 
 
 def test_two_users_see_presence_cursors_follow_and_status(
@@ -59,7 +48,7 @@ def test_two_users_see_presence_cursors_follow_and_status(
     assert tag.line == 10
     assert not [t for t in bob.name_tags("/src/app.py") if t.line != 10 and "Alice" in t.text]
     ui.wait_participant(bob, "Alice", lambda r: "src/app.py:10" in r.description)
-    _screenshot(bob, "presence-bob.png", tmp_path)
+    ui.screenshot(bob, "presence-bob.png", tmp_path)
 
     # Bob follows Alice: his editor switches to the file she moves to, at her line.
     ui.follow(bob, "Alice")
@@ -71,7 +60,7 @@ def test_two_users_see_presence_cursors_follow_and_status(
     # Alice sets herself idle; Bob's participants view shows it.
     ui.set_status(alice, "Idle")
     ui.wait_participant(bob, "Alice", lambda r: "idle" in r.description, "Alice shown idle")
-    _screenshot(alice, "presence-alice.png", tmp_path)
+    ui.screenshot(alice, "presence-alice.png", tmp_path)
 
 
 @pytest.mark.skipif(

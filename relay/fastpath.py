@@ -52,8 +52,8 @@ def cursor_fields(raw: str | bytes) -> CursorFields | None:
     Selections come back as new dicts holding exactly anchor/active line/character,
     in that order (unknown keys dropped), as the presence entry carries them.
     """
-    if not ENABLED or type(raw) is not str or '"cursor"' not in raw:
-        return None
+    if not ENABLED or type(raw) is not str or '"cursor"' not in raw or "\\u" in raw:
+        return None  # escapes (maybe a lone surrogate): the generic decoder checks them
     try:
         d = json.loads(raw)
     except ValueError:

@@ -848,6 +848,9 @@ def _decode(raw: str | bytes, table: dict[str, type[Message]]) -> Message:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(ErrorCode.BAD_JSON, f"frame is not valid json: {exc}") from exc
+    if _has_surrogate_escape(raw) and not _valid_unicode(data):
+        raise ProtocolError(ErrorCode.BAD_JSON,
+                            "frame is not valid json: a \\u escape leaves a lone surrogate")
     if type(data) is not dict:
         raise ProtocolError(ErrorCode.BAD_MESSAGE, "frame must be a json object")
     rid = data.get("rid") if type(data.get("rid")) is str else None
@@ -868,6 +871,29 @@ def _decode(raw: str | bytes, table: dict[str, type[Message]]) -> Message:
         raise ProtocolError(
             ErrorCode.BAD_MESSAGE, f"bad {kind} message: {exc}", rid=rid, id=msg_id
         ) from exc
+
+
+def _has_surrogate_escape(raw: str | bytes) -> bool:
+    """True when ``raw`` may escape a UTF-16 surrogate (\\uD800-\\uDFFF): only then can
+    json.loads return a string that is not valid Unicode."""
+    if isinstance(raw, str):
+        return "\\ud" in raw or "\\uD" in raw
+    return b"\\ud" in raw or b"\\uD" in raw
+
+
+def _valid_unicode(data: Any) -> bool:
+    """No string (value or key) in ``data`` holds a lone surrogate."""
+    if type(data) is str:
+        try:
+            data.encode()
+        except UnicodeEncodeError:
+            return False
+        return True
+    if type(data) is list:
+        return all(_valid_unicode(v) for v in data)
+    if type(data) is dict:
+        return all(_valid_unicode(k) and _valid_unicode(v) for k, v in data.items())
+    return True
 
 
 def decode_client(raw: str | bytes) -> Message:

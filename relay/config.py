@@ -28,6 +28,7 @@ class Config:
     token_ttl: float = 7 * 24 * 3600.0
     bcrypt_rounds: int = MIN_BCRYPT_ROUNDS
     presence_timeout: float = 30.0
+    presence_batch_ms: float = 4.0  # least time between presence flushes while busy
     max_frame_bytes: int = 256 * 1024
     max_text_chars: int = 10_000
     max_participants: int = 50
@@ -48,6 +49,8 @@ _OPTIONS: list[tuple[str, type, str]] = [
     ("port", int, "port to listen on (0 picks a free one)"),
     ("token_ttl", float, "lifetime of issued tokens in seconds"),
     ("presence_timeout", float, "seconds without any frame before a peer is dropped"),
+    ("presence_batch_ms", float, "while the relay is busy, least milliseconds between presence "
+     "flushes (more peers per frame); 0 flushes every event-loop turn"),
     ("max_frame_bytes", int, "largest accepted frame (bigger ones close with 1009)"),
     ("max_text_chars", int, "longest chat message or comment"),
     ("max_participants", int, "most users online in one session"),
@@ -155,6 +158,8 @@ def check(cfg: Config) -> None:
     for name in ("presence_timeout", "rate_per_second", "token_ttl", "hello_timeout"):
         if getattr(cfg, name) <= 0:
             raise ConfigError(f"{name} must be positive")
+    if not 0 <= cfg.presence_batch_ms <= 50:
+        raise ConfigError("presence_batch_ms must be between 0 and 50")
     for name in ("max_frame_bytes", "max_text_chars", "max_participants", "rate_burst",
                  "history_page", "rate_strikes", "max_buffer_bytes"):
         if getattr(cfg, name) < 1:

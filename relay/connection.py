@@ -194,6 +194,17 @@ class WsTransport:
         except Exception as exc:  # the socket died under us; its handler cleans up
             log.debug("write failed", extra={"error": str(exc)})
 
+    def write_now(self, data: bytes) -> bool:
+        conn = self.conn
+        transport = conn.transport
+        if transport.get_write_buffer_size() or conn.protocol.state is not State.OPEN:
+            return False
+        try:
+            transport.write(_frame(data))
+        except Exception as exc:  # the socket died under us; its handler cleans up
+            log.debug("write failed", extra={"error": str(exc)})
+        return True
+
     def busy(self) -> bool:
         return self.conn.paused
 

@@ -53,7 +53,7 @@ class RelayServer:
         self.config = config
         self.metrics = Metrics()
         self.store = SqliteStore(config.data_dir / "relay.sqlite3", config.sqlite_synchronous)
-        self.fanout = LocalFanout(self.metrics)
+        self.fanout = LocalFanout(self.metrics, config.presence_batch_ms / 1000)
         self.core = Core(config, self.store, self.fanout, self.metrics)
         self.auth = Auth(config.jwt_secret, config.token_ttl, config.bcrypt_rounds)
         self.accounts = Accounts(self.store, self.auth)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any, Protocol
+from typing import Protocol
 
+from relay.core import wirejson
 from relay.metrics import Metrics
 from relay.protocol import CloseCode, Error, Message, Role, UserRef, encode
 
@@ -16,6 +16,10 @@ class Transport(Protocol):
 
     def write(self, data: bytes) -> None:
         """Queue a whole text frame (UTF-8 JSON) for sending, without blocking."""
+
+    def write_now(self, data: bytes) -> bool:
+        """Write a whole text frame if nothing is waiting in the write buffer and the
+        connection is open; False (nothing written) otherwise. The fan-out's fast path."""
 
     def busy(self) -> bool:
         """True while the socket's write buffer is above its high-water mark."""
@@ -72,8 +76,9 @@ class Client:
         self.strike_start = now
         self.max_buffer = max_buffer
         self.closed = False
-        # Presence waiting for a busy socket: session id -> user id -> merged entry.
-        self.pending: dict[str, dict[str, dict[str, Any]]] = {}
+        # Presence waiting for a busy socket: session id -> user id -> merged fields
+        # (field name -> JSON text, as relay.core.wirejson encodes them).
+        self.pending: dict[str, dict[str, dict[str, str]]] = {}
         self.metrics: Metrics | None = None
 
     @property
@@ -127,7 +132,7 @@ class Client:
 
     # -- presence coalescing
 
-    def offer_presence(self, session_id: str, entries: dict[str, dict[str, Any]]) -> bool:
+    def offer_presence(self, session_id: str, entries: dict[str, dict[str, str]]) -> bool:
         """Keep presence for later while the socket is busy; False when it can be sent now."""
         if not self.pending and not self.transport.busy():
             return False
@@ -151,8 +156,7 @@ class Client:
         for sid, peers in pending.items():
             if not peers:
                 continue
-            frame = {"type": "presence", "session_id": sid, "peers": list(peers.values())}
-            self.write(json.dumps(frame, separators=(",", ":"), ensure_ascii=False).encode(),
+            self.write(wirejson.presence_frame(sid, map(wirejson.peer, peers.values())),
                        "presence")
             sent += len(peers)
         return sent

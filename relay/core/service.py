@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from relay.config import Config
-from relay.core import durable, permissions, queries, sessions
+from relay.core import durable, permissions, queries, sessions, wirejson
 from relay.core.client import Client, Transport
 from relay.core.room import Room
 from relay.fanout import Fanout
@@ -345,14 +345,17 @@ def fingerprint(msg: Any) -> str:
 
 
 def _presence(core: Core, client: Client, msg: Any, action: str, entry: dict[str, Any],
-              session_id: str | None = None) -> None:
+              session_id: str | None = None, encoded: dict[str, str] | None = None) -> None:
+    """Record and announce an ephemeral update; ``encoded`` has fields already in JSON."""
     room = core.joined(client, msg.session_id if session_id is None else session_id, action, msg)
     uid = client.user.id
     entry["user_id"] = uid
     state = room.presence.get(uid)
     if state is not None:
         state.update(entry)
-    core.fanout.publish_presence(room.id, uid, entry)
+    fields = wirejson.fields(entry) if encoded is None else encoded
+    fields["user_id"] = wirejson.string(uid)
+    core.fanout.publish_presence(room.id, uid, fields)
 
 
 class Ref:
@@ -392,9 +395,11 @@ def cursor_presence(core: Core, client: Client, session_id: str, path: str,
     if content_hash is not None:
         cursor["content_hash"] = content_hash
     entry: dict[str, Any] = {"cursor": cursor}
+    encoded = {"cursor": wirejson.cursor(path, selections, content_hash)}
     if sent_at is not None:
         entry["sent_at"] = sent_at
-    _presence(core, client, msg, "cursor", entry, session_id)
+        encoded["sent_at"] = wirejson.value(sent_at)
+    _presence(core, client, msg, "cursor", entry, session_id, encoded)
 
 
 def on_viewport(core: Core, client: Client, msg: ViewportUpdate) -> None:

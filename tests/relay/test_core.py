@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ from relay.core import permissions
 from relay.core.client import Client
 from relay.core.room import normalize_remote, repo_key
 from relay.core.service import Core
-from relay.fanout import LocalFanout
+from relay.fanout import BUSY, IDLE, LocalFanout
 from relay.metrics import Metrics
 from relay.protocol import (
     CLIENT_MESSAGES,
@@ -37,6 +39,12 @@ class Wire:
 
     def write(self, data: bytes) -> None:
         self.frames.append(json.loads(data))
+
+    def write_now(self, data: bytes) -> bool:
+        if self.is_busy or self.pending_bytes:
+            return False
+        self.write(data)
+        return True
 
     def busy(self) -> bool:
         return self.is_busy
@@ -207,6 +215,62 @@ async def test_presence_of_one_loop_turn_goes_out_in_one_frame_without_echo(h):
     assert [p["user_id"] for p in bob["peers"]] == ["cat"]
     (cat,) = h.wire("cat").take("presence")
     assert [p["user_id"] for p in cat["peers"]] == ["bob"]
+
+
+async def _presence_frames(wire: Wire, n: int, timeout: float = 2.0) -> list[dict[str, Any]]:
+    """Wait (loop turns, bounded) until ``wire`` holds n presence frames; take them."""
+    deadline = time.monotonic() + timeout
+    while len(wire.of("presence")) < n:
+        assert time.monotonic() < deadline, f"{len(wire.of('presence'))} of {n} frames"
+        await asyncio.sleep(0.001)
+    return wire.take("presence")
+
+
+async def test_idle_relay_flushes_presence_every_loop_turn(h):
+    sid = await _session(h, ("bob", "editor"), ("cat", "editor"))
+    h.wire("ann").frames.clear()
+    h.core.ephemeral(h.clients["bob"], decode_client(json.dumps(_cursor(sid, 1))))
+    (first,) = await _presence_frames(h.wire("ann"), 1)
+    h.core.ephemeral(h.clients["cat"], decode_client(json.dumps(_cursor(sid, 2))))
+    (second,) = await _presence_frames(h.wire("ann"), 1)
+    assert [p["user_id"] for p in first["peers"]] == ["bob"]
+    assert [p["user_id"] for p in second["peers"]] == ["cat"]
+
+
+async def test_busy_relay_spaces_flushes_so_peers_share_a_frame(h):
+    sid = await _session(h, ("bob", "editor"), ("cat", "editor"))
+    fanout = h.core.fanout
+    fanout.window = 0.2
+    fanout.adjust(BUSY)
+    assert fanout.spacing == 0.2
+    h.core.ephemeral(h.clients["bob"], decode_client(json.dumps(_cursor(sid, 0))))
+    fanout.flush()  # a flush just happened: the next one is due 0.2 s from now
+    h.wire("ann").frames.clear()
+    h.core.ephemeral(h.clients["bob"], decode_client(json.dumps(_cursor(sid, 1))))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not h.wire("ann").of("presence")  # held back, not sent on the next turn
+    h.core.ephemeral(h.clients["cat"], decode_client(json.dumps(_cursor(sid, 2))))
+    (frame,) = await _presence_frames(h.wire("ann"), 1)
+    assert {p["user_id"] for p in frame["peers"]} == {"bob", "cat"}
+    assert [p["cursor"]["selections"][0]["active"]["line"] for p in frame["peers"]
+            if p["user_id"] == "bob"] == [1]
+    bob = h.wire("bob").take("presence")[-1]
+    assert [p["user_id"] for p in bob["peers"]] == ["cat"]  # still no echo
+
+
+def test_flush_spacing_follows_relay_cpu_with_hysteresis():
+    metrics = Metrics()
+    fanout = LocalFanout(metrics, window=0.004)
+    steps = [(0.5, 0.0), (BUSY, 0.004), ((BUSY + IDLE) / 2, 0.004), (IDLE - 0.01, 0.0),
+             ((BUSY + IDLE) / 2, 0.0), (1.0, 0.004)]
+    for busy, spacing in steps:
+        fanout.adjust(busy)
+        assert fanout.spacing == spacing, busy
+    assert "ensemble_presence_flush_spacing_seconds 0.004" in metrics.render()
+    off = LocalFanout(Metrics(), window=0.0)
+    off.adjust(1.0)
+    assert off.spacing == 0.0
 
 
 async def test_busy_receiver_gets_latest_value_per_peer_once_drained(h):

@@ -45,3 +45,9 @@ def test_secret_from_environment_is_used_instead_of_a_file(relay_factory, tmp_pa
     relay = relay_factory(env={"ENSEMBLE_JWT_SECRET": "x" * 32}, data_dir=tmp_path / "e")
     assert not (relay.data_dir / "jwt-secret").exists()
     assert relay.running()
+
+
+def test_presence_batch_spacing_out_of_range_is_refused(tmp_path):
+    result = _run(["--port", "0", "--data-dir", str(tmp_path), "--dev"],
+                  {"ENSEMBLE_PRESENCE_BATCH_MS": "500"})
+    assert result.returncode == 2 and "presence_batch_ms" in result.stderr

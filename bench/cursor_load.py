@@ -63,6 +63,8 @@ class Config:
     heartbeat: float = 0.0
     profile: str | None = None
     profile_rate: int = 250
+    phases: str = "random"
+    seed: int = 1
 
 
 def chunks(items: list[Any], n: int) -> list[list[Any]]:
@@ -157,8 +159,14 @@ def convergence(sessions: list[list[Client]]) -> tuple[int, int, int, int]:
 
 def run_load(cfg: Config, st: Stats, sessions: list[list[Client]], rproc: psutil.Process | None,
              relay_pid: int | None) -> dict[str, Any]:
-    # Interleave the sessions so that consecutive sends come from different sessions.
+    # Every client sends in its own slot of the 1/H period. "even": the sessions
+    # interleaved, so a session's clients are exactly period/C apart (no two updates
+    # of a session ever close together); "random": each client's slot drawn at random
+    # (fixed seed), as independent editors are, so a session's updates sometimes
+    # arrive close together and sometimes far apart.
     order = [sessions[r][i] for i in range(cfg.clients) for r in range(cfg.sessions)]
+    if cfg.phases == "random":
+        random.Random(cfg.seed).shuffle(order)
     ep = select.epoll()
     conns: dict[int, WsConn] = {}
     IN, OUT = select.EPOLLIN, select.EPOLLOUT
@@ -348,6 +356,10 @@ def parse_args(argv: list[str] | None) -> tuple[Config, argparse.Namespace]:
     ap.add_argument("--profile", default=None,
                     help="record the relay with py-spy during the window into this raw file")
     ap.add_argument("--profile-rate", type=int, default=250, help="py-spy samples per second")
+    ap.add_argument("--phases", choices=("random", "even"), default="random",
+                    help="send slots of the clients in the period: random (independent "
+                         "editors) or even (a session's clients exactly 1/(H*C) s apart)")
+    ap.add_argument("--seed", type=int, default=1, help="seed of the random send slots")
     ap.add_argument("--strict", action="store_true", help="exit 2 when a run fails the target")
     a = ap.parse_args(argv)
     cfg = Config(
@@ -358,6 +370,7 @@ def parse_args(argv: list[str] | None) -> tuple[Config, argparse.Namespace]:
         relay_args=[*DEFAULT_RELAY_ARGS, *a.relay_arg],
         relay_url=a.relay_url, relay_pid=a.relay_pid, batch=a.batch,
         heartbeat=a.heartbeat, profile=a.profile, profile_rate=a.profile_rate,
+        phases=a.phases, seed=a.seed,
     )
     return cfg, a
 

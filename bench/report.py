@@ -50,7 +50,7 @@ def summarize(cfg: Any, st: Stats, run: dict[str, Any]) -> dict[str, Any]:
             "sessions": cfg.sessions, "clients_per_session": cfg.clients, "hz": cfg.hz,
             "clients": cfg.sessions * cfg.clients, "duration_s": cfg.duration,
             "warmup_s": cfg.warmup, "relay_core": cfg.relay_core, "gen_core": cfg.gen_core,
-            "nice": cfg.nice, "realtime": cfg.rt,
+            "nice": cfg.nice, "realtime": cfg.rt, "phases": cfg.phases, "seed": cfg.seed,
             "relay_args": cfg.relay_args,
         },
         "sent": st.sent,
@@ -107,7 +107,8 @@ def table(r: dict[str, Any]) -> str:
     gen, rel, err, cond = r["generator"], r["relay"], r["errors"], r["conditions"]
     rows = [
         ("load", f"{c['sessions']} sessions x {c['clients_per_session']} clients x "
-                 f"{c['hz']:g} Hz = {c['clients']} clients, {c['duration_s']:g}s measured"
+                 f"{c['hz']:g} Hz = {c['clients']} clients, {c['duration_s']:g}s measured, "
+                 f"{c['phases']} send slots"
                  + (f", nice {c['nice']}" if c.get("nice") else "")
                  + (", real-time scheduling" if c.get("realtime") else "")),
         ("sent (cursor updates)", fmt(r["sent"])),

@@ -2,6 +2,8 @@
 // The chat page loads chat-state.js, chat-render.js, chat-compose.js and chat.js in that order,
 // as classic scripts sharing their top-level names (see src/chat/html.ts).
 // @ts-check
+/* global $, composer, editing:writable, el, inSession:writable, mentionList, people,
+   renderContext, replyTo:writable, scrollToBottom, toSelect, vscode */
 'use strict';
 
 // ----- composing ------------------------------------------------------------------

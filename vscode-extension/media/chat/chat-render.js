@@ -2,9 +2,12 @@
 // The chat page loads chat-state.js, chat-render.js, chat-compose.js and chat.js in that order,
 // as classic scripts sharing their top-level names (see src/chat/html.ts).
 // @ts-check
+/* global banner, colorOf, context, contextText, dayFmt, editing:writable, el, errorText:writable,
+   inSession:writable, list, messages, nearBottom, online:writable, pendingOutbox:writable,
+   pendingTo:writable, people, reactions:writable, replyTo:writable, scrollToBottom, sendButton,
+   timeFmt, toSelect, vscode */
 'use strict';
 
-/* global performance */
 
 // ----- rendering ----------------------------------------------------------------
 

@@ -2,9 +2,14 @@
 // The chat page loads chat-state.js, chat-render.js, chat-compose.js and chat.js in that order,
 // as classic scripts sharing their top-level names (see src/chat/html.ts).
 // @ts-check
+/* global $, composer, editing:writable, hasMore:writable, inSession:writable, insertAtCaret,
+   list, loadingOlder:writable, log, me:writable, messages, older, online:writable, people,
+   renderAll, renderBanner, renderContext, renderPeople, reportTiming, scrollToBottom, toSelect,
+   upsert, vscode */
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- state this file only sets
+/* global errorText:writable, pendingOutbox:writable, pendingTo:writable, reactions:writable, replyTo:writable */
 'use strict';
 
-/* global performance */
 
 // ----- host messages ------------------------------------------------------------
 

@@ -8,6 +8,7 @@ webview's frames.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,27 @@ def test_chat_messages_mentions_injection_replies_and_offline_outbox(
     a_chat.wait_message(lambda m: m.text == offline[-1] and not m.pending, "alice's message sent")
     texts = [m.text for m in b_chat.messages()]
     assert [texts.count(t) for t in offline] == [1, 1, 1], texts
+
+    # Bob closes the chat and leaves; what alice writes meanwhile is unread when he is back.
+    bob.run_command("View: Close All Editors")
+    bob.run_command("Ensemble: Leave Session")
+    bob.wait_for(lambda: not re.search(r"\d+ participants?", ui.status_text(bob)),
+                 "bob out of the session")
+    away = [f"while you were away {n}" for n in range(2)]
+    for text in away:
+        a_chat.send(text)
+    a_chat.wait_message(lambda m: m.text == away[-1] and not m.pending, "alice's messages stored")
+    ui.join_session(bob, ui.copy_invite_link(alice, "Editor"))
+    unread = bob.wait_for(
+        lambda: next((i for i in bob.status_items()
+                      if i.aria_label.startswith("2 unread chat messages")), None),
+        "bob's status bar to count the 2 messages written while he was away",
+    )
+    assert unread.text.endswith("2"), unread
+    b_chat.open()
+    b_chat.wait_message(lambda m: m.text == away[-1], "the messages in bob's chat")
+    bob.wait_for(lambda: not any("unread chat" in i.aria_label for i in bob.status_items()),
+                 "the unread count cleared once bob reads the chat")
 
 
 MEASURE = os.environ.get("ENSEMBLE_E2E_LATENCY", "") == "1"

@@ -19,6 +19,7 @@ import { ChatStore, Directory, fallbackColor } from './store';
 import { openCodeRef, shareCursor } from './coderef';
 import { chatHtml } from './html';
 import { UnreadBadge } from './unread';
+import { ReadMarks } from './readmarks';
 import { PALETTE_SIZE } from '../colors';
 
 export const CHAT_VIEW_TYPE = 'ensemble.chat';
@@ -46,9 +47,12 @@ export class ChatController implements vscode.Disposable {
   /** between joining and the first history page: what arrives is backlog, not news */
   private settling = false;
   private readonly unread = new UnreadBadge(TITLE);
+  /** how far each session's chat was read on this machine */
+  private readonly marks: ReadMarks;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly ctx: Ctx) {
+    this.marks = new ReadMarks(ctx.extension.globalState);
     this.disposables.push(
       this.unread,
       ctx.onNotification<ChatParams>(Method.DID_RECEIVE_CHAT, (p) => this.onChat(p.messages)),
@@ -97,6 +101,7 @@ export class ChatController implements vscode.Disposable {
           this.settling = true;
           void this.loadPage(null).finally(() => {
             this.settling = false;
+            this.catchUp(id);
           });
         }
       }
@@ -140,6 +145,34 @@ export class ChatController implements vscode.Disposable {
       this.unread.add(unseen, this.panel);
     }
     this.postViews('upsert', mine);
+    this.noteRead();
+  }
+
+  /**
+   * After joining (the first history page is in): what others wrote after this machine last
+   * read the session's chat counts as unread. A session never opened here starts read.
+   */
+  private catchUp(id: string): void {
+    if (id !== this.sessionId) {
+      return;
+    }
+    const mark = this.marks.get(id);
+    if (mark === undefined || this.panel?.visible) {
+      void this.marks.set(id, this.store.newestSeq());
+      return;
+    }
+    const n = this.store.unreadAfter(mark, this.me?.id);
+    if (n) {
+      this.unread.add(n, this.panel);
+    }
+  }
+
+  /** With the panel in view, everything it holds has been read. */
+  private noteRead(): void {
+    const id = this.sessionId;
+    if (id && !this.settling && this.panel?.visible) {
+      void this.marks.set(id, this.store.newestSeq());
+    }
   }
 
   private async loadPage(beforeSeq: number | null): Promise<void> {
@@ -381,6 +414,7 @@ export class ChatController implements vscode.Disposable {
     if (this.panel?.visible && this.unread.count) {
       this.unread.clear(this.panel);
     }
+    this.noteRead();
   }
 
   get unreadCount(): number {

@@ -95,6 +95,28 @@ export class ChatStore {
     return this.pending.has(m.id) || !(m.seq > 0);
   }
 
+  /** Newest stored seq (0 when none): how far a reader who saw everything here has read. */
+  newestSeq(): number {
+    let max = 0;
+    for (const m of this.byId.values()) {
+      if (m.seq > max) {
+        max = m.seq;
+      }
+    }
+    return max;
+  }
+
+  /** Messages stored after ``seq`` that count as unread for ``me``: others', not deleted. */
+  unreadAfter(seq: number, me: string | undefined): number {
+    let n = 0;
+    for (const m of this.byId.values()) {
+      if (m.seq > seq && m.author.id !== me && !m.deleted) {
+        n += 1;
+      }
+    }
+    return n;
+  }
+
   /** Oldest stored seq, for asking the page before it. */
   oldestSeq(): number | undefined {
     let min: number | undefined;

@@ -31,8 +31,10 @@ export class UnreadBadge implements vscode.Disposable {
       panel.title = n ? `${this.title} (${n})` : this.title;
     }
     if (n) {
+      const what = `${n} unread chat message${n === 1 ? '' : 's'}`;
       this.status.text = `$(comment-discussion) ${n}`;
-      this.status.tooltip = `${n} unread chat message${n === 1 ? '' : 's'}: open the chat`;
+      this.status.tooltip = `${what}: open the chat`;
+      this.status.accessibilityInformation = { label: what, role: 'button' };
       this.status.show();
     } else {
       this.status.hide();

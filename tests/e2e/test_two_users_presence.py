@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.e2e import ensemble as ui
-from tests.e2e.harness import CodeServerFactory, SharedRepo, WindowOpener
+from tests.e2e.harness import CodeServerFactory, SharedRepo, WindowOpener, git
 
 pytestmark = [pytest.mark.vscode, pytest.mark.timeout(300)]
 
@@ -132,3 +132,34 @@ _ARM_WATCHER_JS = """() => {
     {subtree: true, childList: true, attributes: true, characterData: true});
   window.__ensembleWatch = (n) => { delete window.__ensembleSeen[n]; target = n; check(); };
 }"""
+
+
+def test_joining_from_another_repository_warns_the_joiner(
+    relay: Any,
+    code_server: CodeServerFactory,
+    browser: WindowOpener,
+    workspace: SharedRepo,
+    vsix: Path,
+) -> None:
+    """Bob's workspace is another repository (another root commit): joining warns him."""
+    other = workspace.root / "bob-elsewhere"
+    (other / "src").mkdir(parents=True)
+    (other / "src" / "app.py").write_text("print('a different project')\n")
+    git(other, "init", "-q", "-b", "main")
+    git(other, "add", ".")
+    git(other, "commit", "-q", "-m", "unrelated history")
+
+    alice_server = code_server("alice", relay_url=relay.url, vsix=vsix)
+    alice = browser(alice_server, workspace.copy_for("alice"))
+    bob = browser(code_server("bob", relay_url=relay.url, vsix=vsix), other)
+    ui.sign_up(alice, "alice", "Alice")
+    ui.start_session(alice, "pairing")
+    link = ui.copy_invite_link(alice, "Editor")
+    ui.sign_up(bob, "bob", "Bob")
+    ui.join_session(bob, link)
+
+    warning = bob.wait_notification(r"differs from your workspace")
+    assert "pairing" not in warning.message  # names the repository, not the session
+    ui.show_participants(alice)
+    ui.wait_participant(alice, "Bob")
+    assert not [n for n in alice.notifications() if "differs from your workspace" in n.message]

@@ -81,6 +81,24 @@ def test_comment_thread_on_a_line_is_shared_replied_reacted_and_moves_with_the_c
     ac.wait_thread(lambda t: t.start == 7 and t.count == 2, "the thread moved to line 7")
     ui.screenshot(alice, "comments-alice.png", tmp_path)
 
+    # Bob exports the threads: the save dialog offers ensemble-comments.md in his workspace,
+    # Enter accepts it, and the Markdown file is written and opened.
+    target = workspace.copy_for("bob") / "ensemble-comments.md"
+    bob.run_command("Ensemble: Export Comments")
+    ui.answer_prompts(
+        bob,
+        [(r"export comment threads|ensemble-comments", lambda wb: wb.page.keyboard.press("Enter"))],
+        until=target.exists,
+        what="saving the exported comments",
+    )
+    bob.wait_active_editor("/ensemble-comments.md")
+    exported = bob.wait_for(
+        lambda: next((t for t in [target.read_text()] if "doubling is the intent" in t), None),
+        "the export's content",
+    )
+    assert "Should this return **value * 2**?" in exported, exported
+    assert "src/app.py" in exported, exported
+
 
 def test_chat_messages_mentions_injection_replies_and_offline_outbox(
     relay: Any,

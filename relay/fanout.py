@@ -182,13 +182,13 @@ class LocalFanout(Fanout):
             if uid in parts:
                 if uid not in variants:
                     rest = [p for u, p in parts.items() if u != uid]
-                    variants[uid] = (head + ",".join(rest) + "]}").encode() if rest else None
+                    variants[uid] = wirejson.presence_frame(sid, rest, head) if rest else None
                 data = variants[uid]
                 if data is None:
                     continue
             else:
                 if full is None:
-                    full = (head + ",".join(parts.values()) + "]}").encode()
+                    full = wirejson.presence_frame(sid, parts.values(), head)
                 data = full
             if not client.pending and not client.closed and client.transport.write_now(data):
                 sent += 1

@@ -28,7 +28,7 @@ def value(v: Any) -> str:
     """One JSON value: plain strings and finite floats without the generic encoder."""
     t = type(v)
     if t is str:
-        return str(string(v))
+        return string(v)
     if t is float and math.isfinite(v):
         return float.__repr__(v)
     return _dumps(v)
@@ -67,6 +67,9 @@ def presence_head(session_id: str) -> str:
     return '{"type":"presence","session_id":' + string(session_id) + ',"peers":['
 
 
-def presence_frame(session_id: str, peers: Iterable[str]) -> bytes:
-    """A whole presence frame from encoded peer entries."""
-    return (presence_head(session_id) + ",".join(peers) + "]}").encode()
+def presence_frame(session_id: str, peers: Iterable[str], head: str | None = None) -> bytes:
+    """A whole presence frame from encoded peer entries (``head``: presence_head, when
+    the caller builds several frames of one session)."""
+    if head is None:
+        head = presence_head(session_id)
+    return (head + ",".join(peers) + "]}").encode()

@@ -19,7 +19,6 @@ import { ChatStore, Directory, fallbackColor } from './store';
 import { openCodeRef, shareCursor } from './coderef';
 import { chatHtml } from './html';
 import { UnreadBadge } from './unread';
-import { ReadMarks } from './readmarks';
 import { PALETTE_SIZE } from '../colors';
 
 export const CHAT_VIEW_TYPE = 'ensemble.chat';
@@ -46,13 +45,11 @@ export class ChatController implements vscode.Disposable {
   private initPostedAt = 0;
   /** between joining and the first history page: what arrives is backlog, not news */
   private settling = false;
-  private readonly unread = new UnreadBadge(TITLE);
-  /** how far each session's chat was read on this machine */
-  private readonly marks: ReadMarks;
+  private readonly unread: UnreadBadge;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly ctx: Ctx) {
-    this.marks = new ReadMarks(ctx.extension.globalState);
+    this.unread = new UnreadBadge(TITLE, ctx.extension.globalState);
     this.disposables.push(
       this.unread,
       ctx.onNotification<ChatParams>(Method.DID_RECEIVE_CHAT, (p) => this.onChat(p.messages)),
@@ -148,22 +145,10 @@ export class ChatController implements vscode.Disposable {
     this.noteRead();
   }
 
-  /**
-   * After joining (the first history page is in): what others wrote after this machine last
-   * read the session's chat counts as unread. A session never opened here starts read.
-   */
+  /** After joining (the first history page is in): what was written while away is unread. */
   private catchUp(id: string): void {
-    if (id !== this.sessionId) {
-      return;
-    }
-    const mark = this.marks.get(id);
-    if (mark === undefined || this.panel?.visible) {
-      void this.marks.set(id, this.store.newestSeq());
-      return;
-    }
-    const n = this.store.unreadAfter(mark, this.me?.id);
-    if (n) {
-      this.unread.add(n, this.panel);
+    if (id === this.sessionId) {
+      this.unread.catchUp(id, this.store, this.me?.id, this.panel);
     }
   }
 
@@ -171,7 +156,7 @@ export class ChatController implements vscode.Disposable {
   private noteRead(): void {
     const id = this.sessionId;
     if (id && !this.settling && this.panel?.visible) {
-      void this.marks.set(id, this.store.newestSeq());
+      this.unread.noteRead(id, this.store);
     }
   }
 

@@ -191,12 +191,15 @@ def start_pair(
     workspace: SharedRepo,
     relay: Any,
     vsix: Path,
+    bob_folder: Path | None = None,
 ) -> tuple[Workbench, Workbench]:
-    """Alice hosts a session, Bob joins it by the invite link; both signed up through the UI."""
+    """Alice hosts a session, Bob joins it by the invite link; both signed up through the UI.
+
+    Bob opens his own copy of the shared repository, or ``bob_folder`` when given."""
     alice_server = code_server("alice", relay_url=relay.url, vsix=vsix)
     bob_server = code_server("bob", relay_url=relay.url, vsix=vsix)
     alice = browser(alice_server, workspace.copy_for("alice"))
-    bob = browser(bob_server, workspace.copy_for("bob"))
+    bob = browser(bob_server, bob_folder or workspace.copy_for("bob"))
 
     sign_up(alice, "alice", "Alice")
     start_session(alice, "pairing")

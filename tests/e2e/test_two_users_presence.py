@@ -149,14 +149,7 @@ def test_joining_from_another_repository_warns_the_joiner(
     git(other, "add", ".")
     git(other, "commit", "-q", "-m", "unrelated history")
 
-    alice_server = code_server("alice", relay_url=relay.url, vsix=vsix)
-    alice = browser(alice_server, workspace.copy_for("alice"))
-    bob = browser(code_server("bob", relay_url=relay.url, vsix=vsix), other)
-    ui.sign_up(alice, "alice", "Alice")
-    ui.start_session(alice, "pairing")
-    link = ui.copy_invite_link(alice, "Editor")
-    ui.sign_up(bob, "bob", "Bob")
-    ui.join_session(bob, link)
+    alice, bob = ui.start_pair(code_server, browser, workspace, relay, vsix, bob_folder=other)
 
     warning = bob.wait_notification(r"differs from your workspace")
     assert "pairing" not in warning.message  # names the repository, not the session

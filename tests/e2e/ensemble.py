@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -219,3 +220,13 @@ def screenshot(wb: Workbench, name: str, tmp_path: Path) -> None:
     if os.environ.get("ENSEMBLE_SCREENSHOTS", "") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         wb.screenshot(str(SCREENSHOTS / name))
+
+
+def latency_summary(what: str, samples: list[float]) -> float:
+    """Print p50, p95, min and max of latency samples (ms) as one line; return the p95."""
+    samples = sorted(samples)
+    p50 = statistics.median(samples)
+    p95 = statistics.quantiles(samples, n=20, method="inclusive")[18]
+    print(f"\n{what} over {len(samples)} samples: p50 {p50:.0f} ms, p95 {p95:.0f} ms, "
+          f"min {samples[0]:.0f} ms, max {samples[-1]:.0f} ms")
+    return p95

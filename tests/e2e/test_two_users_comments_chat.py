@@ -222,7 +222,6 @@ def test_chat_latency_and_history_render(
     vsix: Path,
 ) -> None:
     """Panel open time with 1,000 messages of history; alice -> bob p50/p95 over 50 messages."""
-    import statistics
     import threading
     import time
 
@@ -276,10 +275,4 @@ def test_chat_latency_and_history_render(
             every=0.005,
         )
         samples.append(float(seen) - t0)
-    samples.sort()
-    p50 = statistics.median(samples)
-    p95 = statistics.quantiles(samples, n=20, method="inclusive")[18]
-    print(
-        f"chat alice -> bob over {len(samples)} messages: p50 {p50:.0f} ms, p95 {p95:.0f} ms, "
-        f"min {samples[0]:.0f} ms, max {samples[-1]:.0f} ms"
-    )
+    ui.latency_summary("chat alice -> bob", samples)

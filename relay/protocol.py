@@ -168,6 +168,7 @@ class SessionInfo:
     created_at: float
     ended_at: float | None = None
     role: Role | None = None  # the asking user's role, when a member
+    project_id: str | None = None  # the project the session belongs to
 
 
 @dataclass(slots=True, kw_only=True)
@@ -291,6 +292,7 @@ EventKind = Literal[
     "comment_reaction",
     "thread_resolved",
     "thread_reopened",
+    "thread_deleted",
     "participant_joined",
     "participant_left",
     "participant_removed",
@@ -345,6 +347,7 @@ class SessionCreate(Message):
     TYPE: ClassVar[str] = "session_create"
     name: str
     repo: RepoIdentity
+    project_id: str | None = None  # continue this project (the caller must own it)
     rid: str | None = None
 
 
@@ -567,6 +570,17 @@ class ThreadResolve(Message):
     session_id: str
     thread_id: str
     resolved: bool
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class ThreadDelete(Message):
+    """The host deletes a whole thread with its comments."""
+
+    TYPE: ClassVar[str] = "thread_delete"
+    id: str
+    session_id: str
+    thread_id: str
     rid: str | None = None
 
 
@@ -814,7 +828,7 @@ CLIENT_MESSAGES: dict[str, type[Message]] = {
         SessionEnd, InviteCreate, InviteRevoke, InviteList, RoleSet, ParticipantRemove,
         StatusSet, CursorUpdate, ViewportUpdate, FocusUpdate, Heartbeat, ViewersQuery,
         ChatSend, ChatEdit, ChatDelete, ReactionToggle, ThreadCreate, CommentReply,
-        CommentEdit, CommentDelete, ThreadResolve, HistoryFetch, SyncRequest,
+        CommentEdit, CommentDelete, ThreadResolve, ThreadDelete, HistoryFetch, SyncRequest,
         EventLogQuery, ExportRequest,
     )
 }
@@ -833,7 +847,7 @@ DURABLE_TYPES = frozenset(
     cls.TYPE
     for cls in (
         ChatSend, ChatEdit, ChatDelete, ReactionToggle, ThreadCreate, CommentReply,
-        CommentEdit, CommentDelete, ThreadResolve,
+        CommentEdit, CommentDelete, ThreadResolve, ThreadDelete,
     )
 )
 

@@ -28,6 +28,7 @@ MATRIX: dict[str, frozenset[Role]] = {
     "comment_edit": WRITERS,  # author only
     "comment_delete": EVERYONE,  # author, or the host
     "thread_resolve": WRITERS,
+    "thread_delete": HOST,
     "invite_create": HOST,
     "invite_revoke": HOST,
     "invite_list": HOST,
@@ -44,7 +45,8 @@ AUTHOR_OR_HOST = frozenset({"chat_delete", "comment_delete"})
 WRITES = frozenset({
     "status", "cursor", "viewport", "focus", "chat_send", "chat_edit", "chat_delete",
     "reaction_toggle", "thread_create", "comment_reply", "comment_edit", "comment_delete",
-    "thread_resolve", "invite_create", "role_set", "participant_remove", "session_end",
+    "thread_resolve", "thread_delete", "invite_create", "role_set", "participant_remove",
+    "session_end",
 })
 
 

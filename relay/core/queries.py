@@ -6,6 +6,7 @@ import json
 import time
 from typing import TYPE_CHECKING
 
+from relay.core import projects
 from relay.protocol import (
     ChatMessage,
     EventLogQuery,
@@ -76,8 +77,9 @@ async def export(core: Core, client: Client, msg: ExportRequest) -> None:
         if not more or not page:
             break
         before = page[0].seq
-    threads = [t for t in await core.store.threads_for_repo(room.record.repo_key)
-               if t.session_id == room.id]
+    pid = room.record.project_id
+    threads = [t for t in await core.store.project_threads(pid) if t.session_id == room.id] \
+        if await projects.has_access(core.store, pid, uid) else []
     if msg.format == "json":
         content = json.dumps({
             "session": to_wire(room.info()),

@@ -91,22 +91,25 @@ async def test_invalid_anchor_is_refused(trio):
     assert err.code == ErrorCode.INVALID_VALUE
 
 
-async def test_threads_outlive_the_session_and_show_in_a_later_session_on_the_same_repo(relay):
+async def test_threads_outlive_the_session_and_show_in_the_hosts_later_session_on_the_same_repo(
+        relay):
     first = await make_trio(relay.url, root_commit="c0ffee")
     tid = new_id()
     await first.editor.request(ThreadCreate(id=tid, session_id=first.sid, anchor=anchor(),
                                             text="keep me"), Ack)
     await first.host.request(SessionEnd(session_id=first.sid), Ok)
-    await first.close()
-    other = await connected(relay.url, "other")
-    later = await other.create_session("next day", root_commit="C0FFEE")
+    later = await first.host.create_session("next day", root_commit="C0FFEE")
     assert [t.id for t in later.threads] == [tid]
     assert later.threads[0].comments[0].text == "keep me"
     # ... and can be continued there.
-    await other.request(CommentReply(id=new_id(), session_id=later.session.session_id,
-                                     thread_id=tid, text="still relevant"), Ack)
-    unrelated = await other.create_session("elsewhere", root_commit="beef")
+    await first.host.request(CommentReply(id=new_id(), session_id=later.session.session_id,
+                                          thread_id=tid, text="still relevant"), Ack)
+    unrelated = await first.host.create_session("elsewhere", root_commit="beef")
     assert unrelated.threads == []
+    # Another user claiming the same repository starts an empty project of their own.
+    other = await connected(relay.url, "other")
+    assert (await other.create_session("mine", root_commit="c0ffee")).threads == []
+    await first.close()
 
 
 async def test_repository_matches_by_normalized_remote_when_no_root_commit(relay):

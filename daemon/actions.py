@@ -32,6 +32,7 @@ from daemon.protocol import (
     ResolveThreadParams,
     SendChatParams,
     TargetParams,
+    ThreadIdParams,
     ThreadsParams,
     ThreadsResult,
     ViewportParams,
@@ -49,6 +50,7 @@ from relay.protocol import (
     HistoryPage,
     ReactionToggle,
     ThreadCreate,
+    ThreadDelete,
     ThreadResolve,
     ViewportUpdate,
 )
@@ -157,6 +159,12 @@ class Actions:
         msg = ThreadResolve(id=self.d.new_id(), session_id=m.session_id, thread_id=p.thread_id,
                             resolved=p.resolved)
         return self._queue(msg, Method.RESOLVE_THREAD)
+
+    async def delete_thread(self, p: ThreadIdParams) -> Queued:
+        """Host only: the relay refuses others (``forbidden``, as ``didError``)."""
+        m = self.d.require_session()
+        msg = ThreadDelete(id=self.d.new_id(), session_id=m.session_id, thread_id=p.thread_id)
+        return self._queue(msg, Method.DELETE_THREAD)
 
     async def threads(self, p: ThreadsParams) -> ThreadsResult:
         d = self.d

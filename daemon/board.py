@@ -23,12 +23,14 @@ class ThreadBoard:
         self.files = files
         self._notify = notify
         self.placements: dict[str, anchors.Placement] = {}
+        self.uris: dict[str, str] = {}  # thread id -> URI of the file it was placed in
         self.on_change: Callable[[set[str]], None] | None = None
         self.on_clear: Callable[[], None] | None = None
 
     def clear(self) -> None:
         """No session any more (or another one): forget every placement."""
         self.placements.clear()
+        self.uris.clear()
         if self.on_clear is not None:
             self.on_clear()
 
@@ -38,15 +40,20 @@ class ThreadBoard:
         if placed is None:
             return None
         self.placements[thread.id] = placed[1]
+        self.uris[thread.id] = placed[0].uri
         return placed[0]
 
     def publish(self, threads: Iterable[Thread], removed: list[str] | None = None) -> None:
+        """Tell the editor about placed threads (upserts) and deleted ones (by id)."""
         placed = [lt for lt in (self.place(t) for t in threads) if lt is not None]
+        gone = {uri for uri in (self.uris.pop(tid, None) for tid in removed or ()) if uri}
+        for tid in removed or ():
+            self.placements.pop(tid, None)
         if placed or removed:
             self._notify(Method.DID_CHANGE_THREADS,
                          ThreadsChangedParams(threads=placed, removed=removed or []))
             if self.on_change is not None:
-                self.on_change({lt.uri for lt in placed})
+                self.on_change({lt.uri for lt in placed} | gone)
 
     def document_changed(self, uri: str, edits: list[Any], threads: Iterable[Thread]) -> None:
         path = self.files.path_of(uri)

@@ -78,8 +78,8 @@ class RelayFrames:
         if change.chat:
             d.notify(Method.DID_RECEIVE_CHAT,
                      ChatParams(messages=sorted(change.chat, key=lambda m: m.seq)))
-        if change.threads:
-            d.notify_threads(change.threads)
+        if change.threads or change.removed_threads:
+            d.notify_threads(change.threads, change.removed_threads)
         if change.removed_me:
             d.drop_session("removed")
             return

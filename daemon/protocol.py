@@ -63,6 +63,7 @@ class Method:
     EDIT_COMMENT = "ensemble/editComment"
     DELETE_COMMENT = "ensemble/deleteComment"
     RESOLVE_THREAD = "ensemble/resolveThread"
+    DELETE_THREAD = "ensemble/deleteThread"
     THREADS = "ensemble/threads"
     EXPORT = "ensemble/export"
 
@@ -265,6 +266,11 @@ class ResolveThreadParams:
 
 
 @dataclass(slots=True, kw_only=True)
+class ThreadIdParams:
+    thread_id: str
+
+
+@dataclass(slots=True, kw_only=True)
 class ThreadsParams:
     uri: str | None = None  # null: every thread of the session
 
@@ -438,6 +444,7 @@ REQUESTS: dict[str, tuple[type, type | None]] = {
     Method.EDIT_COMMENT: (EditParams, Queued),
     Method.DELETE_COMMENT: (TargetParams, Queued),
     Method.RESOLVE_THREAD: (ResolveThreadParams, Queued),
+    Method.DELETE_THREAD: (ThreadIdParams, Queued),
     Method.THREADS: (ThreadsParams, ThreadsResult),
     Method.EXPORT: (ExportParams, ExportResult),
 }

@@ -98,6 +98,8 @@ export interface SessionInfo {
   ended_at?: number | null;
   /** the asking user's role, when a member */
   role?: Role | null;
+  /** the project the session belongs to */
+  project_id?: string | null;
 }
 
 /** What identifies a repository across machines. */
@@ -285,6 +287,10 @@ export interface ResolveThreadParams {
   resolved: boolean;
 }
 
+export interface ThreadIdParams {
+  thread_id: string;
+}
+
 export interface ThreadsResult {
   threads: LocalThread[];
 }
@@ -447,6 +453,7 @@ export const Method = {
   EDIT_COMMENT: 'ensemble/editComment',
   DELETE_COMMENT: 'ensemble/deleteComment',
   RESOLVE_THREAD: 'ensemble/resolveThread',
+  DELETE_THREAD: 'ensemble/deleteThread',
   THREADS: 'ensemble/threads',
   EXPORT: 'ensemble/export',
   CURSOR: 'ensemble/cursor',
@@ -494,6 +501,7 @@ export interface Requests {
   'ensemble/editComment': { params: EditParams; result: Queued };
   'ensemble/deleteComment': { params: TargetParams; result: Queued };
   'ensemble/resolveThread': { params: ResolveThreadParams; result: Queued };
+  'ensemble/deleteThread': { params: ThreadIdParams; result: Queued };
   'ensemble/threads': { params: ThreadsParams; result: ThreadsResult };
   'ensemble/export': { params: ExportParams; result: ExportResult };
 }

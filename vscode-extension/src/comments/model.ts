@@ -20,6 +20,9 @@ export function threadContext(t: Thread, v: Viewer): string {
   if (mayComment(v)) {
     parts.push('canResolve');
   }
+  if (v.role === 'host') {
+    parts.push('canDeleteThread');
+  }
   return parts.join(' ');
 }
 

@@ -115,6 +115,17 @@ def test_comment_thread_on_a_line_is_shared_replied_reacted_and_moves_with_the_c
     bob.open_file("src/app.py")
     _thread_back(bc, 5, "the earlier thread in bob's window after joining the new session")
 
+    # Only the host is offered "Delete Thread"; it removes the thread from both gutters.
+    assert not any(a.startswith("Delete Thread") for a in bc.thread_actions(5)), \
+        bc.thread_actions(5)
+    assert any(a.startswith("Delete Thread") for a in ac.thread_actions(7)), ac.thread_actions(7)
+    ac.click_thread_action(7, "Delete Thread")
+    alice.click_dialog_button(r"Delete this thread", "Delete Thread")
+    for c, who in ((ac, "alice"), (bc, "bob")):
+        c.wait_thread_gone(lambda t: bool(t.comments), f"the deleted thread gone at {who}'s")
+        c.wb.wait_for(lambda c=c, line=7 if who == "alice" else 5: not c.has_glyph(line),
+                      f"the deleted thread's glyph gone at {who}'s")
+
 
 def _thread_back(c: Comments, line: int, what: str) -> None:
     """The thread of the first session (2 comments, alice's first), shown at `line`; threads

@@ -144,6 +144,19 @@ class Comments:
         """Click the thread glyph in the gutter of `line` to show a collapsed thread."""
         self._glyph(line).first.click()
 
+    def thread_actions(self, line: int) -> list[str]:
+        """Titles of the actions in the title bar of the thread widget on `line`."""
+        head = self._widget(line).locator(".head")
+        head.hover()
+        labels = head.locator(".action-label").evaluate_all(
+            "els => els.map(e => e.getAttribute('aria-label') || '')")
+        return [str(x) for x in labels]
+
+    def click_thread_action(self, line: int, title: str) -> None:
+        head = self._widget(line).locator(".head")
+        head.hover()
+        head.locator(f'.action-label[aria-label^="{title}"]').first.click()
+
     def reply(self, line: int, text: str, button: str = "Reply") -> None:
         widget = self._widget(line)
         reply_button = widget.locator(".review-thread-reply-button")

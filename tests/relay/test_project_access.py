@@ -254,3 +254,22 @@ async def test_a_removed_member_loses_the_whole_project_until_a_new_invite(relay
     back = await bob.join(invite=fresh.invite.token)
     assert sorted(t.id for t in back.threads) == sorted([*v.thread_ids, later])
     assert back.you.role == "viewer"
+
+
+async def test_the_host_can_still_revoke_a_member_of_an_ended_session(relay):
+    """A member of an ended session reads the project's later threads there, until the host
+    removes them: removal stays possible after the end."""
+    root = uuid.uuid4().hex
+    v = await _victim(relay.url, RepoIdentity(root_commit=root))
+    await v.host.request(SessionEnd(session_id=v.sid), Ok)
+    s2 = (await v.host.request(SessionCreate(name="next", repo=RepoIdentity(root_commit=root)),
+                               SessionState)).session.session_id
+    later = new_id()
+    await v.host.request(ThreadCreate(id=later, session_id=s2, anchor=anchor(), text="new"), Ack)
+    again = await v.editor.join(session_id=v.sid)
+    assert later in {t.id for t in again.threads}
+    await v.host.join(session_id=v.sid)
+    await v.host.request(ParticipantRemove(session_id=v.sid, user_id=v.editor.user_id), Ok)
+    assert await v.editor.wait_closed() == CloseCode.REMOVED
+    bob = await WireClient.connect(relay.url, await sign_in(relay.url, v.editor.user_id))
+    assert (await bob.error(SessionJoin(session_id=v.sid))).code == ErrorCode.REMOVED

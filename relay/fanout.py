@@ -12,11 +12,14 @@ Local presence delivery:
 - an update is flushed on the next event-loop turn (``loop.call_soon``): a frame
   carries the updates read in one pass of the loop, which is one peer per frame
   while the relay keeps up and more as soon as it falls behind (the pass grows);
-- the relay is *behind* when a flush runs more than BEHIND after it was due (the
-  age of the oldest pending update, less any deliberate wait). Then, for HOLD
-  seconds after the last such flush, flushes are at least ``window`` seconds apart,
-  so more peers share a frame and the relay writes fewer frames; a relay that keeps
-  up never waits (its CPU share does not matter, only how late updates are);
+- the relay is *behind* when the oldest update a flush sends may have waited more
+  than BEHIND in the relay, less any deliberate wait: since it was read, or, when
+  the loop went straight from the previous flush to reading this batch, since that
+  flush began (what arrived during a flush waits unread in its socket until the
+  flush ends). Then, for HOLD seconds after the last such flush, flushes are at
+  least ``window`` seconds apart, so more peers share a frame and the relay writes
+  fewer frames; a relay that keeps up never waits (its CPU share does not matter,
+  only how long updates wait);
 - each batch is serialized once per presence encoding (relay.core.wirejson); receivers
   whose own entry is in the batch get a variant without it (no echo), cached per
   excluded user;
@@ -37,8 +40,9 @@ from relay.core import wirejson
 from relay.core.client import Client
 from relay.metrics import Metrics
 
-BEHIND = 0.005  # a flush this late (seconds after it was due): the relay is behind
+BEHIND = 0.005  # an update that may have waited this long (s) when sent: the relay is behind
 HOLD = 0.25  # seconds flushes stay spaced after the last flush that found it behind
+STRAIGHT = 0.001  # a batch begun this soon after a flush ended was read straight after it
 
 
 class Fanout(ABC):
@@ -81,7 +85,8 @@ class LocalFanout(Fanout):
         self._subs: dict[str, set[Client]] = {}
         self._batches: dict[str, dict[str, dict[str, str]]] = {}
         self._first_at = 0.0
-        self._last_flush = 0.0
+        self._last_flush = 0.0  # when the last flush began
+        self._last_end = 0.0  # and ended
         self._behind_until = 0.0
         self.behind = BEHIND  # a flush this late means the relay is behind
         self.hold = HOLD  # seconds of spacing after the last late flush
@@ -149,17 +154,22 @@ class LocalFanout(Fanout):
         if not batches:
             return
         now = time.monotonic()
-        self._pace(now, now - max(self._first_at, self._last_flush + self.spacing))
+        since = self._first_at
+        if since - self._last_end < STRAIGHT:  # some of it may have waited out that flush
+            since = min(since, self._last_flush)
+        self._pace(now, now - since - self.spacing)
         self._last_flush = now
         for sid, batch in batches.items():
             subs = self._subs.get(sid)
             if subs:
                 self._deliver(sid, batch, subs)
-        self.metrics.fanout_latency.observe(time.monotonic() - self._first_at)
+        self._last_end = end = time.monotonic()
+        self.metrics.fanout_latency.observe(end - self._first_at)
 
     def _pace(self, now: float, late: float) -> None:
-        """Space flushes while the relay is behind (this flush ran ``late`` seconds
-        after it was due), flush every loop turn again once it keeps up."""
+        """Space flushes while the relay is behind (the oldest update of this flush may
+        have waited ``late`` seconds beyond any deliberate spacing), flush every loop
+        turn again once it keeps up."""
         if late > self.behind and self.window > 0:
             self._behind_until = now + self.hold
             self.spacing = self.window

@@ -292,6 +292,29 @@ async def test_relay_behind_spaces_flushes_then_flushes_every_turn_again(h):
     assert "ensemble_presence_flush_spacing_seconds 0.0" in h.core.metrics.render()
 
 
+async def test_update_read_right_after_a_long_flush_counts_that_flush_as_waiting(h):
+    """What arrives while a flush writes waits unread in its socket: a batch read straight
+    after a long flush is late by that flush, though it was flushed on the next turn."""
+    sid = await _session(h, ("bob", "editor"), ("cat", "editor"))
+    fanout = h.core.fanout
+    fanout.behind = 0.05
+    slow = h.wire("ann")
+    write_now = slow.write_now
+
+    def stalls(data: bytes) -> bool:  # one write that holds the loop for 100 ms
+        slow.write_now = write_now  # type: ignore[method-assign]
+        time.sleep(0.1)
+        return write_now(data)
+
+    slow.write_now = stalls  # type: ignore[method-assign]
+    h.core.ephemeral(h.clients["bob"], decode_client(json.dumps(_cursor(sid, 1))))
+    fanout.flush()  # takes 100 ms
+    assert fanout.spacing == 0.0
+    h.core.ephemeral(h.clients["cat"], decode_client(json.dumps(_cursor(sid, 2))))
+    await _presence_frames(h.wire("bob"), 1)  # cat's, on the next loop turn
+    assert fanout.spacing == fanout.window  # behind: flushes are spaced now
+
+
 async def test_each_receiver_gets_the_presence_encoding_it_asked_for(h):
     sid = await _session(h, ("bob", "editor"), ("cat", "editor"))
     h.clients["cat"].presence_form = 2

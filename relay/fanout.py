@@ -16,10 +16,11 @@ Local presence delivery:
   than BEHIND in the relay, less any deliberate wait: since it was read, or, when
   the loop went straight from the previous flush to reading this batch, since that
   flush began (what arrived during a flush waits unread in its socket until the
-  flush ends). Then, for HOLD seconds after the last such flush, flushes are at
-  least ``window`` seconds apart, so more peers share a frame and the relay writes
-  fewer frames; a relay that keeps up never waits (its CPU share does not matter,
-  only how long updates wait);
+  flush ends). Then, for HOLD seconds after the last such flush (doubled, up to
+  HOLD_MAX, each time it falls behind again soon after), flushes are at least
+  ``window`` seconds apart, so more peers share a frame and the relay writes fewer
+  frames; a relay that keeps up never waits (its CPU share does not matter, only
+  how long updates wait);
 - each batch is serialized once per presence encoding (relay.core.wirejson); receivers
   whose own entry is in the batch get a variant without it (no echo), cached per
   excluded user;
@@ -32,6 +33,7 @@ Local presence delivery:
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
@@ -42,6 +44,7 @@ from relay.metrics import Metrics
 
 BEHIND = 0.005  # an update that may have waited this long (s) when sent: the relay is behind
 HOLD = 0.25  # seconds flushes stay spaced after the last flush that found it behind
+HOLD_MAX = 2.0  # the longest that grows to when the relay keeps falling behind
 STRAIGHT = 0.001  # a batch begun this soon after a flush ended was read straight after it
 
 
@@ -90,6 +93,8 @@ class LocalFanout(Fanout):
         self._behind_until = 0.0
         self.behind = BEHIND  # a flush this late means the relay is behind
         self.hold = HOLD  # seconds of spacing after the last late flush
+        self._hold = HOLD  # the same, grown while the relay keeps falling behind
+        self._calm_since = -math.inf  # when spacing last stopped
         self._scheduled: asyncio.Handle | None = None  # the pending flush
         metrics.gauges["presence_flush_spacing_seconds"] = lambda: self.spacing
 
@@ -169,12 +174,18 @@ class LocalFanout(Fanout):
     def _pace(self, now: float, late: float) -> None:
         """Space flushes while the relay is behind (the oldest update of this flush may
         have waited ``late`` seconds beyond any deliberate spacing), flush every loop
-        turn again once it keeps up."""
+        turn again once it keeps up. A relay that falls behind again soon after it
+        stopped spacing is overloaded rather than hit by a passing stall: it keeps
+        spacing twice as long each time (up to HOLD_MAX)."""
         if late > self.behind and self.window > 0:
-            self._behind_until = now + self.hold
+            if not self.spacing:
+                again = now - self._calm_since < 2 * self._hold
+                self._hold = min(self._hold * 2, HOLD_MAX) if again else self.hold
+            self._behind_until = now + self._hold
             self.spacing = self.window
         elif self.spacing and now >= self._behind_until:
             self.spacing = 0.0
+            self._calm_since = now
 
     def _deliver(self, sid: str, batch: dict[str, dict[str, str]], subs: set[Client]) -> None:
         encoded: dict[int, tuple[str, dict[str, str]]] = {}  # form -> (head, uid -> entry)

@@ -15,7 +15,7 @@ from relay.core import permissions
 from relay.core.client import Client
 from relay.core.room import normalize_remote, repo_key
 from relay.core.service import Core
-from relay.fanout import LocalFanout
+from relay.fanout import HOLD, HOLD_MAX, LocalFanout
 from relay.metrics import Metrics
 from relay.protocol import (
     CLIENT_MESSAGES,
@@ -313,6 +313,33 @@ async def test_update_read_right_after_a_long_flush_counts_that_flush_as_waiting
     h.core.ephemeral(h.clients["cat"], decode_client(json.dumps(_cursor(sid, 2))))
     await _presence_frames(h.wire("bob"), 1)  # cat's, on the next loop turn
     assert fanout.spacing == fanout.window  # behind: flushes are spaced now
+
+
+def test_relay_that_keeps_falling_behind_keeps_spacing_longer():
+    fanout = LocalFanout(Metrics(), window=0.004)
+    fanout._pace(10.0, 0.001)  # on time: nothing changes
+    assert fanout.spacing == 0.0
+    fanout._pace(10.0, 0.02)  # behind: spaced for HOLD after this flush
+    assert fanout.spacing == 0.004
+    fanout._pace(10.0 + HOLD / 2, 0.0)
+    assert fanout.spacing == 0.004
+    fanout._pace(10.0 + HOLD, 0.0)  # on time once the hold is over: back to every turn
+    assert fanout.spacing == 0.0
+    fanout._pace(10.0 + HOLD + 0.01, 0.02)  # behind again at once: overloaded, twice as long
+    fanout._pace(10.0 + 2.5 * HOLD, 0.0)
+    assert fanout.spacing == 0.004
+    fanout._pace(10.0 + 3.1 * HOLD, 0.0)
+    assert fanout.spacing == 0.0
+    for _ in range(10):  # it never grows past HOLD_MAX
+        fanout._pace(100.0, 0.02)
+        fanout._pace(100.0 + HOLD_MAX, 0.0)
+        assert fanout.spacing == 0.0
+    fanout._pace(1000.0, 0.02)  # a stall long after: a short hold again
+    fanout._pace(1000.0 + HOLD, 0.0)
+    assert fanout.spacing == 0.0
+    off = LocalFanout(Metrics(), window=0.0)
+    off._pace(10.0, 1.0)
+    assert off.spacing == 0.0
 
 
 async def test_each_receiver_gets_the_presence_encoding_it_asked_for(h):

@@ -2,15 +2,17 @@
 
 Starts the real relay pinned to one core (``taskset -c 0``), pins itself to the
 other, signs up R*C users, creates R sessions with C participants each, then
-every client sends cursor updates at H Hz for warmup + duration seconds through
-its own WebSocket connection. Every cursor carries its send time in ``sent_at``
-(one monotonic clock: this process's ``perf_counter`` shifted once onto UNIX
-seconds) and a counter in the caret's line, so each receiver knows how late
-every peer update is and whether it ends on each peer's latest cursor.
+forks the generator's worker processes (bench/load_loop.py), and every client
+sends cursor updates at H Hz for warmup + duration seconds through its own
+WebSocket connection. Every cursor carries its send time in ``sent_at`` (one
+monotonic clock for every worker: ``perf_counter`` shifted once onto UNIX seconds
+before the fork) and a counter in the caret's line, so each receiver knows how
+late every peer update is and whether it ends on each peer's latest cursor. By
+default one run measures even send slots, then random ones.
 bench/README.md says what each printed figure means.
 
-    python bench/cursor_load.py                      # 10 x 10 x 20 Hz
-    python bench/cursor_load.py --sessions 60        # the target: 600 clients
+    python bench/cursor_load.py                      # 10 x 10 x 20 Hz, even then random
+    python bench/cursor_load.py --sessions 40 --phases even --gen-cores 1-3
     python bench/cursor_load.py --sweep 10,60,90,120 --json
 """
 

@@ -383,6 +383,26 @@ async def test_busy_receiver_gets_latest_value_per_peer_once_drained(h):
     assert len(h.wire("bob").take("presence")) == 100  # a fast receiver got every batch
 
 
+async def test_busy_compact_receiver_gets_the_latest_per_peer_in_its_encoding(h):
+    sid = await _session(h, ("bob", "editor"), ("cat", "editor"))
+    ann = h.clients["ann"]
+    ann.presence_form = 2
+    slow = h.wire("ann")
+    slow.frames.clear()
+    slow.is_busy = True
+    for line in range(5):
+        h.core.ephemeral(h.clients["bob"], decode_client(json.dumps(_cursor(sid, line))))
+        h.core.ephemeral(h.clients["cat"], decode_client(json.dumps(_cursor(sid, 50 + line))))
+        h.core.fanout.flush()
+    assert not slow.frames
+    slow.is_busy = False
+    assert ann.flush_presence() == 2
+    (frame,) = slow.take("p")
+    assert frame == {"type": "p", "s": sid, "p": [{"c": ["a.py", [4, 0, 4, 0]], "u": "bob"},
+                                                  {"c": ["a.py", [54, 0, 54, 0]], "u": "cat"}]}
+    assert h.core.metrics.messages_out["p"] == 1
+
+
 async def test_receiver_too_far_behind_is_disconnected_not_buffered_forever(h):
     sid = await _session(h, ("bob", "editor"))
     h.wire("ann").pending_bytes = 10**9

@@ -242,7 +242,7 @@ async def test_busy_cpu_that_keeps_up_flushes_every_loop_turn_without_coalescing
     turn: one peer per frame, nothing merged. (Spacing used to follow the CPU share.)"""
     sid = await _session(h, ("bob", "editor"), ("cat", "editor"))
     fanout = h.core.fanout
-    fanout.behind = 0.05  # only a relay 50 ms late counts as behind (a loaded test machine)
+    fanout.behind = 0.2  # only a relay 200 ms late counts as behind (a loaded test machine)
     h.wire("ann").frames.clear()
     sent = 0
     end = time.monotonic() + 0.8

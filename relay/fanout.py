@@ -91,7 +91,7 @@ class LocalFanout(Fanout):
         self._last_flush = 0.0  # when the last flush began
         self._last_end = 0.0  # and ended
         self._behind_until = 0.0
-        self.behind = BEHIND  # a flush this late means the relay is behind
+        self.behind = BEHIND  # an update waiting this long means the relay is behind
         self.hold = HOLD  # seconds of spacing after the last late flush
         self._hold = HOLD  # the same, grown while the relay keeps falling behind
         self._calm_since = -math.inf  # when spacing last stopped

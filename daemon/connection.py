@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from daemon.errors import AuthFailed, Offline, RelayRefused
 from relay.protocol import (
     AUTH_PATH,
+    PRESENCE_FORM,
     PROTOCOL_VERSION,
     SESSION_PATH,
     AuthOk,
@@ -183,7 +184,8 @@ class RelayConnection:
             ping_timeout=20,
         ) as ws:
             self._ws = ws
-            await ws.send(encode(Hello(protocol=PROTOCOL_VERSION, client=CLIENT_NAME)))
+            await ws.send(encode(Hello(protocol=PROTOCOL_VERSION, client=CLIENT_NAME,
+                                       presence=PRESENCE_FORM)))
             first = decode_server(await asyncio.wait_for(ws.recv(), OPEN_TIMEOUT))
             if isinstance(first, Error):
                 if first.code in TOKEN_CODES:

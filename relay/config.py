@@ -28,7 +28,7 @@ class Config:
     token_ttl: float = 7 * 24 * 3600.0
     bcrypt_rounds: int = MIN_BCRYPT_ROUNDS
     presence_timeout: float = 30.0
-    presence_batch_ms: float = 4.0  # least time between presence flushes while busy
+    presence_batch_ms: float = 4.0  # least time between presence flushes while behind
     max_frame_bytes: int = 256 * 1024
     max_text_chars: int = 10_000
     max_participants: int = 50
@@ -49,8 +49,9 @@ _OPTIONS: list[tuple[str, type, str]] = [
     ("port", int, "port to listen on (0 picks a free one)"),
     ("token_ttl", float, "lifetime of issued tokens in seconds"),
     ("presence_timeout", float, "seconds without any frame before a peer is dropped"),
-    ("presence_batch_ms", float, "while the relay is busy, least milliseconds between presence "
-     "flushes (more peers per frame); 0 flushes every event-loop turn"),
+    ("presence_batch_ms", float, "while the relay is behind (a presence flush ran over 5 ms "
+     "late), least milliseconds between presence flushes (more peers per frame); 0 always "
+     "flushes on the next event-loop turn"),
     ("max_frame_bytes", int, "largest accepted frame (bigger ones close with 1009)"),
     ("max_text_chars", int, "longest chat message or comment"),
     ("max_participants", int, "most users online in one session"),

@@ -41,6 +41,7 @@ class RelayConnection(ServerConnection):
     client: Client | None = None
     user: UserRef | None = None
     on_text: Callable[[str], bool] | None = None
+    presence_form = 1  # presence encoding agreed at hello
     failing: asyncio.Task[None] | None = None
 
     def data_received(self, data: bytes) -> None:

@@ -24,6 +24,9 @@ from relay.schema import SchemaError, structure, to_wire
 
 PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = frozenset({1})
+# Presence encodings (hello.presence): 1, ``presence`` frames; 2, compact ``p`` frames.
+PRESENCE_FORM = 2  # the newest, what the daemon asks for
+PRESENCE_FORMS = frozenset({1, 2})
 
 # Paths of the relay's WebSocket endpoints.
 SESSION_PATH = "/ws"  # needs "Authorization: Bearer <jwt>" on the upgrade
@@ -322,6 +325,7 @@ class Hello(Message):
     TYPE: ClassVar[str] = "hello"
     protocol: int
     client: str = ""
+    presence: int | None = None  # presence encoding wanted (PRESENCE_FORMS); absent: 1
     rid: str | None = None
 
 
@@ -633,6 +637,7 @@ class Welcome(Message):
     server: str
     limits: Limits
     user: UserRef | None = None  # null on the auth endpoint
+    presence: int | None = None  # presence encoding the relay sends; absent: 1
     rid: str | None = None
 
 
@@ -788,6 +793,59 @@ class PresenceUpdate(Message):
 
 
 @dataclass(slots=True, kw_only=True)
+class CompactPeer:
+    """One peer of a ``p`` frame: PeerPresence with short keys and flat numbers."""
+
+    u: str  # user_id
+    c: list[Any] | None = None  # cursor: [path, [anchor line, anchor char, active line,
+    #                             active char, ...], content_hash?]
+    v: list[Any] | None = None  # viewport: [path, [start line, start char, end line, ...]]
+    f: str | None = None  # focus
+    s: Status | None = None  # status
+    t: float | None = None  # sent_at
+
+
+@dataclass(slots=True, kw_only=True)
+class PresenceCompact(Message):
+    """Presence encoding 2 (asked for in hello): the session id once, short entries.
+    decode_server turns it into the PresenceUpdate it stands for."""
+
+    TYPE: ClassVar[str] = "p"
+    s: str  # session_id
+    p: list[CompactPeer]
+
+    def expand(self) -> PresenceUpdate:
+        return PresenceUpdate(session_id=self.s, peers=[_expand_peer(x) for x in self.p])
+
+
+def _quads(value: Any, what: str) -> list[tuple[Position, Position]]:
+    if (type(value) is not list or len(value) % 4
+            or any(type(n) is not int or n < 0 for n in value)):
+        raise SchemaError(what, "array of non-negative integers, four per " + what)
+    return [(Position(line=value[i], character=value[i + 1]),
+             Position(line=value[i + 2], character=value[i + 3]))
+            for i in range(0, len(value), 4)]
+
+
+def _expand_peer(x: CompactPeer) -> PeerPresence:
+    cursor = viewport = None
+    if x.c is not None:
+        if not 2 <= len(x.c) <= 3 or type(x.c[0]) is not str or (
+                len(x.c) == 3 and type(x.c[2]) is not str):
+            raise SchemaError("p.c", "[path, numbers, content_hash?]")
+        cursor = CursorState(path=x.c[0], content_hash=x.c[2] if len(x.c) == 3 else None,
+                             selections=[Selection(anchor=a, active=b)
+                                         for a, b in _quads(x.c[1], "selection")])
+    if x.v is not None:
+        if len(x.v) != 2 or type(x.v[0]) is not str:
+            raise SchemaError("p.v", "[path, numbers]")
+        viewport = ViewportState(path=x.v[0], ranges=[Range(start=a, end=b)
+                                                      for a, b in _quads(x.v[1], "range")])
+    return PeerPresence(user_id=x.u, status=x.s, cursor=cursor, viewport=viewport, focus=x.f,
+                        sent_at=x.t)
+
+
+@dataclass(slots=True, kw_only=True)
 class UserJoined(Message):
     """A participant came online in the session."""
 
@@ -838,7 +896,8 @@ SERVER_MESSAGES: dict[str, type[Message]] = {
     for cls in (
         Welcome, AuthOk, Ack, Error, Ok, SessionState, SessionListResult, InviteResult,
         InviteListResult, ViewersResult, HistoryPage, SyncResult, EventLogResult,
-        ExportResult, Event, PresenceUpdate, UserJoined, UserLeft, MentionNotice, Reconnect,
+        ExportResult, Event, PresenceUpdate, PresenceCompact, UserJoined, UserLeft,
+        MentionNotice, Reconnect,
     )
 }
 
@@ -916,8 +975,15 @@ def decode_client(raw: str | bytes) -> Message:
 
 
 def decode_server(raw: str | bytes) -> Message:
-    """Parse and check a relay frame (used by the daemon and the tests)."""
-    return _decode(raw, SERVER_MESSAGES)
+    """Parse and check a relay frame (used by the daemon and the tests). A compact
+    presence frame (``p``) comes back as the PresenceUpdate it stands for."""
+    msg = _decode(raw, SERVER_MESSAGES)
+    if type(msg) is PresenceCompact:
+        try:
+            return msg.expand()
+        except SchemaError as exc:
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, f"bad p message: {exc}") from exc
+    return msg
 
 
 def encode(msg: Message) -> str:

@@ -26,6 +26,7 @@ from relay.metrics import Metrics
 from relay.protocol import (
     AUTH_PATH,
     EPHEMERAL_TYPES,
+    PRESENCE_FORMS,
     PROTOCOL_VERSION,
     SESSION_PATH,
     SUPPORTED_VERSIONS,
@@ -198,9 +199,15 @@ class RelayServer:
                 f"protocol {msg.protocol} is not supported (supported: {versions})",
                 CloseCode.UNSUPPORTED_VERSION, msg.rid)
             return False
+        form = None
+        if msg.presence is not None:  # the newest encoding the client reads, up to ours
+            form = max(1, min(msg.presence, max(PRESENCE_FORMS)))
+            if isinstance(conn, RelayConnection):
+                conn.presence_form = form
         await conn.send(encode(Welcome(protocol=PROTOCOL_VERSION,
                                        server=f"ensemble-relay/{__version__}",
-                                       limits=self.core.limits(), user=user, rid=msg.rid)))
+                                       limits=self.core.limits(), user=user, presence=form,
+                                       rid=msg.rid)))
         self.metrics.messages_out["welcome"] += 1
         return True
 
@@ -235,6 +242,7 @@ class RelayServer:
     async def session_loop(self, conn: RelayConnection, conn_id: int, user: UserRef) -> None:
         core = self.core
         client = core.connect(conn_id, user, WsTransport(conn, self))
+        client.presence_form = conn.presence_form
         conn.client = client
         strikes_limit = self.config.rate_strikes
 

@@ -41,6 +41,7 @@ class Client:
         "max_buffer",
         "metrics",
         "pending",
+        "presence_form",
         "rate",
         "roles",
         "stale",
@@ -79,6 +80,7 @@ class Client:
         # Presence waiting for a busy socket: session id -> user id -> merged fields
         # (field name -> JSON text, as relay.core.wirejson encodes them).
         self.pending: dict[str, dict[str, dict[str, str]]] = {}
+        self.presence_form = 1  # presence encoding agreed at hello (wirejson.PRESENCE_FORMS)
         self.metrics: Metrics | None = None
 
     @property
@@ -153,10 +155,12 @@ class Client:
             return 0
         pending, self.pending = self.pending, {}
         sent = 0
+        form = self.presence_form
         for sid, peers in pending.items():
             if not peers:
                 continue
-            self.write(wirejson.presence_frame(sid, map(wirejson.peer, peers.values())),
-                       "presence")
+            self.write(wirejson.presence_frame(
+                sid, [wirejson.peer(p, form) for p in peers.values()], form=form),
+                "presence" if form == 1 else "p")
             sent += len(peers)
         return sent

@@ -354,7 +354,7 @@ def _presence(core: Core, client: Client, msg: Any, action: str, entry: dict[str
     if state is not None:
         state.update(entry)
     fields = wirejson.fields(entry) if encoded is None else encoded
-    fields["user_id"] = wirejson.string(uid)
+    fields["user_id"] = fields["u"] = wirejson.string(uid)
     core.fanout.publish_presence(room.id, uid, fields)
 
 
@@ -395,10 +395,11 @@ def cursor_presence(core: Core, client: Client, session_id: str, path: str,
     if content_hash is not None:
         cursor["content_hash"] = content_hash
     entry: dict[str, Any] = {"cursor": cursor}
-    encoded = {"cursor": wirejson.cursor(path, selections, content_hash)}
+    encoded = {"cursor": wirejson.cursor(path, selections, content_hash),
+               "c": wirejson.cursor_short(path, selections, content_hash)}
     if sent_at is not None:
         entry["sent_at"] = sent_at
-        encoded["sent_at"] = wirejson.value(sent_at)
+        encoded["sent_at"] = encoded["t"] = wirejson.value(sent_at)
     _presence(core, client, msg, "cursor", entry, session_id, encoded)
 
 

@@ -32,15 +32,18 @@ from __future__ import annotations
 
 import hashlib
 import os
-import posixpath
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlsplit
 
 from lsprotocol import types
 
 from daemon.positions import WIRE, Encoding, PositionError, to_index
+from daemon.workspace import Workspace, canonical_uri, path_to_uri, uri_to_path
+
+__all__ = ["Document", "DocumentError", "DocumentStore", "LineEdit", "Workspace",
+           "canonical_uri", "content_hash", "line_matches", "path_to_uri", "read_lines",
+           "split_lines", "uri_to_path"]
 
 _BREAK = re.compile(r"\r\n|\r|\n")
 MAX_DISK_BYTES = 8 * 1024 * 1024  # unopened files larger than this are not read
@@ -151,72 +154,6 @@ class Document:
         self._hash = None
 
 
-def canonical_uri(uri: str) -> str:
-    """A stable key for a URI: file URIs re-encoded from their decoded path."""
-    path = uri_to_path(uri)
-    return path_to_uri(path) if path is not None else uri
-
-
-def uri_to_path(uri: str) -> str | None:
-    """The local filesystem path of a ``file:`` URI (normalized), else None."""
-    parts = urlsplit(uri)
-    if parts.scheme != "file":
-        return None
-    path = unquote(parts.path)
-    if not path.startswith("/"):
-        return None
-    return posixpath.normpath(path)
-
-
-def path_to_uri(path: str) -> str:
-    """A ``file:`` URI for an absolute filesystem path."""
-    return "file://" + quote(posixpath.normpath(os.path.abspath(path)), safe="/")
-
-
-class Workspace:
-    """Workspace roots; URIs <-> workspace-relative POSIX paths.
-
-    ``roots`` are file URIs or absolute paths. A URI inside several nested
-    roots maps against the innermost one. Paths that leave the root (``..``) or
-    are absolute never map to a URI.
-    """
-
-    def __init__(self, roots: Iterable[str]) -> None:
-        found: list[str] = []
-        for root in roots:
-            path = uri_to_path(root) if "://" in root else posixpath.normpath(root)
-            if path is not None and path.startswith("/") and path not in found:
-                found.append(path)
-        self.roots: list[str] = found
-
-    def path_for(self, uri: str) -> str | None:
-        """Workspace-relative POSIX path of ``uri``; None when outside every root."""
-        path = uri_to_path(uri)
-        if path is None:
-            return None
-        best: str | None = None
-        for root in self.roots:
-            if path.startswith(root.rstrip("/") + "/") and (best is None or len(root) > len(best)):
-                best = root
-        if best is None:
-            return None
-        return posixpath.relpath(path, best)
-
-    def uri_for(self, path: str) -> str | None:
-        """File URI of a workspace-relative ``path`` under the first root holding it
-        (the first root when none does); None for a path that escapes the roots."""
-        if not self.roots or not path or path.startswith("/") or "\\" in path:
-            return None
-        norm = posixpath.normpath(path)
-        if norm == "." or norm == ".." or norm.startswith("../"):
-            return None
-        for root in self.roots:
-            candidate = posixpath.join(root, norm)
-            if os.path.exists(candidate):
-                return path_to_uri(candidate)
-        return path_to_uri(posixpath.join(self.roots[0], norm))
-
-
 class DocumentStore:
     """Text of the open documents, keyed by canonical URI.
 
@@ -272,7 +209,10 @@ class DocumentStore:
         if doc is None:
             raise DocumentError(f"document is not open: {uri}")
         edits: list[LineEdit] = []
-        saved = (list(doc.lines), doc._text, doc._hash, doc.version)
+        # one change (a keystroke) is checked before it splices: no copy of the lines;
+        # several are applied in order, so the lines are saved to restore on a bad one
+        saved = (list(doc.lines) if len(changes) > 1 else doc.lines, doc._text, doc._hash,
+                 doc.version)
         try:
             for change in changes:
                 if isinstance(change, types.TextDocumentContentChangePartial):

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 
 from daemon import anchors
 from daemon.documents import content_hash
 from daemon.local import LocalFiles
 from daemon.protocol import LocalThread, PeerView
 from daemon.session import SessionMirror
+from daemon.workspace import valid_path
 from relay.protocol import CursorState, Thread, ViewportState
+
+log = logging.getLogger(__name__)
 
 PALETTE_SIZE = 12
 
@@ -35,7 +39,13 @@ def peer_views(mirror: SessionMirror, files: LocalFiles) -> list[PeerView]:
             color=color_of(user_id),
         )
         if pres is not None and part.online:
-            _place_peer(view, pres.cursor, pres.viewport, pres.focus, files)
+            try:
+                _place_peer(view, pres.cursor, pres.viewport, pres.focus, files)
+            except Exception as exc:  # one peer's bad presence never hides the others
+                log.warning("leaving out %s's position: %s: %s", user_id, type(exc).__name__,
+                            exc)
+                view.path = view.uri = view.focus_uri = None
+                view.selections, view.visible = [], []
         out.append(view)
     out.sort(key=lambda v: (not v.online, v.user.name.lower(), v.user.id))
     return out
@@ -48,9 +58,9 @@ def _place_peer(view: PeerView, cursor: CursorState | None, viewport: ViewportSt
         path = cursor.path
     elif viewport is not None:
         path = viewport.path
-    if focus:
+    if focus and valid_path(focus):
         view.focus_uri = files.uri_of(focus)
-    if path is None:
+    if path is None or not valid_path(path):
         return
     uri = files.uri_of(path)
     view.path = path

@@ -108,12 +108,13 @@ class LocalFiles:
     # ---- peers' positions: clamped into our text, never trusted ---------------------
 
     def _from_wire(self, lines: list[str] | None, pos: Position) -> Position | None:
-        """A peer's wire position in editor units, clamped into ``lines`` (our text);
-        None when it cannot be a position at all (negative, past LSP's bounds)."""
-        if not (0 <= pos.line <= MAX_POSITION and 0 <= pos.character <= MAX_POSITION):
+        """A peer's wire position in editor units, clamped into ``lines`` (our text of the
+        file); None when it is negative, or past LSP's bounds with no text to clamp into."""
+        if pos.line < 0 or pos.character < 0:
             return None
         if lines is None:
-            return pos if self.encoding == positions.WIRE else None
+            ok = pos.line <= MAX_POSITION and pos.character <= MAX_POSITION
+            return pos if ok and self.encoding == positions.WIRE else None
         return positions.from_wire(lines, pos, self.encoding)
 
     def selections_from_wire(self, uri: str, sels: list[Selection]) -> list[Selection]:

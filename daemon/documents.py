@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -47,6 +48,8 @@ __all__ = ["Document", "DocumentError", "DocumentStore", "LineEdit", "Workspace"
 
 _BREAK = re.compile(r"\r\n|\r|\n")
 MAX_DISK_BYTES = 8 * 1024 * 1024  # unopened files larger than this are not read
+BIG_DOCUMENT = 1024 * 1024  # characters: above this, hashing the text is not free
+QUIET = 0.5  # seconds without an edit before a big document's hash is computed
 
 
 class DocumentError(LookupError):
@@ -100,7 +103,7 @@ class Document:
     lines with the document's first line break (mixed breaks are normalized).
     """
 
-    __slots__ = ("_hash", "_text", "eol", "lines", "uri", "version")
+    __slots__ = ("_hash", "_text", "edited_at", "eol", "lines", "size", "uri", "version")
 
     def __init__(self, uri: str, text: str, version: int | None = None) -> None:
         self.uri = uri
@@ -108,8 +111,22 @@ class Document:
         self.lines: list[str] = split_lines(text)
         match = _BREAK.search(text)
         self.eol = match.group(0) if match else "\n"
-        self._text: str | None = text
+        self._text: str | None = None  # joined again on demand: the lines are the one copy
         self._hash: str | None = None
+        self.size = len(text)  # characters, line breaks counted as one
+        self.edited_at = 0.0  # time.monotonic() of the last edit
+
+    def shared_hash(self) -> str | None:
+        """The content hash for a cursor frame, when it is cheap: always for a small
+        document, for a big one (over BIG_DOCUMENT characters) only once typing has
+        paused for QUIET seconds; None while a big document is being edited (sha1 of
+        10 MB is tens of milliseconds, too much for every keystroke). A peer then
+        shows our caret by the line-count rule (docs/editor-protocol.md)."""
+        if self._hash is not None or self.size <= BIG_DOCUMENT:
+            return self.content_hash
+        if time.monotonic() - self.edited_at >= QUIET:
+            return self.content_hash
+        return None
 
     @property
     def text(self) -> str:
@@ -143,15 +160,21 @@ class Document:
     def splice(self, start: tuple[int, int], end: tuple[int, int], new: str) -> None:
         """Replace the text between two (line, index) points."""
         (sl, si), (el, ei) = start, end
-        self.lines[sl : el + 1] = split_lines(self.lines[sl][:si] + new + self.lines[el][ei:])
+        removed = sum(len(line) for line in self.lines[sl : el + 1]) + (el - sl)
+        added = split_lines(self.lines[sl][:si] + new + self.lines[el][ei:])
+        self.lines[sl : el + 1] = added
+        self.size += sum(len(line) for line in added) + len(added) - 1 - removed
         self._text = None
         self._hash = None
+        self.edited_at = time.monotonic()
 
     def replace(self, text: str, version: int | None) -> None:
         self.version = version
         self.lines = split_lines(text)
-        self._text = text
+        self._text = None
         self._hash = None
+        self.size = len(text)
+        self.edited_at = time.monotonic()
 
 
 class DocumentStore:
@@ -165,6 +188,7 @@ class DocumentStore:
     def __init__(self, encoding: Encoding | Callable[[], Encoding] = WIRE) -> None:
         self._encoding = encoding
         self._docs: dict[str, Document] = {}
+        self._disk_hashes: dict[str, tuple[tuple[int, int], str]] = {}
 
     @property
     def encoding(self) -> Encoding:
@@ -222,6 +246,7 @@ class DocumentStore:
                     edits.append(LineEdit(0, 0, 0, whole=True))
         except PositionError:
             doc.lines, doc._text, doc._hash, doc.version = saved
+            doc.size = sum(len(line) for line in doc.lines) + len(doc.lines) - 1
             raise
         doc.version = version
         return edits
@@ -242,6 +267,33 @@ class DocumentStore:
         )
         doc.splice(begin, stop, new)
         return edit
+
+    def hash_of(self, uri: str) -> str | None:
+        """The content hash to share for ``uri``: an open document's (see
+        Document.shared_hash), else the file on disk's (cached by size and mtime), else
+        None."""
+        doc = self.get(uri)
+        if doc is not None:
+            return doc.shared_hash()
+        path = uri_to_path(uri)
+        if path is None:
+            return None
+        try:
+            st = os.stat(path)
+        except (OSError, ValueError):
+            return None
+        key = (st.st_size, st.st_mtime_ns)
+        cached = self._disk_hashes.get(path)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        lines = read_lines(path)
+        if lines is None:
+            return None
+        digest = content_hash(lines)
+        if len(self._disk_hashes) > 256:
+            self._disk_hashes.clear()
+        self._disk_hashes[path] = (key, digest)
+        return digest
 
     def lines(self, uri: str) -> list[str] | None:
         """Lines of an open document, else of the file on disk, else None."""

@@ -6,7 +6,6 @@ import hashlib
 import logging
 
 from daemon import anchors
-from daemon.documents import content_hash
 from daemon.local import LocalFiles
 from daemon.protocol import LocalThread, PeerView
 from daemon.session import SessionMirror
@@ -73,9 +72,8 @@ def _place_peer(view: PeerView, cursor: CursorState | None, viewport: ViewportSt
         peer_hash = cursor.content_hash
         if lines is not None:
             if peer_hash is not None:
-                doc = files.store.get(uri)
-                ours = doc.content_hash if doc is not None else content_hash(lines)
-                approximate = peer_hash != ours
+                # None: a big document we are typing in, so it differs from theirs
+                approximate = peer_hash != files.store.hash_of(uri)
             else:
                 last = max((max(s.anchor.line, s.active.line) for s in cursor.selections),
                            default=0)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from lsprotocol import types as lsp
 
@@ -181,17 +182,25 @@ async def test_unknown_initialization_option_is_named_with_the_closest_key(
 async def test_typing_in_a_10_mib_document_is_cheap(
     daemons: Any, relay: Any, tmp_path: Path
 ) -> None:
-    """One text copy, spliced: 200 one-character edits in a 10 MiB document take well
-    under 20 ms each (rebuilding the whole text took about 40 ms per keystroke)."""
+    """One text copy, spliced: 200 one-character edits in a 10 MiB document, each followed
+    by the caret's move as in a shared session, cost the daemon under 8 ms of CPU each
+    (rebuilding the whole text took about 40 ms, hashing it for every cursor frame
+    about 20 ms)."""
     ws = tmp_path / "ws"
     ws.mkdir()
     line = "x = 'abcdefghijklmnopqrstuvwxyz0123456789' + \"ABCDEFGHIJKLMNOPQRSTUVWXYZ\"\n"
     text = line * (10 * 2**20 // len(line))
+    (ws / "big.py").write_text(text)
     d = await daemons("kim", relay.url, workspace=ws)
+    await d.request(Method.SIGN_UP, {"username": "kim", "password": PASSWORD})
+    await d.wait_for(Method.DID_CHANGE_CONNECTION, lambda p: p["state"] == "online")
+    await d.request(Method.CREATE_SESSION, {"name": "big"})
     uri = await d.open("big.py", text)
     await d.request(Method.STATE, timeout=120)
     middle = text.count("\n") // 2
     count = 200
+    proc = psutil.Process(d.proc.pid)
+    cpu0 = sum(proc.cpu_times()[:2])
     t0 = time.perf_counter()
     for i in range(count):
         pos = lsp.Position(line=middle, character=i)
@@ -199,7 +208,11 @@ async def test_typing_in_a_10_mib_document_is_cheap(
             text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2 + i),
             content_changes=[lsp.TextDocumentContentChangePartial(
                 range=lsp.Range(start=pos, end=pos), text="z")]))
+        d.notify(Method.CURSOR, {"uri": uri, "selections": [_sel(middle, i + 1)]})
     await d.request(Method.STATE, timeout=120)
-    per = (time.perf_counter() - t0) / count
-    assert per < 0.020, f"{per * 1000:.1f} ms per keystroke"
+    # the daemon's CPU time, not wall time: the machine may be shared
+    cpu = (sum(proc.cpu_times()[:2]) - cpu0) / count
+    wall = (time.perf_counter() - t0) / count
+    print(f"per keystroke: {cpu * 1000:.2f} ms CPU, {wall * 1000:.2f} ms wall")
+    assert cpu < 0.008, f"{cpu * 1000:.1f} ms of CPU per keystroke"
     assert not d.notes[Method.DID_ERROR]

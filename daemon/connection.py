@@ -220,6 +220,8 @@ class RelayConnection:
             fut = self._pending.pop(exc.rid, None) if exc.rid else None
             if fut is not None and not fut.done():
                 fut.set_exception(RelayRefused("bad_message", f"bad answer from the relay: {exc}"))
+            elif self._on_bad_items is not None:
+                self._on_bad_items(f"left out a bad frame from the relay: {exc}")
             return
         if skipped:
             line = wirecheck.summary(msg.TYPE, skipped)

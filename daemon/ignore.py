@@ -86,9 +86,11 @@ def glob_regex(pattern: str) -> str:
 
 
 class Globs:
-    """A set of globs; those without ``/`` match a file name (or folder name) at any depth."""
+    """A set of globs; those without ``/`` match a file name at any depth (and, with
+    ``folders``, a folder name too, so everything below it)."""
 
-    def __init__(self, patterns: Iterable[str]) -> None:
+    def __init__(self, patterns: Iterable[str], *, folders: bool = True) -> None:
+        self.folders = folders
         names: list[str] = []
         paths: list[str] = []
         for raw in patterns:
@@ -105,7 +107,8 @@ class Globs:
         if self._path is not None and self._path.match(rel):
             return True
         if self._name is not None:
-            return any(self._name.match(part) for part in rel.split("/"))
+            parts = rel.split("/")
+            return any(self._name.match(part) for part in (parts if self.folders else parts[-1:]))
         return False
 
 
@@ -147,7 +150,7 @@ class IgnoreFilter:
     """Secret files, user globs and ``.gitignore`` rules for some workspace roots."""
 
     def __init__(self, user_globs: Sequence[str] = ()) -> None:
-        self.secrets = Globs(SECRET_PATTERNS)
+        self.secrets = Globs(SECRET_PATTERNS, folders=False)
         self.user = Globs(user_globs)
         self._files: dict[str, tuple[float, list[Rule]]] = {}
         self._tops: dict[str, tuple[str, str]] = {}

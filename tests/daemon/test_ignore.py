@@ -72,7 +72,8 @@ def test_secret_files_and_user_globs() -> None:
                 ".git/config", ".ssh/config", "db.secret.json", "private/plan.md",
                 "notes-a.md", "server.key"]:
         assert filt.ignored("/nonexistent-root", rel), rel
-    for rel in ["src/env.py", "environment.md", "keys.py", "notes-c.md", "public/plan.md"]:
+    for rel in ["src/env.py", "environment.md", "keys.py", "notes-c.md", "public/plan.md",
+                "src/credentials/manager.py", "lib/secrets.d/x.py"]:
         assert not filt.ignored("/nonexistent-root", rel), rel
 
 

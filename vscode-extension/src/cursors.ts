@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { colorId, selectionColorId } from './colors';
 import { showNameTags } from './config';
 import type { Ctx } from './ctx';
+import { drawEach, validPoint } from './guarded';
 import { displayName, escapeMarkdown } from './names';
 import type { PeerView } from './protocol';
 
@@ -134,13 +135,13 @@ class PeerDecorations implements vscode.Disposable {
 
 /** A peer's position inside `doc`, or undefined when it is no position (negative, not a
  * finite integer); `new vscode.Position` throws on those. */
-function position(doc: vscode.TextDocument, p: { line: number; character: number }): vscode.Position | undefined {
-  const ok = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n >= 0;
-  if (!ok(p?.line) || !ok(p?.character)) {
+function position(doc: vscode.TextDocument, p: unknown): vscode.Position | undefined {
+  const point = validPoint(p);
+  if (!point) {
     return undefined;
   }
-  const line = Math.min(Math.floor(p.line), Math.max(0, doc.lineCount - 1));
-  return doc.validatePosition(new vscode.Position(line, Math.min(Math.floor(p.character), Number.MAX_SAFE_INTEGER)));
+  const line = Math.min(point.line, Math.max(0, doc.lineCount - 1));
+  return doc.validatePosition(new vscode.Position(line, point.character));
 }
 
 /** Draws every online peer's cursor and selections in the visible editors showing their file. */
@@ -200,21 +201,13 @@ export class CursorRenderer implements vscode.Disposable {
     }
     const peers = new Map(this.ctx.state.peers.map((p) => [p.user.id, p]));
     for (const editor of only ? [only] : vscode.window.visibleTextEditors) {
-      for (const [id, set] of this.sets) {
-        try {
-          set.apply(editor, peers.get(id));
-        } catch (err) {
-          if (!this.failed.has(id)) {
-            this.failed.add(id);
-            this.ctx.log(`cannot draw ${id}'s cursor: ${err instanceof Error ? err.message : String(err)}`);
-          }
-          try {
-            set.clear(editor);
-          } catch {
-            // the editor is gone: nothing to clear
-          }
-        }
-      }
+      drawEach(
+        this.sets,
+        (id, set) => set.apply(editor, peers.get(id)),
+        (_id, set) => set.clear(editor),
+        this.failed,
+        (message) => this.ctx.log(`cursor of ${message}`),
+      );
     }
   }
 

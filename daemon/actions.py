@@ -12,7 +12,6 @@ from typing import Any
 
 from daemon import anchors
 from daemon.core import Daemon
-from daemon.documents import content_hash
 from daemon.errors import DaemonError, InvalidParams
 from daemon.protocol import (
     ChatHistoryParams,
@@ -200,12 +199,7 @@ class Actions:
             self.focus(FocusParams(uri=None))
             return
         sels = d.files.selections_to_wire(p.uri, p.selections)
-        doc = d.files.store.get(p.uri)
-        if doc is not None:
-            digest: str | None = doc.content_hash
-        else:
-            lines = d.files.lines(p.uri)
-            digest = content_hash(lines) if lines is not None else None
+        digest = d.files.store.hash_of(p.uri)
         msg = CursorUpdate(session_id=m.session_id, path=path, selections=sels,
                            sent_at=time.time(), content_hash=digest)
         fingerprint = json.dumps([path, [[s.anchor.line, s.anchor.character, s.active.line,

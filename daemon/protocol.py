@@ -100,6 +100,11 @@ class InitializationOptions:
     away_after: float = 900.0  # seconds without activity before "away"
     cursor_rate: float = 20.0  # max cursor/viewport updates per second
     log_level: str = "info"
+    # globs of files never shared (on top of .gitignore and the built-in secret list)
+    ignore: list[str] = field(default_factory=list)
+    # peers' carets as Hint diagnostics ("alice is here") for editors that cannot draw
+    # inlay hints; default: on for plain clients, off when native_ui is true
+    peer_diagnostics: bool | None = None
 
 
 # ----- requests ------------------------------------------------------------------

@@ -158,3 +158,29 @@ async def test_export_as_json_and_markdown_holds_threads_and_chat(trio):
     assert "src/app.py:11-12" in md and "comment body" in md and "chat body" in md
     assert "private" in md  # the recipient sees their direct message
 
+
+
+async def test_markdown_export_keeps_code_and_bodies_in_their_place(trio):
+    """A ``` line in a thread's code stays inside its fence; comment and chat bodies
+    cannot add headings or load remote images."""
+    code = ["s = '''", "```", "# not a heading", "'''"]
+    a = Anchor(path="src/we`ird.py", start_line=0, end_line=3, text=code, before=[], after=[])
+    body = "# Injected heading\n![tracker](http://evil.example/p.png)\n<img src=x>\nok\n==="
+    await trio.editor.request(ThreadCreate(id=new_id(), session_id=trio.sid, anchor=a,
+                                           text=body), Ack)
+    await trio.host.request(ChatSend(id=new_id(), session_id=trio.sid,
+                                     text="## chat heading\n![](http://evil.example/c.png)"), Ack)
+    res = await trio.editor.request(ExportRequest(session_id=trio.sid, format="markdown"),
+                                    ExportResult)
+    lines = res.content.splitlines()
+    headings = [line for line in lines if line.startswith("#") and line not in code]
+    assert headings == ["# trio", "## Comment threads", r"### src/we\`ird.py:1-4 (open)",
+                        "## Chat"]
+    start = lines.index(r"### src/we\`ird.py:1-4 (open)") + 2
+    assert lines[start] == "````" and lines[start + 1:start + 5] == code
+    assert lines[start + 5] == "````"
+    assert "![" not in res.content.replace("\\![", "")
+    assert "<img" not in res.content
+    quoted = [line for line in lines if line.startswith("  > ")]
+    assert r"  > \# Injected heading" in quoted and r"  > \## chat heading" in quoted
+    assert r"  > \===" in quoted

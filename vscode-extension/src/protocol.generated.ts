@@ -32,6 +32,8 @@ export interface InitializationOptions {
   /** max cursor/viewport updates per second */
   cursor_rate?: number;
   log_level?: string;
+  ignore?: string[];
+  peer_diagnostics?: boolean | null;
 }
 
 export interface SignInResult {

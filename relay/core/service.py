@@ -33,6 +33,7 @@ from relay.protocol import (
     UserRef,
     ViewportUpdate,
     encode,
+    path_problem,
 )
 from relay.schema import to_wire
 from relay.store.base import LogLine, Store, Write
@@ -40,7 +41,6 @@ from relay.store.base import LogLine, Store, Write
 log = logging.getLogger("relay.core")
 
 Handler = Callable[["Core", Client, Any], Awaitable[None]]
-MAX_PATH = 1024
 MAX_SELECTIONS = 100
 
 
@@ -369,9 +369,9 @@ class Ref:
 
 
 def _check_path(path: str, msg: Any) -> None:
-    if not path or len(path) > MAX_PATH or path.startswith("/") or "\\" in path:
-        raise ProtocolError(ErrorCode.INVALID_VALUE,
-                            "path must be a workspace-relative POSIX path", rid=msg.rid)
+    problem = path_problem(path)
+    if problem is not None:
+        raise ProtocolError(ErrorCode.INVALID_VALUE, problem, rid=msg.rid)
 
 
 def on_cursor(core: Core, client: Client, msg: CursorUpdate) -> None:

@@ -93,13 +93,15 @@ class ProtocolError(Exception):
     """a frame or action the relay refuses; becomes an ``error`` frame."""
 
     def __init__(
-        self, code: str, message: str, *, rid: str | None = None, id: str | None = None
+        self, code: str, message: str, *, rid: str | None = None, id: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.rid = rid
         self.id = id
+        self.retry_after = retry_after  # seconds, for refusals that pass (rate, busy store)
 
 
 # ---------------------------------------------------------------------------

@@ -967,8 +967,7 @@ def _decode(raw: str | bytes, table: dict[str, type[Message]], strict: bool = Fa
                             "frame is not valid json: a \\u escape leaves a lone surrogate")
     if type(data) is not dict:
         raise ProtocolError(ErrorCode.BAD_MESSAGE, "frame must be a json object")
-    rid = data.get("rid") if type(data.get("rid")) is str else None
-    msg_id = data.get("id") if type(data.get("id")) is str else None
+    rid, msg_id = _echo(data.get("rid")), _echo(data.get("id"))
     kind = data.get("type")
     if type(kind) is not str:
         raise ProtocolError(
@@ -989,6 +988,11 @@ def _decode(raw: str | bytes, table: dict[str, type[Message]], strict: bool = Fa
         raise ProtocolError(
             ErrorCode.BAD_MESSAGE, f"bad {kind} message: {exc}", rid=rid, id=msg_id
         ) from exc
+
+
+def _echo(value: Any) -> str | None:
+    """A rid or id an error may echo: a string within MAX_ID_CHARS, else None."""
+    return value if type(value) is str and len(value) <= MAX_ID_CHARS else None
 
 
 def _has_surrogate_escape(raw: str | bytes) -> bool:

@@ -170,6 +170,10 @@ _LABEL = Check(max_chars=None, test=label_problem).meta()  # the core checks the
 _NAME = Check(max_chars=MAX_DISPLAY_NAME, test=name_problem).meta()
 
 
+def _repo_part() -> Any:
+    return field(default=None, metadata=_REPO)
+
+
 # ---------------------------------------------------------------------------
 # Value types
 
@@ -198,9 +202,9 @@ class Selection:
 class RepoIdentity:
     """What identifies a repository across machines."""
 
-    remote: str | None = field(default=None, metadata=_REPO)  # e.g. "github.com/acme/app"
-    root_commit: str | None = field(default=None, metadata=_REPO)  # hash of the first commit
-    name: str | None = field(default=None, metadata=_REPO)  # folder name, for display only
+    remote: str | None = _repo_part()  # normalized remote URL, e.g. "github.com/acme/app"
+    root_commit: str | None = _repo_part()  # hash of the first commit
+    name: str | None = _repo_part()  # folder name, for display only
 
 
 @dataclass(slots=True, kw_only=True)

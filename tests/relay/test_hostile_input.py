@@ -145,15 +145,15 @@ async def test_positions_out_of_range_are_refused(trio, n):
 async def test_non_finite_numbers_are_not_json(trio, literal):
     """sent_at: NaN was relayed as bare NaN (not JSON); now bad_json, nothing relayed."""
     c = trio.editor
-    raw = ('{"type": "cursor", "session_id": "%s", "path": "a.py", "selections": [], '
-           '"sent_at": %s}' % (trio.sid, literal))
+    raw = ('{"type": "cursor", "session_id": "' + trio.sid + '", "path": "a.py", '
+           '"selections": [], "sent_at": ' + literal + "}")
     await c.send(raw)
     assert (await c.expect(Error)).code == ErrorCode.BAD_JSON
     await c.send(raw[:-1] + ', "rid": "nan"}')
     err = await c.expect(Error, predicate=lambda e: e.rid is None or e.rid == "nan")
     assert err.code == ErrorCode.BAD_JSON
-    raw = ('{"type": "chat_send", "id": "%s", "session_id": "%s", "text": "hi", "x": %s}'
-           % (new_id(), trio.sid, literal))
+    raw = ('{"type": "chat_send", "id": "' + new_id() + '", "session_id": "' + trio.sid
+           + '", "text": "hi", "x": ' + literal + "}")
     await c.send(raw)
     assert (await c.expect(Error)).code == ErrorCode.BAD_JSON
     await _no_presence_reached(trio.viewer, c)
@@ -163,8 +163,8 @@ async def test_non_finite_numbers_are_not_json(trio, literal):
 
 async def test_numbers_that_overflow_to_infinity_are_refused(trio):
     c = trio.editor
-    raw = ('{"type": "cursor", "session_id": "%s", "path": "a.py", "selections": [], '
-           '"sent_at": 1e400, "rid": "big"}' % trio.sid)
+    raw = ('{"type": "cursor", "session_id": "' + trio.sid + '", "path": "a.py", '
+           '"selections": [], "sent_at": 1e400, "rid": "big"}')
     await c.send(raw)
     err = await c.expect(Error, predicate=lambda e: e.rid == "big")
     assert err.code == ErrorCode.INVALID_VALUE

@@ -84,7 +84,7 @@ async def _wait_for(check, timeout: float = 15.0) -> None:
 
 async def test_one_user_gets_at_most_the_connection_cap_and_a_clear_refusal(relay_factory):
     relay = relay_factory("--max-connections-per-user", "3")
-    uid, token = await user(relay.url)
+    _, token = await user(relay.url)
     clients = [await WireClient.connect(relay.url, token) for _ in range(3)]
     with pytest.raises(InvalidStatus) as refused:
         await connect(relay.url + SESSION_PATH, compression=None,
@@ -122,7 +122,7 @@ async def _flood_silent_receivers(relay, attempts: int, messages: int, text_char
     host = await connected(relay.url, "host")
     sid = (await host.create_session()).session.session_id
     inv = await host.request(InviteCreate(session_id=sid, role="editor"), InviteResult)
-    uid, token = await user(relay.url, "hog")
+    _, token = await user(relay.url, "hog")
     joiner = await WireClient.connect(relay.url, token)
     await joiner.join(invite=inv.invite.token)
     await joiner.close()
@@ -188,7 +188,7 @@ async def test_all_send_buffers_together_stay_under_the_relay_budget(relay_facto
 async def test_durable_writes_of_one_user_are_budgeted_across_connections(relay_factory):
     relay = relay_factory("--user-writes-per-minute", "6", "--user-write-bytes-per-minute",
                           "1000000")
-    uid, token = await user(relay.url)
+    _, token = await user(relay.url)
     a = await WireClient.connect(relay.url, token)
     b = await WireClient.connect(relay.url, token)
     sid = (await a.create_session()).session.session_id  # one write

@@ -229,10 +229,10 @@ class Core:
                 client.send(Ack(id=msg.id, seq=prev.seq, rid=msg.rid))
                 return
             self.permit(client, room, msg.TYPE, msg)
-            self.budget.charge(client.user.id, len(raw), time.monotonic(), msg)
             write = await build(room)
             if write is None:
                 return
+            self.budget.charge(client.user.id, len(raw), time.monotonic(), msg)
             write.client_id = msg.id
             write.user_id = client.user.id
             write.fingerprint = fp

@@ -1,7 +1,7 @@
 """SQLite store through sqlite-utils: WAL, versioned migrations, commit before ack.
 
 Calls never run on the event loop: every public method runs, in call order, on one
-store thread (``off_loop``), so a database held by another process stalls only the
+store thread (relay/store/offloop.py), so a database held by another process stalls only the
 calls that need it, never presence, health checks or other connections. Running
 them in order on one connection keeps seq allocation trivially atomic. A call waits
 at most ``busy_timeout`` seconds from the moment it was made (queueing included)
@@ -11,23 +11,16 @@ indexed columns that queries need.
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import inspect
 import json
 import logging
-import os
 import sqlite3
-import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlite_utils
 
-from relay.errors import DuplicateError, StoreBusy, StoreError
+from relay.errors import DuplicateError, StoreError
 from relay.protocol import (
     ChatMessage,
     Comment,
@@ -51,55 +44,10 @@ from relay.store.base import (
     Write,
 )
 from relay.store.migrations import MIGRATIONS
+from relay.store.offloop import OffLoop, off_loop, write_problem
 
 log = logging.getLogger("relay.store")
 T = TypeVar("T")
-C = TypeVar("C", bound=type)
-_NOT_THREADED = frozenset({"open", "close", "probe"})
-
-
-def off_loop(cls: C) -> C:
-    """Run every public async method of a store on its store thread.
-
-    The methods never suspend (SQLite calls are blocking): the store thread runs each
-    coroutine to completion. A method called from the store thread itself runs inline.
-    """
-    for name, fn in list(vars(cls).items()):
-        if name.startswith("_") or name in _NOT_THREADED or not inspect.iscoroutinefunction(fn):
-            continue
-        setattr(cls, name, _threaded(fn))
-    return cls
-
-
-def _threaded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(fn)
-    async def run(self: SqliteStore, *args: Any, **kwargs: Any) -> Any:
-        if threading.current_thread() is self._thread:
-            return _complete(fn(self, *args, **kwargs))
-        deadline = time.monotonic() + self.busy_timeout
-        return await asyncio.wrap_future(
-            self._executor.submit(self._in_thread, deadline, fn, args, kwargs))
-    return run
-
-
-def _complete(coro: Any) -> Any:
-    try:
-        coro.send(None)
-    except StopIteration as done:
-        return done.value
-    coro.close()
-    raise RuntimeError("a store method suspended: store methods must not await")
-
-
-def _busy(exc: BaseException | None) -> bool:
-    while exc is not None:
-        if isinstance(exc, sqlite3.OperationalError) and (
-                getattr(exc, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED")
-                or "locked" in str(exc)):
-            return True
-        exc = exc.__cause__
-    return False
-
 
 
 def _dump(value: Any) -> str:
@@ -118,34 +66,15 @@ _VISIBLE = "(audience IS NULL OR instr(audience, :uid) > 0)"
 
 
 @off_loop
-class SqliteStore(Store):
+class SqliteStore(OffLoop, Store):
     def __init__(self, path: Path | str, synchronous: str = "FULL",
                  busy_timeout: float = 2.0) -> None:
+        super().__init__(busy_timeout)
         self.path = str(path)
         self.synchronous = synchronous.upper()
-        self.busy_timeout = busy_timeout  # most seconds a call waits, queueing included
         self._conn: sqlite3.Connection | None = None
         self._db: sqlite_utils.Database | None = None
         self._busy_ms = -1  # the connection's busy_timeout pragma now
-        self._thread: threading.Thread | None = None
-        self._executor = ThreadPoolExecutor(1, "relay-store", initializer=self._mark_thread)
-
-    def _mark_thread(self) -> None:
-        self._thread = threading.current_thread()
-
-    def _in_thread(self, deadline: float, fn: Callable[..., Any], args: tuple[Any, ...],
-                   kwargs: dict[str, Any]) -> Any:
-        """Run one store call on the store thread, within what is left of its wait."""
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise StoreBusy("the database is busy: the call waited too long in line")
-        self._wait_at_most(left)
-        try:
-            return _complete(fn(self, *args, **kwargs))
-        except (sqlite3.Error, StoreError) as exc:
-            if _busy(exc):
-                raise StoreBusy("the database is locked by another writer") from exc
-            raise
 
     def _wait_at_most(self, seconds: float) -> None:
         ms = max(1, int(seconds * 1000))
@@ -198,8 +127,8 @@ class SqliteStore(Store):
         return _Tx(self._conn)
 
     async def close(self) -> None:
-        await asyncio.wrap_future(self._executor.submit(self._close))
-        self._executor.shutdown(wait=False)
+        await self._submit(self._close)
+        self._stop_thread()
 
     def _close(self) -> None:
         if self._conn is not None:
@@ -211,37 +140,15 @@ class SqliteStore(Store):
         """Why the store cannot be written now, or None: a write in a transaction that is
         rolled back, plus a file created, synced and removed in the data folder. A database
         merely locked by another writer counts as writable (StoreBusy is raised)."""
-        deadline = time.monotonic() + timeout
-        return await asyncio.wrap_future(self._executor.submit(self._probe, deadline))
+        result: str | None = await self._submit(self._probe, time.monotonic() + timeout)
+        return result
 
     def _probe(self, deadline: float) -> str | None:
         if self._conn is None:
             return "the store is not open"
         self._wait_at_most(max(0.001, deadline - time.monotonic()))
-        try:
-            with self._tx():
-                self._conn.execute("UPDATE schema_migrations SET applied_at = applied_at"
-                                   " WHERE version = 1")
-                raise _Rollback
-        except _Rollback:
-            pass
-        except sqlite3.Error as exc:
-            if _busy(exc):
-                raise StoreBusy("the database is locked by another writer") from exc
-            return f"the database cannot be written: {exc}"
-        if self.path != ":memory:":
-            probe = Path(self.path).with_name(".write-probe")
-            try:
-                fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                try:
-                    os.write(fd, b"ok")
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-                os.unlink(probe)
-            except OSError as exc:
-                return f"the data folder cannot be written: {exc.strerror or exc}"
-        return None
+        return write_problem(self._conn, None if self.path == ":memory:" else
+                             Path(self.path).parent)
 
     def _one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
         for row in self.db.query(sql, params):
@@ -545,10 +452,6 @@ class SqliteStore(Store):
                      subject=r["subject"], detail=r["detail"])
             for r in rows
         ]
-
-
-class _Rollback(Exception):
-    """leaves a _Tx with a rollback."""
 
 
 class _Tx:

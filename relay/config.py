@@ -107,7 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ensemble-relay",
         description="Ensemble relay: the self-hosted session server. Every option can also be "
-        "set with an ENSEMBLE_<OPTION> environment variable (flags win).",
+        "set with an ENSEMBLE_<OPTION> environment variable (flags win). Secrets come from "
+        "the environment only: ENSEMBLE_JWT_SECRET (token signing) and ENSEMBLE_METRICS_TOKEN "
+        "(when set, /metrics needs 'Authorization: Bearer <token>'). Exit codes: 2 bad "
+        "configuration, 3 storage unusable, 1 port unavailable.",
     )
     p.add_argument("--data-dir", help="folder for the SQLite database (ENSEMBLE_DATA_DIR)")
     p.add_argument(

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 # Refusals worth retrying later; every other refusal of an outbox entry is final.
 TRANSIENT_CODES = frozenset(
-    {ErrorCode.RATE_LIMITED, ErrorCode.SHUTTING_DOWN, ErrorCode.INTERNAL}
+    {ErrorCode.RATE_LIMITED, ErrorCode.SHUTTING_DOWN, ErrorCode.STORAGE_BUSY,
+     ErrorCode.INTERNAL}
 )
 
 

@@ -26,6 +26,7 @@ from relay.protocol import (
     ThreadCreate,
     ThreadDelete,
     ThreadResolve,
+    path_problem,
 )
 from relay.store.base import LogLine, Write
 
@@ -259,8 +260,8 @@ async def _comment(core: Core, room: Room, uid: str, comment_id: str, msg: Any) 
 
 def _check_anchor(core: Core, anchor: Anchor, msg: Any) -> None:
     bad = (
-        not anchor.path or len(anchor.path) > 1024 or anchor.path.startswith("/")
-        or "\\" in anchor.path or anchor.start_line < 0 or anchor.end_line < anchor.start_line
+        path_problem(anchor.path) is not None
+        or anchor.start_line < 0 or anchor.end_line < anchor.start_line
         or anchor.end_line - anchor.start_line >= MAX_ANCHOR_LINES
         or len(anchor.before) > MAX_CONTEXT_LINES or len(anchor.after) > MAX_CONTEXT_LINES
         or len(anchor.text) > MAX_ANCHOR_LINES

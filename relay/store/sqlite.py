@@ -1,9 +1,12 @@
 """SQLite store through sqlite-utils: WAL, versioned migrations, commit before ack.
 
-Calls run inline on the event loop: SQLite answers these small indexed queries in
-microseconds, and running them in order on one connection keeps seq allocation
-trivially atomic. Entities are stored as their wire JSON next to the indexed
-columns that queries need.
+Calls never run on the event loop: every public method runs, in call order, on one
+store thread (relay/store/offloop.py), so a database held by another process stalls only the
+calls that need it, never presence, health checks or other connections. Running
+them in order on one connection keeps seq allocation trivially atomic. A call waits
+at most ``busy_timeout`` seconds from the moment it was made (queueing included)
+and then raises StoreBusy. Entities are stored as their wire JSON next to the
+indexed columns that queries need.
 """
 
 from __future__ import annotations
@@ -44,10 +47,10 @@ from relay.store.base import (
     Write,
 )
 from relay.store.migrations import MIGRATIONS
+from relay.store.offloop import OffLoop, off_loop, write_problem
 
 log = logging.getLogger("relay.store")
 T = TypeVar("T")
-
 
 
 def _dump(value: Any) -> str:
@@ -65,12 +68,22 @@ def _audience(users: frozenset[str] | None) -> str | None:
 _VISIBLE = "(audience IS NULL OR instr(audience, :uid) > 0)"
 
 
-class SqliteStore(Store):
-    def __init__(self, path: Path | str, synchronous: str = "FULL") -> None:
+@off_loop
+class SqliteStore(OffLoop, Store):
+    def __init__(self, path: Path | str, synchronous: str = "FULL",
+                 busy_timeout: float = 2.0) -> None:
+        super().__init__(busy_timeout)
         self.path = str(path)
         self.synchronous = synchronous.upper()
         self._conn: sqlite3.Connection | None = None
         self._db: sqlite_utils.Database | None = None
+        self._busy_ms = -1  # the connection's busy_timeout pragma now
+
+    def _wait_at_most(self, seconds: float) -> None:
+        ms = max(1, int(seconds * 1000))
+        if self._conn is not None and abs(ms - self._busy_ms) > 50:
+            self._conn.execute(f"PRAGMA busy_timeout={ms}")
+            self._busy_ms = ms
 
     # -- lifecycle
 
@@ -88,7 +101,7 @@ class SqliteStore(Store):
             self._db.enable_wal()
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=5000")
+        self._wait_at_most(max(self.busy_timeout, 5.0))
         self._migrate()
 
     def _migrate(self) -> None:
@@ -117,10 +130,28 @@ class SqliteStore(Store):
         return _Tx(self._conn)
 
     async def close(self) -> None:
+        await self._submit(self._close)
+        self._stop_thread()
+
+    def _close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
             self._db = None
+
+    async def probe(self, timeout: float = 0.2) -> str | None:
+        """Why the store cannot be written now, or None: a write in a transaction that is
+        rolled back, plus a file created, synced and removed in the data folder. A database
+        merely locked by another writer counts as writable (StoreBusy is raised)."""
+        result: str | None = await self._submit(self._probe, time.monotonic() + timeout)
+        return result
+
+    def _probe(self, deadline: float) -> str | None:
+        if self._conn is None:
+            return "the store is not open"
+        self._wait_at_most(max(0.001, deadline - time.monotonic()))
+        return write_problem(self._conn, None if self.path == ":memory:" else
+                             Path(self.path).parent)
 
     def _one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
         for row in self.db.query(sql, params):

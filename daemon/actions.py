@@ -61,6 +61,9 @@ class Actions:
 
     def __init__(self, daemon: Daemon) -> None:
         self.d = daemon
+        # the editor's last cursor, viewport and focus, kept to be sent again after a rejoin
+        self._last: dict[str, CursorParams | ViewportParams | FocusParams] = {}
+        daemon.presence.replay = self.replay
 
     # ----- chat ---------------------------------------------------------------------
 
@@ -182,8 +185,12 @@ class Actions:
     # ----- ephemeral notifications --------------------------------------------------
 
     def cursor(self, p: CursorParams) -> None:
+        self.d.presence.touch()
+        self._last["cursor"] = p
+        self._send_cursor(p)
+
+    def _send_cursor(self, p: CursorParams) -> None:
         d = self.d
-        d.presence.touch()
         m = d.mirror
         if m is None:
             return
@@ -205,6 +212,7 @@ class Actions:
         d.presence.put("cursor", msg, fingerprint)
 
     def viewport(self, p: ViewportParams) -> None:
+        self._last["viewport"] = p
         d = self.d
         m = d.mirror
         if m is None:
@@ -219,12 +227,25 @@ class Actions:
                                                    ranges=ranges), fingerprint)
 
     def focus(self, p: FocusParams) -> None:
+        self._last["focus"] = p
         d = self.d
         m = d.mirror
         if m is None:
             return
         path = d.files.path_of(p.uri) if p.uri else None
         d.presence.put("focus", FocusUpdate(session_id=m.session_id, path=path), path)
+
+    def replay(self) -> None:
+        """Offer the last local focus, viewport and cursor again (after a (re)join), as
+        the editor last reported them; this is not activity."""
+        last = self._last
+        focus, viewport, cursor = last.get("focus"), last.get("viewport"), last.get("cursor")
+        if isinstance(focus, FocusParams):
+            self.focus(focus)
+        if isinstance(viewport, ViewportParams):
+            self.viewport(viewport)
+        if isinstance(cursor, CursorParams):
+            self._send_cursor(cursor)
 
     def activity(self, p: Empty) -> None:
         self.d.presence.touch()

@@ -71,6 +71,7 @@ class Method:
     VIEWPORT = "ensemble/viewport"
     FOCUS = "ensemble/focus"
     ACTIVITY = "ensemble/activity"
+    RECONNECT = "ensemble/reconnect"
 
     # daemon -> editor notifications
     DID_CHANGE_CONNECTION = "ensemble/didChangeConnection"
@@ -448,6 +449,7 @@ CLIENT_NOTIFICATIONS: dict[str, type] = {
     Method.VIEWPORT: ViewportParams,
     Method.FOCUS: FocusParams,
     Method.ACTIVITY: Empty,
+    Method.RECONNECT: Empty,
 }
 
 SERVER_NOTIFICATIONS: dict[str, type] = {

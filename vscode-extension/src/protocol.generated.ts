@@ -453,6 +453,7 @@ export const Method = {
   VIEWPORT: 'ensemble/viewport',
   FOCUS: 'ensemble/focus',
   ACTIVITY: 'ensemble/activity',
+  RECONNECT: 'ensemble/reconnect',
   DID_CHANGE_CONNECTION: 'ensemble/didChangeConnection',
   DID_CHANGE_SESSION: 'ensemble/didChangeSession',
   DID_CHANGE_PEERS: 'ensemble/didChangePeers',
@@ -504,6 +505,7 @@ export interface ClientNotifications {
   'ensemble/viewport': ViewportParams;
   'ensemble/focus': FocusParams;
   'ensemble/activity': Empty;
+  'ensemble/reconnect': Empty;
 }
 
 /** Notifications the daemon sends to the editor. */

@@ -400,6 +400,7 @@ class ErrorParams:
     code: str
     message: str
     method: str | None = None
+    id: str | None = None  # the refused durable action (its Queued id): roll it back
 
 
 @dataclass(slots=True, kw_only=True)

@@ -417,6 +417,8 @@ export interface ErrorParams {
   code: string;
   message: string;
   method?: string | null;
+  /** the refused durable action (its Queued id): roll it back */
+  id?: string | null;
 }
 
 /** Names of every ``ensemble/`` method. */

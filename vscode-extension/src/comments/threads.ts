@@ -1,12 +1,14 @@
 import * as vscode from 'vscode';
 import type { Ctx } from '../ctx';
-import { describeError } from '../errors';
+import { describeError, humanError } from '../errors';
+import { VIEWER_CANNOT_COMMENT } from '../human';
 import { Method } from '../protocol';
 import { shareable } from '../tracking';
 import type {
   Comment,
   CreateThreadParams,
   EditParams,
+  ErrorParams,
   LocalThread,
   Queued,
   ReactParams,
@@ -21,6 +23,15 @@ import { Viewer, mayComment, pinLines, threadContext, visibleComments } from './
 import { EnsembleComment, buildComments, threadLabel } from './render';
 
 export { EnsembleComment } from './render';
+
+const COMMENT_METHODS = new Set<string>([
+  Method.CREATE_THREAD,
+  Method.REPLY,
+  Method.EDIT_COMMENT,
+  Method.DELETE_COMMENT,
+  Method.RESOLVE_THREAD,
+  Method.REACT,
+]);
 
 interface Entry {
   thread: vscode.CommentThread;
@@ -42,19 +53,17 @@ export class ThreadManager implements vscode.Disposable {
   private readonly editing = new Map<string, string>(); // comment id -> text being edited
   private sessionId: string | null = null;
   private allowed = false;
+  private rangesInSession = false;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly ctx: Ctx) {
     this.controller = vscode.comments.createCommentController('ensemble', 'Ensemble');
-    this.controller.options = {
-      prompt: 'Add an Ensemble comment…',
-      placeHolder: 'Markdown; type @ to mention a participant',
-    };
     this.controller.reactionHandler = (comment, reaction) => this.react(comment, reaction);
     this.setRangeProvider();
     this.disposables.push(
       this.controller,
       ctx.onNotification<ThreadsChangedParams>(Method.DID_CHANGE_THREADS, (p) => this.onChanged(p)),
+      ctx.onNotification<ErrorParams>(Method.DID_ERROR, (p) => this.onRefused(p)),
       ctx.onDidChangeState((change) => {
         if (change === 'session' || change === 'daemon') {
           this.onSession();
@@ -71,12 +80,20 @@ export class ThreadManager implements vscode.Disposable {
     return { me: s?.you.user.id ?? this.ctx.me, role: s?.you.role };
   }
 
-  /** (Re)installs the commenting range provider; VS Code asks it again when it is set. */
+  /**
+   * (Re)installs the commenting range provider; VS Code asks it again when it is set.
+   * A viewer gets the ranges too, so the gutter "+" is there and explains that viewers
+   * do not comment on code (the input's prompt; submitting says it again).
+   */
   private setRangeProvider(): void {
     this.allowed = this.ctx.inSession && mayComment(this.viewer());
+    const inSession = this.ctx.inSession;
+    this.controller.options = this.allowed || !inSession
+      ? { prompt: 'Add an Ensemble comment…', placeHolder: 'Markdown; type @ to mention a participant' }
+      : { prompt: VIEWER_CANNOT_COMMENT, placeHolder: VIEWER_CANNOT_COMMENT };
     this.controller.commentingRangeProvider = {
       provideCommentingRanges: (doc: vscode.TextDocument): vscode.Range[] => {
-        if (!this.allowed || !shareable(doc)) {
+        if (!inSession || !shareable(doc)) {
           return [];
         }
         return [new vscode.Range(0, 0, Math.max(0, doc.lineCount - 1), 0)];
@@ -87,7 +104,8 @@ export class ThreadManager implements vscode.Disposable {
   private onSession(): void {
     const id = this.ctx.state.session?.session.session_id ?? null;
     const allowed = this.ctx.inSession && mayComment(this.viewer());
-    if (allowed !== this.allowed) {
+    if (allowed !== this.allowed || this.ctx.inSession !== this.rangesInSession) {
+      this.rangesInSession = this.ctx.inSession;
       this.setRangeProvider();
     }
     if (id !== this.sessionId) {
@@ -128,6 +146,27 @@ export class ThreadManager implements vscode.Disposable {
     } catch (err) {
       this.ctx.log(`comments: loading threads failed: ${describeError(err)}`);
     }
+  }
+
+  /**
+   * The relay refused one of our comment actions: a refused new thread or reply goes
+   * away; for the rest the daemon sends the thread as it is (onChanged rolls back).
+   */
+  private onRefused(p: ErrorParams): void {
+    if (!p.id || !p.method || !COMMENT_METHODS.has(p.method)) {
+      return;
+    }
+    const created = this.entries.get(p.id);
+    if (created?.pending) {
+      this.remove(p.id);
+    }
+    for (const e of this.entries.values()) {
+      if (e.replies.some((c) => c.id === p.id)) {
+        e.replies = e.replies.filter((c) => c.id !== p.id);
+        this.render(e);
+      }
+    }
+    // the toast with humanMessage(code, method) comes from notices.ts
   }
 
   private onChanged(p: ThreadsChangedParams): void {
@@ -221,6 +260,11 @@ export class ThreadManager implements vscode.Disposable {
     if (!text) {
       return;
     }
+    if (!mayComment(this.viewer())) {
+      draft.dispose();
+      void vscode.window.showInformationMessage(`Ensemble: ${VIEWER_CANNOT_COMMENT}`);
+      return;
+    }
     const me = this.viewer().me;
     const r = draft.range ?? new vscode.Range(0, 0, 0, 0);
     const params: CreateThreadParams = {
@@ -235,7 +279,7 @@ export class ThreadManager implements vscode.Disposable {
     try {
       queued = await this.ctx.request<Queued>(Method.CREATE_THREAD, params);
     } catch (err) {
-      void vscode.window.showErrorMessage(`Ensemble: could not add the comment: ${describeError(err)}`);
+      void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, Method.CREATE_THREAD)}`);
       return;
     }
     if (this.entries.has(queued.id) || !me) {
@@ -279,7 +323,7 @@ export class ThreadManager implements vscode.Disposable {
         this.render(e);
       }
     } catch (err) {
-      void vscode.window.showErrorMessage(`Ensemble: could not reply: ${describeError(err)}`);
+      void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, Method.REPLY)}`);
     }
   }
 
@@ -316,7 +360,7 @@ export class ThreadManager implements vscode.Disposable {
       await this.ctx.request<Queued>(Method.EDIT_COMMENT, params);
       this.patchComment(e, comment.id, (c) => ({ ...c, text, edited_at: Date.now() / 1000 }));
     } catch (err) {
-      void vscode.window.showErrorMessage(`Ensemble: could not edit the comment: ${describeError(err)}`);
+      void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, Method.EDIT_COMMENT)}`);
       this.render(e);
     }
   }
@@ -331,7 +375,7 @@ export class ThreadManager implements vscode.Disposable {
       await this.ctx.request<Queued>(Method.DELETE_COMMENT, params);
       this.patchComment(e, comment.id, (c) => ({ ...c, text: '', deleted: true }));
     } catch (err) {
-      void vscode.window.showErrorMessage(`Ensemble: could not delete the comment: ${describeError(err)}`);
+      void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, Method.DELETE_COMMENT)}`);
     }
   }
 
@@ -345,8 +389,11 @@ export class ThreadManager implements vscode.Disposable {
       await this.ctx.request<Queued>(Method.RESOLVE_THREAD, params);
       e.local = { ...e.local, thread: { ...e.local.thread, resolved, resolved_by: this.viewer().me ?? null } };
       this.render(e);
+      // VS Code collapses a thread when it is resolved, which hides Reopen in its title:
+      // keep it open so Reopen stays in sight
+      thread.collapsibleState = vscode.CommentThreadCollapsibleState.Expanded;
     } catch (err) {
-      void vscode.window.showErrorMessage(`Ensemble: could not ${resolved ? 'resolve' : 'reopen'} the thread: ${describeError(err)}`);
+      void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, Method.RESOLVE_THREAD)}`);
     }
   }
 
@@ -360,7 +407,7 @@ export class ThreadManager implements vscode.Disposable {
       const params: ReactParams = { target_id: comment.id, emoji: reaction.label };
       await this.ctx.request<Queued>(Method.REACT, params);
     } catch (err) {
-      void vscode.window.showErrorMessage(`Ensemble: could not react: ${describeError(err)}`);
+      void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, Method.REACT)}`);
       return;
     }
     if (e && me) {

@@ -21,17 +21,9 @@ import type {
 } from '../collab-protocol';
 import { Viewer, mayComment, pinLines, threadContext, visibleComments } from './model';
 import { EnsembleComment, buildComments, threadLabel } from './render';
+import { KEEP_OPEN_MS, refusedCommentAction, reopenWidget } from './rollback';
 
 export { EnsembleComment } from './render';
-
-const COMMENT_METHODS = new Set<string>([
-  Method.CREATE_THREAD,
-  Method.REPLY,
-  Method.EDIT_COMMENT,
-  Method.DELETE_COMMENT,
-  Method.RESOLVE_THREAD,
-  Method.REACT,
-]);
 
 interface Entry {
   thread: vscode.CommentThread;
@@ -40,6 +32,8 @@ interface Entry {
   pending: boolean;
   /** replies sent from here, not yet in `local` */
   replies: Comment[];
+  /** resolved from here a moment ago: keep the widget open so Reopen stays in sight */
+  keepOpen?: boolean;
 }
 
 /**
@@ -153,20 +147,19 @@ export class ThreadManager implements vscode.Disposable {
    * away; for the rest the daemon sends the thread as it is (onChanged rolls back).
    */
   private onRefused(p: ErrorParams): void {
-    if (!p.id || !p.method || !COMMENT_METHODS.has(p.method)) {
-      return;
+    const id = refusedCommentAction(p);
+    if (!id) {
+      return; // the toast with humanMessage(code, method) comes from notices.ts
     }
-    const created = this.entries.get(p.id);
-    if (created?.pending) {
-      this.remove(p.id);
+    if (this.entries.get(id)?.pending) {
+      this.remove(id);
     }
     for (const e of this.entries.values()) {
-      if (e.replies.some((c) => c.id === p.id)) {
-        e.replies = e.replies.filter((c) => c.id !== p.id);
+      if (e.replies.some((c) => c.id === id)) {
+        e.replies = e.replies.filter((c) => c.id !== id);
         this.render(e);
       }
     }
-    // the toast with humanMessage(code, method) comes from notices.ts
   }
 
   private onChanged(p: ThreadsChangedParams): void {
@@ -192,6 +185,9 @@ export class ThreadManager implements vscode.Disposable {
       const stored = new Set(lt.thread.comments.map((c) => c.id));
       entry.replies = entry.replies.filter((c) => !stored.has(c.id));
       this.render(entry);
+      if (entry.keepOpen) {
+        reopenWidget(entry.thread);
+      }
       return;
     }
     if (!visibleComments(lt.thread).length) {
@@ -389,9 +385,17 @@ export class ThreadManager implements vscode.Disposable {
       await this.ctx.request<Queued>(Method.RESOLVE_THREAD, params);
       e.local = { ...e.local, thread: { ...e.local.thread, resolved, resolved_by: this.viewer().me ?? null } };
       this.render(e);
-      // VS Code collapses a thread when it is resolved, which hides Reopen in its title:
-      // keep it open so Reopen stays in sight
-      thread.collapsibleState = vscode.CommentThreadCollapsibleState.Expanded;
+      if (resolved) {
+        // VS Code collapses a thread once the resolved state reaches it, which hides Reopen
+        // in its title: open it again after that (and when the relay's update arrives)
+        e.keepOpen = true;
+        setTimeout(() => {
+          if (this.entries.get(e.local.thread.id) === e) {
+            reopenWidget(e.thread);
+          }
+          e.keepOpen = false;
+        }, KEEP_OPEN_MS);
+      }
     } catch (err) {
       void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, Method.RESOLVE_THREAD)}`);
     }

@@ -141,6 +141,8 @@ class RelayConnection:
         from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
         while not self._stopped:
+            # a retry_now() from here on (even during this attempt) skips the next wait
+            self._wake.clear()
             self._on_state("connecting", None, None)
             detail: str | None = None
             try:
@@ -178,7 +180,6 @@ class RelayConnection:
             self.attempt += 1
             log.info("relay offline, retrying in %.2f s", delay)
             self._on_state("offline", time.time() + delay, detail)
-            self._wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
 

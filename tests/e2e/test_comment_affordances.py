@@ -17,13 +17,6 @@ pytestmark = [pytest.mark.vscode, pytest.mark.timeout(300)]
 
 VIEWER = "Viewers can read and react but not comment on code. Ask the host for the editor role."
 
-# Everything a comment widget says: text, placeholders and accessible labels.
-_WIDGET_WORDS_JS = """() => [...document.querySelectorAll('.review-widget, .review-widget *')]
-  .flatMap(e => [e.getAttribute('aria-label'), e.getAttribute('placeholder'),
-                 e.children.length ? null : e.textContent])
-  .filter(Boolean).join(' | ')"""
-
-
 def title_action(wb: Any, label: str) -> Any:
     return wb.page.locator(f'.zone-widget .review-widget .action-label[aria-label="{label}"]')
 
@@ -35,8 +28,8 @@ def test_viewer_is_told_why_and_reopen_stays_visible_after_resolve(
     workspace: SharedRepo,
     vsix: Path,
 ) -> None:
-    """Bob (viewer) gets the gutter "+" with the reason in the comment box, and the reason
-    again when he submits; alice resolves a thread and Reopen is right there."""
+    """Bob (viewer) gets the gutter "+" and, when he adds a comment, the reason he cannot;
+    alice resolves a thread and Reopen is right there."""
     alice = browser(code_server("alice", relay_url=relay.url, vsix=vsix),
                     workspace.copy_for("alice"))
     bob = browser(code_server("bob", relay_url=relay.url, vsix=vsix), workspace.copy_for("bob"))
@@ -61,7 +54,7 @@ def test_viewer_is_told_why_and_reopen_stays_visible_after_resolve(
     reopen.first.click()
     alice.wait_for(lambda: resolve.count() and resolve.first.is_visible(), "reopened")
 
-    # The viewer: the "+" is there and the comment box explains; submitting says it again.
+    # The viewer: the "+" is there, and adding a comment explains why it is not added.
     bob.open_file("src/app.py")
     bc = Comments(bob)
     row = bc._margin_row(9)
@@ -70,13 +63,10 @@ def test_viewer_is_told_why_and_reopen_stays_visible_after_resolve(
     glyph = bob.page.locator(".editor-group-container.active .comment-range-glyph.line-hover")
     bob.wait_for(lambda: glyph.count() > 0, "the comment '+' in the viewer's gutter")
     glyph.first.click()
-    words = bob.wait_for(
-        lambda: next((w for w in [bob.page.evaluate(_WIDGET_WORDS_JS)] if VIEWER in w), None),
-        f"the reason in the comment box ({bob.page.evaluate(_WIDGET_WORDS_JS)[:500]})")
-    assert "Add an Ensemble comment" not in words
     bob.page.wait_for_selector(".review-widget .comment-form .monaco-editor.focused",
                                timeout=30_000)
     bob.page.keyboard.type("may I?")
     bc._click_form_button("Add Comment")
     bob.wait_notification(re.escape(VIEWER))
+    bob.wait_for(lambda: not [t for t in bc.threads() if t.start == 9], "the draft gone")
     assert not [t for t in ac.threads() if t.start == 9]

@@ -52,6 +52,12 @@ export class ThreadManager implements vscode.Disposable {
 
   constructor(private readonly ctx: Ctx) {
     this.controller = vscode.comments.createCommentController('ensemble', 'Ensemble');
+    // set once and before reactionHandler: VS Code keeps only the controller feature set last
+    // (options or reactions), and reactions must work
+    this.controller.options = {
+      prompt: 'Add an Ensemble comment…',
+      placeHolder: 'Markdown; type @ to mention a participant',
+    };
     this.controller.reactionHandler = (comment, reaction) => this.react(comment, reaction);
     this.setRangeProvider();
     this.disposables.push(
@@ -76,15 +82,12 @@ export class ThreadManager implements vscode.Disposable {
 
   /**
    * (Re)installs the commenting range provider; VS Code asks it again when it is set.
-   * A viewer gets the ranges too, so the gutter "+" is there and explains that viewers
-   * do not comment on code (the input's prompt; submitting says it again).
+   * A viewer gets the ranges too, so the gutter "+" is there: adding a comment then says
+   * why viewers do not comment on code (createThread).
    */
   private setRangeProvider(): void {
     this.allowed = this.ctx.inSession && mayComment(this.viewer());
     const inSession = this.ctx.inSession;
-    this.controller.options = this.allowed || !inSession
-      ? { prompt: 'Add an Ensemble comment…', placeHolder: 'Markdown; type @ to mention a participant' }
-      : { prompt: VIEWER_CANNOT_COMMENT, placeHolder: VIEWER_CANNOT_COMMENT };
     this.controller.commentingRangeProvider = {
       provideCommentingRanges: (doc: vscode.TextDocument): vscode.Range[] => {
         if (!inSession || !shareable(doc)) {

@@ -10,7 +10,7 @@ import json
 import time
 from typing import Any
 
-from daemon import anchors
+from daemon import anchors, permits
 from daemon.core import Daemon
 from daemon.errors import DaemonError, InvalidParams
 from daemon.protocol import (
@@ -62,6 +62,9 @@ class Actions:
 
     def __init__(self, daemon: Daemon) -> None:
         self.d = daemon
+        # the editor's last cursor, viewport and focus, kept to be sent again after a rejoin
+        self._last: dict[str, CursorParams | ViewportParams | FocusParams] = {}
+        daemon.presence.replay = self.replay
 
     # ----- chat ---------------------------------------------------------------------
 
@@ -74,11 +77,22 @@ class Actions:
             raise DaemonError(f"text is {len(text)} characters, the limit is {limit}",
                               code="text_too_long")
 
+    def _chat_author(self, message_id: str) -> str | None:
+        m = self.d.mirror
+        msg = m.chat.get(message_id) if m is not None else None
+        return msg.author.id if msg is not None else None
+
+    def _comment_author(self, comment_id: str) -> str | None:
+        m = self.d.mirror
+        found = permits.comment_of(m, comment_id) if m is not None else None
+        return found[1].author.id if found is not None else None
+
     def _queue(self, msg: Any, method: str) -> Queued:
         return Queued(id=self.d.queue(msg, method))
 
     async def send_chat(self, p: SendChatParams) -> Queued:
         m = self.d.require_session()
+        permits.check(m, "chat_send")
         self._check_text(p.text)
         msg = ChatSend(id=self.d.new_id(), session_id=m.session_id, text=p.text,
                        parent_id=p.parent_id, to=p.to)
@@ -86,6 +100,7 @@ class Actions:
 
     async def edit_chat(self, p: EditParams) -> Queued:
         m = self.d.require_session()
+        permits.check(m, "chat_edit", self._chat_author(p.target_id))
         self._check_text(p.text)
         msg = ChatEdit(id=self.d.new_id(), session_id=m.session_id, message_id=p.target_id,
                        text=p.text)
@@ -93,11 +108,13 @@ class Actions:
 
     async def delete_chat(self, p: TargetParams) -> Queued:
         m = self.d.require_session()
+        permits.check(m, "chat_delete", self._chat_author(p.target_id))
         msg = ChatDelete(id=self.d.new_id(), session_id=m.session_id, message_id=p.target_id)
         return self._queue(msg, Method.DELETE_CHAT)
 
     async def react(self, p: ReactParams) -> Queued:
         m = self.d.require_session()
+        permits.check(m, "reaction_toggle")
         if not p.emoji or len(p.emoji) > 32:
             raise InvalidParams("emoji: expected a short non-empty string")
         msg = ReactionToggle(id=self.d.new_id(), session_id=m.session_id,
@@ -118,6 +135,7 @@ class Actions:
     async def create_thread(self, p: CreateThreadParams) -> Queued:
         d = self.d
         m = d.require_session()
+        permits.check(m, "thread_create")
         self._check_text(p.text)
         path = d.files.require_path(p.uri)
         lines = d.files.lines(p.uri)
@@ -136,6 +154,7 @@ class Actions:
 
     async def reply(self, p: ReplyParams) -> Queued:
         m = self.d.require_session()
+        permits.check(m, "comment_reply")
         self._check_text(p.text)
         msg = CommentReply(id=self.d.new_id(), session_id=m.session_id, thread_id=p.thread_id,
                            text=p.text)
@@ -143,6 +162,7 @@ class Actions:
 
     async def edit_comment(self, p: EditParams) -> Queued:
         m = self.d.require_session()
+        permits.check(m, "comment_edit", self._comment_author(p.target_id))
         self._check_text(p.text)
         msg = CommentEdit(id=self.d.new_id(), session_id=m.session_id, comment_id=p.target_id,
                           text=p.text)
@@ -150,11 +170,13 @@ class Actions:
 
     async def delete_comment(self, p: TargetParams) -> Queued:
         m = self.d.require_session()
+        permits.check(m, "comment_delete", self._comment_author(p.target_id))
         msg = CommentDelete(id=self.d.new_id(), session_id=m.session_id, comment_id=p.target_id)
         return self._queue(msg, Method.DELETE_COMMENT)
 
     async def resolve_thread(self, p: ResolveThreadParams) -> Queued:
         m = self.d.require_session()
+        permits.check(m, "thread_resolve")
         msg = ThreadResolve(id=self.d.new_id(), session_id=m.session_id, thread_id=p.thread_id,
                             resolved=p.resolved)
         return self._queue(msg, Method.RESOLVE_THREAD)
@@ -189,8 +211,12 @@ class Actions:
     # ----- ephemeral notifications --------------------------------------------------
 
     def cursor(self, p: CursorParams) -> None:
+        self.d.presence.touch()
+        self._last["cursor"] = p
+        self._send_cursor(p)
+
+    def _send_cursor(self, p: CursorParams) -> None:
         d = self.d
-        d.presence.touch()
         m = d.mirror
         if m is None:
             return
@@ -207,6 +233,7 @@ class Actions:
         d.presence.put("cursor", msg, fingerprint)
 
     def viewport(self, p: ViewportParams) -> None:
+        self._last["viewport"] = p
         d = self.d
         m = d.mirror
         if m is None:
@@ -221,12 +248,25 @@ class Actions:
                                                    ranges=ranges), fingerprint)
 
     def focus(self, p: FocusParams) -> None:
+        self._last["focus"] = p
         d = self.d
         m = d.mirror
         if m is None:
             return
         path = d.files.path_of(p.uri) if p.uri else None
         d.presence.put("focus", FocusUpdate(session_id=m.session_id, path=path), path)
+
+    def replay(self) -> None:
+        """Offer the last local focus, viewport and cursor again (after a (re)join), as
+        the editor last reported them; this is not activity."""
+        last = self._last
+        focus, viewport, cursor = last.get("focus"), last.get("viewport"), last.get("cursor")
+        if isinstance(focus, FocusParams):
+            self.focus(focus)
+        if isinstance(viewport, ViewportParams):
+            self.viewport(viewport)
+        if isinstance(cursor, CursorParams):
+            self._send_cursor(cursor)
 
     def activity(self, p: Empty) -> None:
         self.d.presence.touch()

@@ -3,10 +3,12 @@
 ``RelayConnection.run`` keeps a connection to ``<relay>/ws`` open while a
 token is known: it says hello, waits for ``welcome``, hands every frame to
 the daemon, answers request/response pairs by ``rid``, and after a drop
-waits an exponential backoff with full jitter (0.5 s doubling up to a cap,
-reset after a successful welcome). A ``reconnect`` frame from a relay that is
-shutting down sets the next delay. ``authenticate`` talks to ``<relay>/auth``
-for sign-up and sign-in.
+waits a backoff with decorrelated jitter (each wait uniform between 0.5 s and
+three times the previous one, capped at 5 s; reset after a successful
+welcome), so a client is back within a few seconds of the relay. ``retry_now``
+ends the wait at once (the editor regained focus, or the user asked). A
+``reconnect`` frame from a relay that is shutting down sets the next delay.
+``authenticate`` talks to ``<relay>/auth`` for sign-up and sign-in.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ log = logging.getLogger(__name__)
 
 CLIENT_NAME = "ensemble-daemon/0.1"
 BACKOFF_BASE = 0.5
-BACKOFF_CAP = float(os.environ.get("ENSEMBLE_RECONNECT_MAX", "30"))
+BACKOFF_CAP = float(os.environ.get("ENSEMBLE_RECONNECT_MAX", "5"))
 REQUEST_TIMEOUT = 15.0
 OPEN_TIMEOUT = 10.0
 
@@ -55,10 +57,14 @@ OPEN_TIMEOUT = 10.0
 TOKEN_CODES = frozenset({ErrorCode.UNAUTHORIZED, ErrorCode.TOKEN_EXPIRED})
 
 
-def backoff_delay(attempt: int, cap: float = BACKOFF_CAP) -> float:
-    """Full jitter: uniform in [0, min(cap, base * 2**attempt)], at least 0.1 s."""
-    ceiling = min(cap, BACKOFF_BASE * (2 ** min(attempt, 16)))
-    return max(0.1, random.uniform(0.0, ceiling))
+def backoff_delay(previous: float, cap: float = BACKOFF_CAP) -> float:
+    """Decorrelated jitter: uniform in [base, 3 * previous], at most ``cap``.
+
+    Waits grow about threefold while the relay stays away, spread clients apart, and
+    never exceed ``cap``, so a client is back at most ``cap`` seconds after the relay.
+    """
+    base = min(BACKOFF_BASE, cap)
+    return min(cap, random.uniform(base, max(base, previous * 3.0)))
 
 
 class TokenRejected(Exception):
@@ -118,6 +124,7 @@ class RelayConnection:
         self._stopped = False
         self.welcome: Welcome | None = None
         self.attempt = 0
+        self.delay = BACKOFF_BASE  # the last backoff wait (decorrelated jitter grows from it)
         self.retry_after: float | None = None
 
     @property
@@ -125,7 +132,11 @@ class RelayConnection:
         return self._online
 
     def retry_now(self) -> None:
-        """Skip the current backoff wait (the editor asked to reconnect)."""
+        """End the current backoff wait and start over with short waits (the editor
+        regained focus, or the user asked to reconnect). No effect while online."""
+        if self._online:
+            return
+        self.delay = BACKOFF_BASE
         self._wake.set()
 
     async def run(self) -> None:
@@ -133,6 +144,8 @@ class RelayConnection:
         from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
         while not self._stopped:
+            # a retry_now() from here on (even during this attempt) skips the next wait
+            self._wake.clear()
             self._on_state("connecting", None, None)
             detail: str | None = None
             try:
@@ -165,11 +178,11 @@ class RelayConnection:
                 delay = self.retry_after + random.uniform(0.0, min(1.0, self.retry_after))
                 self.retry_after = None
             else:
-                delay = backoff_delay(self.attempt)
+                delay = backoff_delay(self.delay)
+                self.delay = delay
             self.attempt += 1
             log.info("relay offline, retrying in %.2f s", delay)
             self._on_state("offline", time.time() + delay, detail)
-            self._wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
 
@@ -202,6 +215,7 @@ class RelayConnection:
             )
             self._online = True
             self.attempt = 0
+            self.delay = BACKOFF_BASE
             log.info("relay online as %s", first.user.id if first.user else "?")
             self._on_state("online", None, None)
             ready = asyncio.ensure_future(self._on_online(first))

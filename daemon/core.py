@@ -153,8 +153,10 @@ class Daemon:
     def notify(self, method: str, params: Any) -> None:
         self._notify(method, params)
 
-    def error(self, code: str, message: str, method: str | None = None) -> None:
-        self.notify(Method.DID_ERROR, ErrorParams(code=code, message=message, method=method))
+    def error(self, code: str, message: str, method: str | None = None,
+              action_id: str | None = None) -> None:
+        self.notify(Method.DID_ERROR,
+                    ErrorParams(code=code, message=message, method=method, id=action_id))
 
     def connection_params(self) -> ConnectionParams:
         return ConnectionParams(

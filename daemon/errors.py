@@ -56,3 +56,11 @@ class AuthFailed(DaemonError):
     """signing up or in did not work."""
 
     code = "auth_failed"
+
+
+class Refused(DaemonError):
+    """refused here, before queueing, because the relay would refuse it; ``code`` is the
+    code the relay would answer with (forbidden, not_author, session_ended)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, code=code)

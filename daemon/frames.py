@@ -8,17 +8,26 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from daemon import permits
 from daemon.protocol import ChatParams, Method
 from daemon.session import Change
 from relay.protocol import (
     Ack,
+    ChatDelete,
+    ChatEdit,
     CloseCode,
+    CommentDelete,
+    CommentEdit,
+    CommentReply,
     Error,
     ErrorCode,
     Event,
     MentionNotice,
     Message,
     PresenceUpdate,
+    ReactionToggle,
+    ThreadCreate,
+    ThreadResolve,
     UserJoined,
     UserLeft,
 )
@@ -127,8 +136,40 @@ class RelayFrames:
         assert d.outbox is not None
         d.outbox.remove(entry.id)
         d.notify_outbox()
-        d.error(err.code, f"{entry.message.TYPE} {entry.id} refused: {err.message}",
-                entry.method)
+        d.error(err.code, f"the relay refused {entry.message.TYPE.replace('_', ' ')}: "
+                f"{err.message}", entry.method, entry.id)
+        self._restore(entry.message)
+
+    def _restore(self, msg: Message) -> None:
+        """A refused action changed nothing: tell the editor the current state of what it
+        aimed at, so an optimistic change shown there rolls back at once."""
+        d = self.d
+        m = d.mirror
+        if m is None or getattr(msg, "session_id", None) != m.session_id:
+            return
+        if isinstance(msg, ThreadCreate):
+            d.notify_threads([], removed=[msg.id])
+            return
+        if isinstance(msg, ChatEdit | ChatDelete):
+            target = msg.message_id
+        elif isinstance(msg, ReactionToggle):
+            target = msg.target_id
+        elif isinstance(msg, CommentEdit | CommentDelete):
+            target = msg.comment_id
+        elif isinstance(msg, CommentReply | ThreadResolve):
+            target = msg.thread_id
+        else:
+            return
+        chat = m.chat.get(target)
+        if chat is not None:
+            d.notify(Method.DID_RECEIVE_CHAT, ChatParams(messages=[chat]))
+            return
+        thread = m.threads.get(target)
+        found = permits.comment_of(m, target) if thread is None else None
+        if found is not None:
+            thread = found[0]
+        if thread is not None:
+            d.notify_threads([thread])
 
     async def _retry(self, msg_id: str, delay: float) -> None:
         await asyncio.sleep(delay)

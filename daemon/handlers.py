@@ -110,7 +110,15 @@ class Handlers:
             Method.VIEWPORT: self.actions.viewport,
             Method.FOCUS: self.actions.focus,
             Method.ACTIVITY: self.actions.activity,
+            Method.RECONNECT: self.reconnect,
         }
+
+    def reconnect(self, p: Empty) -> None:
+        """Offline: try the relay now instead of waiting out the backoff (the window
+        regained focus, or the user ran Reconnect Now)."""
+        conn = self.d.conn
+        if conn is not None:
+            conn.retry_now()
 
     # ----- account -------------------------------------------------------------------
 

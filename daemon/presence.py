@@ -34,6 +34,8 @@ class Presence:
         self._idle: asyncio.Task[None] | None = None
         # told of every change of our own status, manual or automatic
         self.on_status: Callable[[Status], None] | None = None
+        # offers the last local cursor, viewport and focus again (set by daemon.actions)
+        self.replay: Callable[[], None] | None = None
 
     async def _send(self, msg: Message) -> bool:
         conn = self._conn()
@@ -49,11 +51,17 @@ class Presence:
         self.coalescer.put(key, msg, fingerprint)
 
     def resend(self) -> None:
-        """After (re)joining: the relay knows nothing of us, send the status again."""
+        """After (re)joining: the relay knows nothing of us, send our whole presence again
+        (status, then the last local cursor and selections, viewport and focused file), so
+        peers see where we are without us moving."""
+        self.coalescer.cancel()
         self.coalescer.forget()
         sid = self._session_id()
-        if sid is not None:
-            self.put("status", StatusSet(session_id=sid, status=self.status), self.status)
+        if sid is None:
+            return
+        self.put("status", StatusSet(session_id=sid, status=self.status), self.status)
+        if self.replay is not None:
+            self.replay()
 
     def set_status(self, status: Status, *, manual: bool) -> None:
         self.manual = manual and status != "active"

@@ -72,6 +72,7 @@ class Method:
     VIEWPORT = "ensemble/viewport"
     FOCUS = "ensemble/focus"
     ACTIVITY = "ensemble/activity"
+    RECONNECT = "ensemble/reconnect"
 
     # daemon -> editor notifications
     DID_CHANGE_CONNECTION = "ensemble/didChangeConnection"
@@ -410,6 +411,7 @@ class ErrorParams:
     code: str
     message: str
     method: str | None = None
+    id: str | None = None  # the refused durable action (its Queued id): roll it back
 
 
 @dataclass(slots=True, kw_only=True)
@@ -460,6 +462,7 @@ CLIENT_NOTIFICATIONS: dict[str, type] = {
     Method.VIEWPORT: ViewportParams,
     Method.FOCUS: FocusParams,
     Method.ACTIVITY: Empty,
+    Method.RECONNECT: Empty,
 }
 
 SERVER_NOTIFICATIONS: dict[str, type] = {

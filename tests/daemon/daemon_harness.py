@@ -120,10 +120,11 @@ class DaemonClient:
         self.client.protocol.notify(method, params or {})
 
     async def wait_for(self, method: str, pred: Callable[[Any], bool] = lambda p: True,
-                       timeout: float = 30.0) -> Any:
-        """The first (recorded or future) notification of ``method`` matching ``pred``."""
+                       timeout: float = 30.0, after: int = 0) -> Any:
+        """The first (recorded or future) notification of ``method`` matching ``pred``;
+        ``after``: skip the first ``after`` recorded ones (``len(notes[method])`` earlier)."""
         deadline = time.monotonic() + timeout
-        seen = 0
+        seen = after
         while True:
             items = self.notes[method]
             for p in items[seen:]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from daemon.config import load_config
-from daemon.connection import BACKOFF_BASE, backoff_delay
+from daemon.connection import BACKOFF_BASE, BACKOFF_CAP, backoff_delay
 from daemon.errors import InvalidParams
 from daemon.outbox import Outbox, OutboxError
 from daemon.session import SessionMirror
@@ -38,14 +38,19 @@ ALICE = UserRef(id="alice", name="Alice")
 BOB = UserRef(id="bob", name="Bob")
 
 
-def test_backoff_is_full_jitter_capped_and_grows() -> None:
-    """Delays stay in [0.1, min(cap, 0.5 * 2**n)] and their spread grows with attempts."""
-    for attempt in range(12):
-        ceiling = min(30.0, BACKOFF_BASE * 2**attempt)
-        delays = [backoff_delay(attempt, 30.0) for _ in range(200)]
-        assert all(0.1 <= d <= max(ceiling, 0.1) for d in delays)
-    assert max(backoff_delay(10, 30.0) for _ in range(200)) > 10.0
-    assert max(backoff_delay(50, 5.0) for _ in range(200)) <= 5.0
+def test_backoff_is_decorrelated_jitter_capped_at_five_seconds() -> None:
+    """Each wait is uniform in [0.5, 3 * previous], never above the 5 s default cap: a
+    client is back at most 5 s after the relay."""
+    prev = BACKOFF_BASE
+    waits = []
+    for _ in range(2000):
+        d = backoff_delay(prev)
+        assert BACKOFF_BASE <= d <= min(BACKOFF_CAP, 3 * prev) + 1e-9
+        waits.append(d)
+        prev = d
+    assert BACKOFF_CAP == 5.0 and max(waits) > 4.0
+    assert len({round(w, 3) for w in waits}) > 100  # spread, not lock-step
+    assert max(backoff_delay(100.0, 30.0) for _ in range(200)) <= 30.0
 
 
 async def test_coalescer_sends_first_and_latest_and_skips_repeats() -> None:

@@ -15,7 +15,8 @@ const libs = join(ext, 'bundled', 'libs');
 // Dependencies of the daemon at run time (pyproject's pygls and lsprotocol, with theirs).
 const PACKAGES = ['pygls', 'lsprotocol', 'cattrs', 'attrs', 'websockets', 'typing_extensions', 'exceptiongroup'];
 const SKIP_DAEMON = new Set(['gen_ts.py']); // build-time generator, not needed at run time
-const RELAY_FILES = ['__init__.py', 'schema.py', 'protocol.py'];
+// relay/core/permissions.py: the daemon refuses locally what the relay's matrix refuses
+const RELAY_FILES = ['__init__.py', 'schema.py', 'protocol.py', 'core/__init__.py', 'core/permissions.py'];
 
 function python() {
   if (process.env.ENSEMBLE_BUILD_PYTHON) {
@@ -28,7 +29,7 @@ function python() {
 function copyTool() {
   rmSync(tool, { recursive: true, force: true });
   mkdirSync(join(tool, 'daemon'), { recursive: true });
-  mkdirSync(join(tool, 'relay'), { recursive: true });
+  mkdirSync(join(tool, 'relay', 'core'), { recursive: true });
   // The whole daemon package (subpackages included), Python sources only.
   cpSync(join(repo, 'daemon'), join(tool, 'daemon'), {
     recursive: true,

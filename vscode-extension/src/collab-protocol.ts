@@ -10,6 +10,7 @@ export type {
   ConnectionState,
   CreateThreadParams,
   EditParams,
+  ErrorParams,
   ExportParams,
   ExportResult,
   LocalThread,

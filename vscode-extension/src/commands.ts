@@ -7,7 +7,7 @@ import { changeRole, removeParticipant } from './host';
 import { setStatus } from './presence';
 import type { InviteRole } from './protocol';
 import { copyInvite, endSession, joinSession, leaveSession, startSession } from './session';
-import { showActions } from './status';
+import { reconnectNow, showActions } from './status';
 import { whoIsViewing } from './viewers';
 
 /** Every command of package.json contributes.commands, wired to its feature module. */
@@ -23,6 +23,7 @@ export function registerCommands(ctx: Ctx, follow: FollowController): vscode.Dis
     'ensemble.leaveSession': () => leaveSession(ctx),
     'ensemble.endSession': (confirmed?: unknown) => endSession(ctx, confirmed === true),
     'ensemble.showActions': () => showActions(ctx),
+    'ensemble.reconnect': () => reconnectNow(ctx),
     'ensemble.showParticipants': () => vscode.commands.executeCommand('ensemble.participants.focus'),
     'ensemble.follow': (arg?: unknown) => follow.follow(arg),
     'ensemble.stopFollowing': () => follow.stop(),

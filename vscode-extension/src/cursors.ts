@@ -4,6 +4,7 @@ import { showNameTags } from './config';
 import type { Ctx } from './ctx';
 import { drawEach, validPoint } from './guarded';
 import { displayName, escapeMarkdown } from './names';
+import { disconnected } from './status';
 import type { PeerView } from './protocol';
 
 /** Normalizes a URI string so the daemon's and the editor's spellings compare equal. */
@@ -154,7 +155,7 @@ export class CursorRenderer implements vscode.Disposable {
   constructor(private readonly ctx: Ctx) {
     this.subscriptions.push(
       ctx.onDidChangeState((what) => {
-        if (what === 'peers' || what === 'session' || what === 'daemon') {
+        if (what === 'peers' || what === 'session' || what === 'daemon' || what === 'connection') {
           this.sync();
         }
       }),
@@ -174,8 +175,10 @@ export class CursorRenderer implements vscode.Disposable {
   private sync(): void {
     const tags = showNameTags();
     const present = new Map<string, PeerView>();
+    // disconnected from the relay: where peers were is stale, so their cursors are not drawn
+    const live = !disconnected(this.ctx);
     for (const p of this.ctx.state.peers) {
-      if (p.online) {
+      if (p.online && live) {
         present.set(p.user.id, p);
       }
     }

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { ResponseError } from 'vscode-languageclient/node';
+import { humanMessage } from './human';
 
 /** An error the user was already told about (e.g. Python missing); callers stay quiet. */
 export class ReportedError extends Error {
@@ -20,7 +21,7 @@ export function errorCode(err: unknown): string | undefined {
   return undefined;
 }
 
-/** A one-line, user-readable description of an error. */
+/** A one-line description of an error (for the log). */
 export function describeError(err: unknown): string {
   if (err instanceof Error) {
     return err.message;
@@ -28,10 +29,17 @@ export function describeError(err: unknown): string {
   return String(err);
 }
 
+/** What to tell people about an error of `method` (human.ts maps codes to text). */
+export function humanError(err: unknown, method?: string): string {
+  return humanMessage(errorCode(err), method, describeError(err));
+}
+
 /** Shows "Ensemble: <what>: <reason>", unless the user was already told. */
-export function showError(what: string, err: unknown): void {
+export function showError(what: string, err: unknown, method?: string): void {
   if (err instanceof ReportedError) {
     return;
   }
-  void vscode.window.showErrorMessage(`Ensemble: ${what}: ${describeError(err)}`);
+  const code = errorCode(err);
+  const text = code ? humanError(err, method) : describeError(err);
+  void vscode.window.showErrorMessage(code ? `Ensemble: ${text}` : `Ensemble: ${what}: ${text}`);
 }

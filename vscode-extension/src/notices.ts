@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { Ctx } from './ctx';
+import { humanMessage } from './human';
 import { ConnectionParams, ErrorParams, Method, SessionParams } from './protocol';
 
 const ERROR_REPEAT_MS = 10000;
@@ -28,12 +29,13 @@ export function registerNotices(ctx: Ctx): vscode.Disposable {
     }),
     ctx.onNotification<ErrorParams>(Method.DID_ERROR, (p) => {
       const now = Date.now();
-      if (now - (lastShown.get(p.code) ?? 0) < ERROR_REPEAT_MS) {
+      // a refused action of the user's (it has an id) is always told; repeats of others are not
+      if (!p.id && now - (lastShown.get(p.code) ?? 0) < ERROR_REPEAT_MS) {
         return;
       }
       lastShown.set(p.code, now);
-      ctx.log(`daemon error ${p.code}${p.method ? ` in ${p.method}` : ''}: ${p.message}`);
-      void vscode.window.showWarningMessage(`Ensemble: ${p.message}`);
+      ctx.log(`daemon error ${p.code}${p.method ? ` in ${p.method}` : ''}${p.id ? ` (${p.id})` : ''}: ${p.message}`);
+      void vscode.window.showWarningMessage(`Ensemble: ${humanMessage(p.code, p.method, p.message)}`);
     }),
     ctx.onNotification<ConnectionParams>(Method.DID_CHANGE_CONNECTION, (p) => {
       // A token the relay refuses is forgotten so the user is asked to sign in again.

@@ -3,6 +3,7 @@ import { colorId } from './colors';
 import type { Ctx } from './ctx';
 import { displayName } from './names';
 import type { PeerView, Role, Status } from './protocol';
+import { disconnected } from './status';
 
 /** One row of the Participants view; commands get it as their argument. */
 export class ParticipantNode {
@@ -14,6 +15,8 @@ export class ParticipantNode {
     readonly isMe: boolean,
     readonly color: number,
     readonly peer: PeerView | undefined,
+    /** we are disconnected from the relay: what we show of peers is the last we saw */
+    readonly stale = false,
   ) {}
 
   /** "src/app.py:11" (1-based line), "~" when the position is approximate. */
@@ -27,6 +30,10 @@ export class ParticipantNode {
   }
 
   get description(): string {
+    if (this.stale && !this.isMe && this.status !== 'offline') {
+      const seen = [this.role, 'last seen', ...(this.location ? [this.location] : [])];
+      return `${seen.join(' · ')} (disconnected)`;
+    }
     const parts: string[] = [this.role, this.status];
     if (this.isMe) {
       parts.push('you');
@@ -58,6 +65,7 @@ export function participantNodes(ctx: Ctx): ParticipantNode[] {
     return [];
   }
   const me = session.you.user.id;
+  const stale = disconnected(ctx);
   const nodes = new Map<string, ParticipantNode>();
   const peers = new Map(ctx.state.peers.map((p) => [p.user.id, p]));
   nodes.set(me, new ParticipantNode(me, displayName(session.you.user), session.you.role, session.you.status ?? 'active', true, 0, undefined));
@@ -77,6 +85,7 @@ export function participantNodes(ctx: Ctx): ParticipantNode[] {
         false,
         peer?.color ?? 0,
         peer,
+        stale,
       ),
     );
   }
@@ -84,7 +93,7 @@ export function participantNodes(ctx: Ctx): ParticipantNode[] {
     if (!nodes.has(peer.user.id)) {
       nodes.set(
         peer.user.id,
-        new ParticipantNode(peer.user.id, displayName(peer.user), peer.role, peer.online ? peer.status : 'offline', false, peer.color, peer),
+        new ParticipantNode(peer.user.id, displayName(peer.user), peer.role, peer.online ? peer.status : 'offline', false, peer.color, peer, stale),
       );
     }
   }
@@ -104,7 +113,7 @@ export class ParticipantsProvider implements vscode.TreeDataProvider<Participant
     this.subscriptions.push(
       this.view,
       ctx.onDidChangeState((what) => {
-        if (what === 'session' || what === 'peers' || what === 'follow' || what === 'daemon') {
+        if (what === 'session' || what === 'peers' || what === 'follow' || what === 'daemon' || what === 'connection') {
           this.refresh();
         }
       }),
@@ -130,7 +139,7 @@ export class ParticipantsProvider implements vscode.TreeDataProvider<Participant
     const icon = node.isMe ? 'account' : following ? 'eye' : node.status === 'offline' ? 'circle-outline' : 'circle-filled';
     item.iconPath = new vscode.ThemeIcon(icon, node.isMe ? undefined : new vscode.ThemeColor(colorId(node.color)));
     const flags = [node.isMe ? 'me' : 'peer'];
-    if (node.peer?.uri && node.status !== 'offline') {
+    if (node.peer?.uri && node.status !== 'offline' && !node.stale) {
       flags.push('located');
     }
     if (!node.isMe && node.role !== 'host') {

@@ -425,6 +425,8 @@ export interface ErrorParams {
   code: string;
   message: string;
   method?: string | null;
+  /** the refused durable action (its Queued id): roll it back */
+  id?: string | null;
 }
 
 /** Names of every ``ensemble/`` method. */
@@ -462,6 +464,7 @@ export const Method = {
   VIEWPORT: 'ensemble/viewport',
   FOCUS: 'ensemble/focus',
   ACTIVITY: 'ensemble/activity',
+  RECONNECT: 'ensemble/reconnect',
   DID_CHANGE_CONNECTION: 'ensemble/didChangeConnection',
   DID_CHANGE_SESSION: 'ensemble/didChangeSession',
   DID_CHANGE_PEERS: 'ensemble/didChangePeers',
@@ -514,6 +517,7 @@ export interface ClientNotifications {
   'ensemble/viewport': ViewportParams;
   'ensemble/focus': FocusParams;
   'ensemble/activity': Empty;
+  'ensemble/reconnect': Empty;
 }
 
 /** Notifications the daemon sends to the editor. */

@@ -1,5 +1,22 @@
 import * as vscode from 'vscode';
 import type { Ctx } from './ctx';
+import { Method } from './protocol';
+
+/** Not connected to the relay although signed in (offline or retrying). */
+export function disconnected(ctx: Ctx): boolean {
+  const state = ctx.state.connection.state;
+  return ctx.state.daemon === 'running' && (state === 'offline' || state === 'connecting');
+}
+
+/** Ensemble: Reconnect Now. Ends the daemon's backoff wait: it tries the relay at once. */
+export async function reconnectNow(ctx: Ctx): Promise<void> {
+  if (!ctx.signedIn) {
+    void vscode.window.showInformationMessage('Ensemble: sign in first.');
+    return;
+  }
+  await ctx.start();
+  ctx.notify(Method.RECONNECT);
+}
 
 /** Seconds until the daemon's next reconnect attempt, or undefined. */
 function retryIn(ctx: Ctx): number | undefined {
@@ -27,7 +44,16 @@ export class StatusItem implements vscode.Disposable {
   constructor(private readonly ctx: Ctx) {
     this.item.name = 'Ensemble';
     this.item.command = 'ensemble.showActions';
-    this.subscriptions.push(ctx.onDidChangeState(() => this.render()), ctx.tokens.onDidChange(() => this.render()));
+    this.subscriptions.push(
+      ctx.onDidChangeState(() => this.render()),
+      ctx.tokens.onDidChange(() => this.render()),
+      // back at the window after a while (a laptop woke up, a network came back): try now
+      vscode.window.onDidChangeWindowState((w) => {
+        if (w.focused && disconnected(ctx)) {
+          ctx.notify(Method.RECONNECT);
+        }
+      }),
+    );
     this.render();
     this.item.show();
   }
@@ -55,7 +81,7 @@ export class StatusItem implements vscode.Disposable {
       tooltip = `Ensemble: connecting to ${conn.relay_url}`;
     } else if (conn.state === 'offline') {
       text = wait !== undefined ? `$(debug-disconnect) Ensemble: reconnecting in ${wait}s` : '$(debug-disconnect) Ensemble: offline';
-      tooltip = `Ensemble: offline from ${conn.relay_url}${conn.detail ? ` (${conn.detail})` : ''}`;
+      tooltip = `Ensemble: offline from ${conn.relay_url}${conn.detail ? ` (${conn.detail})` : ''}. Click to reconnect now.`;
       warning = true;
     } else if (conn.state === 'signed_out') {
       text = '$(account) Ensemble: Sign In';
@@ -104,6 +130,9 @@ interface Action extends vscode.QuickPickItem {
 export async function showActions(ctx: Ctx): Promise<void> {
   const a = (label: string, command: string, detail?: string): Action => ({ label, command, detail });
   const items: Action[] = [];
+  if (ctx.signedIn && disconnected(ctx)) {
+    items.push(a('$(debug-disconnect) Reconnect Now', 'ensemble.reconnect', 'Try the relay now instead of waiting'));
+  }
   if (!ctx.signedIn) {
     items.push(a('$(sign-in) Sign In', 'ensemble.signIn'), a('$(person-add) Sign Up', 'ensemble.signUp'));
   } else if (!ctx.inSession) {

@@ -84,8 +84,15 @@ window.addEventListener('message', (event) => {
       }
       break;
     }
+    case 'remove':
+      for (const id of msg.ids) {
+        messages.delete(id);
+        const n = document.getElementById('m-' + id);
+        if (n) n.remove();
+      }
+      break;
     case 'error':
-      errorText = 'Could not do that: ' + msg.message;
+      errorText = msg.message;
       renderBanner();
       setTimeout(() => {
         errorText = '';

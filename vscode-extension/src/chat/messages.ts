@@ -59,6 +59,7 @@ export type ToWebview =
   | { type: 'connection'; online: boolean; inSession: boolean; pending: number }
   | { type: 'insert'; text: string }
   | { type: 'reveal'; id: string }
+  | { type: 'remove'; ids: string[] }
   | { type: 'error'; message: string };
 
 export type FromWebview =

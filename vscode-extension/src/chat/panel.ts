@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { Ctx } from '../ctx';
-import { describeError } from '../errors';
+import { describeError, humanError } from '../errors';
+import { humanMessage } from '../human';
 import { Method } from '../protocol';
 import type {
   ChatHistoryParams,
@@ -8,6 +9,7 @@ import type {
   ChatMessage,
   ChatParams,
   EditParams,
+  ErrorParams,
   Queued,
   ReactParams,
   SendChatParams,
@@ -22,6 +24,13 @@ import { UnreadBadge } from './unread';
 import { PALETTE_SIZE } from '../colors';
 
 export const CHAT_VIEW_TYPE = 'ensemble.chat';
+const CHAT_METHODS = new Set<string>([Method.SEND_CHAT, Method.EDIT_CHAT, Method.DELETE_CHAT, Method.REACT]);
+const METHOD_OF: Partial<Record<string, string>> = {
+  send: Method.SEND_CHAT,
+  edit: Method.EDIT_CHAT,
+  delete: Method.DELETE_CHAT,
+  react: Method.REACT,
+};
 const TITLE = 'Ensemble Chat';
 
 function historyPageSize(): number {
@@ -53,6 +62,7 @@ export class ChatController implements vscode.Disposable {
     this.disposables.push(
       this.unread,
       ctx.onNotification<ChatParams>(Method.DID_RECEIVE_CHAT, (p) => this.onChat(p.messages)),
+      ctx.onNotification<ErrorParams>(Method.DID_ERROR, (p) => this.onRefused(p)),
       ctx.onDidChangeState((change) => this.onState(change)),
     );
     this.onState('session');
@@ -143,6 +153,20 @@ export class ChatController implements vscode.Disposable {
     }
     this.postViews('upsert', mine);
     this.noteRead();
+  }
+
+  /**
+   * The relay refused one of our chat actions: a refused send disappears; the daemon sends
+   * the message as it is for a refused edit, delete or reaction (onChat rolls those back).
+   */
+  private onRefused(p: ErrorParams): void {
+    if (!p.id || !p.method || !CHAT_METHODS.has(p.method)) {
+      return;
+    }
+    if (this.store.dropPending(p.id)) {
+      this.post({ type: 'remove', ids: [p.id] });
+    }
+    this.post({ type: 'error', message: humanMessage(p.code, p.method, p.message) });
   }
 
   /** After joining (the first history page is in): what was written while away is unread. */
@@ -243,9 +267,8 @@ export class ChatController implements vscode.Disposable {
     try {
       await this.handle(msg);
     } catch (err) {
-      const text = describeError(err);
-      this.ctx.log(`chat ${msg.type} failed: ${text}`);
-      this.post({ type: 'error', message: text });
+      this.ctx.log(`chat ${msg.type} failed: ${describeError(err)}`);
+      this.post({ type: 'error', message: humanError(err, METHOD_OF[msg.type]) });
     }
   }
 

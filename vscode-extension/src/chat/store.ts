@@ -91,6 +91,17 @@ export class ChatStore {
     return msg;
   }
 
+  /** Forgets a message sent from here that the relay refused; true when it was pending. */
+  dropPending(id: string): boolean {
+    const m = this.byId.get(id);
+    if (!m || !this.isPending(m)) {
+      return false;
+    }
+    this.byId.delete(id);
+    this.pending.delete(id);
+    return true;
+  }
+
   isPending(m: ChatMessage): boolean {
     return this.pending.has(m.id) || !(m.seq > 0);
   }

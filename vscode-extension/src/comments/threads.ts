@@ -1,12 +1,14 @@
 import * as vscode from 'vscode';
 import type { Ctx } from '../ctx';
-import { describeError } from '../errors';
+import { describeError, humanError } from '../errors';
+import { VIEWER_CANNOT_COMMENT } from '../human';
 import { Method } from '../protocol';
 import { shareable } from '../tracking';
 import type {
   Comment,
   CreateThreadParams,
   EditParams,
+  ErrorParams,
   LocalThread,
   Queued,
   ReactParams,
@@ -20,6 +22,7 @@ import type {
 } from '../collab-protocol';
 import { Viewer, mayComment, pinLines, threadContext, visibleComments } from './model';
 import { EnsembleComment, buildComments, threadLabel } from './render';
+import { KEEP_OPEN_MS, refusedCommentAction, reopenWidget } from './rollback';
 
 export { EnsembleComment } from './render';
 
@@ -30,6 +33,8 @@ interface Entry {
   pending: boolean;
   /** replies sent from here, not yet in `local` */
   replies: Comment[];
+  /** resolved from here a moment ago: keep the widget open so Reopen stays in sight */
+  keepOpen?: boolean;
 }
 
 /**
@@ -43,10 +48,13 @@ export class ThreadManager implements vscode.Disposable {
   private readonly editing = new Map<string, string>(); // comment id -> text being edited
   private sessionId: string | null = null;
   private allowed = false;
+  private rangesInSession = false;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(private readonly ctx: Ctx) {
     this.controller = vscode.comments.createCommentController('ensemble', 'Ensemble');
+    // set once and before reactionHandler: VS Code keeps only the controller feature set last
+    // (options or reactions), and reactions must work
     this.controller.options = {
       prompt: 'Add an Ensemble comment…',
       placeHolder: 'Markdown; type @ to mention a participant',
@@ -56,6 +64,7 @@ export class ThreadManager implements vscode.Disposable {
     this.disposables.push(
       this.controller,
       ctx.onNotification<ThreadsChangedParams>(Method.DID_CHANGE_THREADS, (p) => this.onChanged(p)),
+      ctx.onNotification<ErrorParams>(Method.DID_ERROR, (p) => this.onRefused(p)),
       ctx.onDidChangeState((change) => {
         if (change === 'session' || change === 'daemon') {
           this.onSession();
@@ -72,12 +81,17 @@ export class ThreadManager implements vscode.Disposable {
     return { me: s?.you.user.id ?? this.ctx.me, role: s?.you.role };
   }
 
-  /** (Re)installs the commenting range provider; VS Code asks it again when it is set. */
+  /**
+   * (Re)installs the commenting range provider; VS Code asks it again when it is set.
+   * A viewer gets the ranges too, so the gutter "+" is there: adding a comment then says
+   * why viewers do not comment on code (createThread).
+   */
   private setRangeProvider(): void {
     this.allowed = this.ctx.inSession && mayComment(this.viewer());
+    const inSession = this.ctx.inSession;
     this.controller.commentingRangeProvider = {
       provideCommentingRanges: (doc: vscode.TextDocument): vscode.Range[] => {
-        if (!this.allowed || !shareable(doc)) {
+        if (!inSession || !shareable(doc)) {
           return [];
         }
         return [new vscode.Range(0, 0, Math.max(0, doc.lineCount - 1), 0)];
@@ -88,7 +102,8 @@ export class ThreadManager implements vscode.Disposable {
   private onSession(): void {
     const id = this.ctx.state.session?.session.session_id ?? null;
     const allowed = this.ctx.inSession && mayComment(this.viewer());
-    if (allowed !== this.allowed) {
+    if (allowed !== this.allowed || this.ctx.inSession !== this.rangesInSession) {
+      this.rangesInSession = this.ctx.inSession;
       this.setRangeProvider();
     }
     if (id !== this.sessionId) {
@@ -131,6 +146,26 @@ export class ThreadManager implements vscode.Disposable {
     }
   }
 
+  /**
+   * The relay refused one of our comment actions: a refused new thread or reply goes
+   * away; for the rest the daemon sends the thread as it is (onChanged rolls back).
+   */
+  private onRefused(p: ErrorParams): void {
+    const id = refusedCommentAction(p);
+    if (!id) {
+      return; // the toast with humanMessage(code, method) comes from notices.ts
+    }
+    if (this.entries.get(id)?.pending) {
+      this.remove(id);
+    }
+    for (const e of this.entries.values()) {
+      if (e.replies.some((c) => c.id === id)) {
+        e.replies = e.replies.filter((c) => c.id !== id);
+        this.render(e);
+      }
+    }
+  }
+
   private onChanged(p: ThreadsChangedParams): void {
     for (const lt of p.threads) {
       this.upsert(lt);
@@ -154,6 +189,9 @@ export class ThreadManager implements vscode.Disposable {
       const stored = new Set(lt.thread.comments.map((c) => c.id));
       entry.replies = entry.replies.filter((c) => !stored.has(c.id));
       this.render(entry);
+      if (entry.keepOpen) {
+        reopenWidget(entry.thread);
+      }
       return;
     }
     if (!visibleComments(lt.thread).length) {
@@ -222,6 +260,11 @@ export class ThreadManager implements vscode.Disposable {
     if (!text) {
       return;
     }
+    if (!mayComment(this.viewer())) {
+      draft.dispose();
+      void vscode.window.showInformationMessage(`Ensemble: ${VIEWER_CANNOT_COMMENT}`);
+      return;
+    }
     const me = this.viewer().me;
     const r = draft.range ?? new vscode.Range(0, 0, 0, 0);
     const params: CreateThreadParams = {
@@ -236,7 +279,7 @@ export class ThreadManager implements vscode.Disposable {
     try {
       queued = await this.ctx.request<Queued>(Method.CREATE_THREAD, params);
     } catch (err) {
-      void vscode.window.showErrorMessage(`Ensemble: could not add the comment: ${describeError(err)}`);
+      void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, Method.CREATE_THREAD)}`);
       return;
     }
     if (this.entries.has(queued.id) || !me) {
@@ -280,7 +323,7 @@ export class ThreadManager implements vscode.Disposable {
         this.render(e);
       }
     } catch (err) {
-      void vscode.window.showErrorMessage(`Ensemble: could not reply: ${describeError(err)}`);
+      void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, Method.REPLY)}`);
     }
   }
 
@@ -317,7 +360,7 @@ export class ThreadManager implements vscode.Disposable {
       await this.ctx.request<Queued>(Method.EDIT_COMMENT, params);
       this.patchComment(e, comment.id, (c) => ({ ...c, text, edited_at: Date.now() / 1000 }));
     } catch (err) {
-      void vscode.window.showErrorMessage(`Ensemble: could not edit the comment: ${describeError(err)}`);
+      void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, Method.EDIT_COMMENT)}`);
       this.render(e);
     }
   }
@@ -332,7 +375,7 @@ export class ThreadManager implements vscode.Disposable {
       await this.ctx.request<Queued>(Method.DELETE_COMMENT, params);
       this.patchComment(e, comment.id, (c) => ({ ...c, text: '', deleted: true }));
     } catch (err) {
-      void vscode.window.showErrorMessage(`Ensemble: could not delete the comment: ${describeError(err)}`);
+      void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, Method.DELETE_COMMENT)}`);
     }
   }
 
@@ -346,8 +389,19 @@ export class ThreadManager implements vscode.Disposable {
       await this.ctx.request<Queued>(Method.RESOLVE_THREAD, params);
       e.local = { ...e.local, thread: { ...e.local.thread, resolved, resolved_by: this.viewer().me ?? null } };
       this.render(e);
+      if (resolved) {
+        // VS Code collapses a thread once the resolved state reaches it, which hides Reopen
+        // in its title: open it again after that (and when the relay's update arrives)
+        e.keepOpen = true;
+        setTimeout(() => {
+          if (this.entries.get(e.local.thread.id) === e) {
+            reopenWidget(e.thread);
+          }
+          e.keepOpen = false;
+        }, KEEP_OPEN_MS);
+      }
     } catch (err) {
-      void vscode.window.showErrorMessage(`Ensemble: could not ${resolved ? 'resolve' : 'reopen'} the thread: ${describeError(err)}`);
+      void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, Method.RESOLVE_THREAD)}`);
     }
   }
 
@@ -381,7 +435,7 @@ export class ThreadManager implements vscode.Disposable {
       const params: ReactParams = { target_id: comment.id, emoji: reaction.label };
       await this.ctx.request<Queued>(Method.REACT, params);
     } catch (err) {
-      void vscode.window.showErrorMessage(`Ensemble: could not react: ${describeError(err)}`);
+      void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, Method.REACT)}`);
       return;
     }
     if (e && me) {

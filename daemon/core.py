@@ -177,7 +177,8 @@ class Daemon:
         if state != "online":
             self.presence.stop_heartbeat()
             self.joined = None
-        self.notify(Method.DID_CHANGE_CONNECTION, self.connection_params())
+            self.notify(Method.DID_CHANGE_CONNECTION, self.connection_params())
+        # "online" is announced once, by _on_online, when the welcome's user is known
 
     def notify_outbox(self) -> None:
         pending = self.outbox.count() if self.outbox is not None else 0

@@ -45,6 +45,8 @@ from relay.protocol import (
 )
 from relay.store.sqlite import SqliteStore
 
+CLOSE_TIMEOUT = 10.0  # seconds a closing handshake may take before the socket is dropped
+
 log = logging.getLogger("relay.server")
 
 
@@ -93,6 +95,7 @@ class RelayServer:
             write_limit=WRITE_LIMIT,
             create_connection=RelayConnection,
             server_header=f"ensemble-relay/{__version__}",
+            close_timeout=CLOSE_TIMEOUT,
         )
         self.spawn(self.ticker())
 
@@ -298,7 +301,10 @@ class RelayServer:
         self.server.close(close_connections=True, code=CloseCode.SERVICE_RESTART,
                           reason="relay restarting")
         try:
-            await asyncio.wait_for(self.server.wait_closed(), 10)
+            # Longer than the close timeout, after which websockets aborts a connection and
+            # its handler returns: the store closes only after every handler's own writes
+            # (the leave records), never under them.
+            await asyncio.wait_for(self.server.wait_closed(), CLOSE_TIMEOUT + 5)
         except TimeoutError:
             log.warning("connections did not close in time")
         for task in list(self.tasks):

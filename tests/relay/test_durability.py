@@ -9,6 +9,8 @@ from relay.protocol import (
     ChatSend,
     CloseCode,
     Event,
+    EventLogQuery,
+    EventLogResult,
     InviteCreate,
     InviteResult,
     Reconnect,
@@ -98,3 +100,27 @@ async def test_data_survives_a_graceful_restart_on_the_same_port(relay_factory):
     again = await WireClient.connect(relay.url, await sign_in(relay.url, host.user_id))
     state = await again.join(session_id=sid)
     assert [m.id for m in state.chat] == [mid]
+
+
+async def test_graceful_shutdown_with_a_stalled_peer_is_clean(relay_factory):
+    """A member that stopped reading, with megabytes queued toward it, makes the shutdown wait
+    out the close timeout; the relay still records every leave before closing its store,
+    exits 0 and logs no error."""
+    relay = relay_factory("--rate-per-second", "100000", "--rate-burst", "100000")
+    host = await connected(relay.url, "host")
+    sid = (await host.create_session()).session.session_id
+    invite = (await host.request(InviteCreate(session_id=sid), InviteResult)).invite.token
+    stalled = await connected(relay.url, "stalled")
+    await stalled.join(invite=invite)
+    stalled.ws.transport.pause_reading()  # nothing more is read, the close is never answered
+    for _ in range(250):  # about 2.5 MB of events toward it: the relay's buffer stays full
+        await host.request(ChatSend(id=new_id(), session_id=sid, text="x" * 9000), Ack)
+    code = await asyncio.get_running_loop().run_in_executor(None, relay.stop)
+    assert code == 0, relay.log()[-3000:]
+    assert "Traceback" not in relay.log() and "level=error" not in relay.log(), relay.log()
+    stalled.ws.transport.abort()
+    await asyncio.get_running_loop().run_in_executor(None, relay.start)
+    again = await WireClient.connect(relay.url, await sign_in(relay.url, host.user_id))
+    await again.join(session_id=sid)
+    log = await again.request(EventLogQuery(session_id=sid), EventLogResult)
+    assert stalled.user_id in [e.actor for e in log.entries if e.kind == "leave"]

@@ -36,6 +36,7 @@ class RelayProcess:
         self.lines: list[str] = []
         self.exit_codes: list[int] = []  # of every stop() (SIGTERM); kill() adds none
         self.checked = 0  # lines already held to a test (the shared relay's windows)
+        self._killed = False  # the current process was ended by kill()
         self._listening = threading.Event()
         self._reader: threading.Thread | None = None
 
@@ -47,6 +48,7 @@ class RelayProcess:
         cmd = [sys.executable, "-m", "relay", "--host", "127.0.0.1", "--port", str(port),
                "--data-dir", str(self.data_dir), "--dev", *TEST_ARGS, *self.args]
         self._listening.clear()
+        self._killed = False
         self.proc = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, text=True, bufsize=1,
@@ -86,10 +88,12 @@ class RelayProcess:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self, timeout: float = 15.0) -> int:
+    def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM (graceful shutdown) and wait; returns the exit code."""
         if self.proc is None:
             return 0
+        if self.proc.poll() is not None and self._killed:
+            return self.proc.returncode  # a kill() the test asked for: not a stop
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
@@ -106,6 +110,7 @@ class RelayProcess:
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs."""
         if self.proc is not None and self.proc.poll() is None:
+            self._killed = True
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
         self._join()

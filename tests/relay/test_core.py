@@ -245,13 +245,17 @@ async def test_busy_relay_spaces_flushes_so_peers_share_a_frame(h):
     assert fanout.spacing == 0.2
     h.core.ephemeral(h.clients["bob"], decode_client(json.dumps(_cursor(sid, 0))))
     fanout.flush()  # a flush just happened: the next one is due 0.2 s from now
+    flushed = time.monotonic()
     h.wire("ann").frames.clear()
     h.core.ephemeral(h.clients["bob"], decode_client(json.dumps(_cursor(sid, 1))))
     for _ in range(5):
         await asyncio.sleep(0)
     assert not h.wire("ann").of("presence")  # held back, not sent on the next turn
     h.core.ephemeral(h.clients["cat"], decode_client(json.dumps(_cursor(sid, 2))))
-    (frame,) = await _presence_frames(h.wire("ann"), 1)
+    # The first frame after the flush holds both (bob's was not sent alone, early or late)
+    # and comes no sooner than the spacing: waiting for it is the whole window, not a pause.
+    (frame,) = await _presence_frames(h.wire("ann"), 1, timeout=5.0)
+    assert time.monotonic() - flushed >= 0.2 - 0.005
     assert {p["user_id"] for p in frame["peers"]} == {"bob", "cat"}
     assert [p["cursor"]["selections"][0]["active"]["line"] for p in frame["peers"]
             if p["user_id"] == "bob"] == [1]

@@ -11,7 +11,6 @@ from relay.protocol import InviteCreate, InviteResult
 from tests.helpers import TIMEOUT, connected, metric, sign_up, unique_name
 
 
-
 def _selection(line: int, width: int) -> dict[str, object]:
     return {"anchor": {"line": line, "character": 0}, "active": {"line": line, "character": width}}
 

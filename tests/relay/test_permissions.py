@@ -26,6 +26,8 @@ from relay.protocol import (
     RoleSet,
     SessionEnd,
     SessionJoin,
+    SyncRequest,
+    SyncResult,
     ThreadCreate,
     ThreadResolve,
     UserLeft,
@@ -71,9 +73,28 @@ async def test_viewer_cannot_create_reply_resolve_or_edit_code_comments(trio):
         ThreadResolve(id=new_id(), session_id=trio.sid, thread_id=tid, resolved=True),
         CommentEdit(id=new_id(), session_id=trio.sid, comment_id=tid, text="no"),
     ]
+    before = (await trio.host.request(SyncRequest(session_id=trio.sid, after_seq=0),
+                                      SyncResult)).last_seq
+    for c in (trio.host, trio.editor, trio.viewer):
+        await c.barrier()
+        c.take(Event)
     for msg in cases:
         err = await trio.viewer.error(msg)
         assert err.code == ErrorCode.FORBIDDEN and err.id == msg.id, err
+    # Nothing was broadcast: a marker sent after the refusals is everyone's next event ...
+    marker = new_id()
+    await trio.host.request(ChatSend(id=marker, session_id=trio.sid, text="marker"), Ack)
+    for c in (trio.host, trio.editor, trio.viewer):
+        ev = await c.expect(Event)
+        assert ev.id == marker, (c.user_id, ev)
+    # ... and nothing was stored: the marker is the only event since, the thread unchanged.
+    res = await trio.host.request(SyncRequest(session_id=trio.sid, after_seq=before),
+                                  SyncResult)
+    assert [e.id for e in res.events] == [marker]
+    state = await trio.host.join(session_id=trio.sid)
+    (thread,) = state.threads
+    assert thread.id == tid and not thread.resolved
+    assert [(c.id, c.text) for c in thread.comments] == [(tid, "look")]
 
 
 async def test_viewer_chats_and_reacts(trio):

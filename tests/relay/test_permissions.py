@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from relay.protocol import (
     Ack,
     Anchor,
@@ -196,3 +198,21 @@ async def test_removed_participant_is_closed_at_once_and_cannot_rejoin_with_old_
 async def test_remove_unknown_participant_is_not_found(trio):
     err = await trio.host.error(ParticipantRemove(session_id=trio.sid, user_id="nobody"))
     assert err.code == ErrorCode.NOT_FOUND
+
+
+async def test_removed_user_with_two_windows_has_both_closed_at_once(relay):
+    """Both of bob's windows are closed with 4xxx removed; the host hears one user_left."""
+    host = await connected(relay.url, "host")
+    sid = (await host.create_session()).session.session_id
+    invite = (await host.request(InviteCreate(session_id=sid), InviteResult)).invite.token
+    bob1 = await connected(relay.url, "bob")
+    await bob1.join(invite=invite)
+    bob2 = await WireClient.connect(relay.url, await sign_in(relay.url, bob1.user_id))
+    await bob2.join(session_id=sid)
+    await host.request(ParticipantRemove(session_id=sid, user_id=bob1.user_id), Ok)
+    codes = await asyncio.gather(bob1.wait_closed(5), bob2.wait_closed(5))
+    assert codes == [CloseCode.REMOVED, CloseCode.REMOVED]
+    left = await host.expect(UserLeft)
+    assert (left.user_id, left.reason) == (bob1.user_id, "removed")
+    await host.barrier()
+    assert host.take(UserLeft) == []

@@ -161,6 +161,15 @@ class CodeServer:
                 )
         return "\n".join(out)
 
+    def ensemble_output(self) -> list[str]:
+        """The lines of the Ensemble output channel: the extension's log and, through the
+        language client, its daemons' stderr."""
+        lines: list[str] = []
+        for p in sorted((self.user_data_dir / "logs").rglob("*.log")):
+            if "Ensemble" in p.name:
+                lines += p.read_text(errors="replace").splitlines()
+        return lines
+
     def installed_extensions(self) -> list[str]:
         res = subprocess.run(
             [str(CODE_SERVER), "--list-extensions", "--show-versions", *self._dirs()],

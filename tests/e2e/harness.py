@@ -23,7 +23,7 @@ from typing import Any
 
 import psutil
 
-from tests.ci import need
+from tests.ci import IN_CI, need  # noqa: F401  (IN_CI is re-exported)
 from tests.e2e.vscode import Workbench
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -2,15 +2,17 @@
 
 Starts the real relay pinned to one core (``taskset -c 0``), pins itself to the
 other, signs up R*C users, creates R sessions with C participants each, then
-every client sends cursor updates at H Hz for warmup + duration seconds through
-its own WebSocket connection. Every cursor carries its send time in ``sent_at``
-(one monotonic clock: this process's ``perf_counter`` shifted once onto UNIX
-seconds) and a counter in the caret's line, so each receiver knows how late
-every peer update is and whether it ends on each peer's latest cursor.
+forks the generator's worker processes (bench/load_loop.py), and every client
+sends cursor updates at H Hz for warmup + duration seconds through its own
+WebSocket connection. Every cursor carries its send time in ``sent_at`` (one
+monotonic clock for every worker: ``perf_counter`` shifted once onto UNIX seconds
+before the fork) and a counter in the caret's line, so each receiver knows how
+late every peer update is and whether it ends on each peer's latest cursor. By
+default one run measures even send slots, then random ones.
 bench/README.md says what each printed figure means.
 
-    python bench/cursor_load.py                      # 10 x 10 x 20 Hz
-    python bench/cursor_load.py --sessions 60        # the target: 600 clients
+    python bench/cursor_load.py                      # 10 x 10 x 20 Hz, even then random
+    python bench/cursor_load.py --sessions 40 --phases even --gen-cores 1-3
     python bench/cursor_load.py --sweep 10,60,90,120 --json
 """
 
@@ -22,7 +24,6 @@ import os
 import random
 import re
 import resource
-import select
 import subprocess
 import sys
 import time
@@ -33,7 +34,9 @@ from typing import Any
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import load_loop
 from lean_ws import WsConn, WsError
+from load_loop import Schedule
 from participant import Client, Stats, clock
 from relay_proc import BenchError, Relay, peak_rss_mb, profile_top, start_profiler
 from report import summarize, sweep_table, table
@@ -55,7 +58,10 @@ class Config:
     relay_core: int | None = 0
     nice: int = 0
     rt: bool = False
-    gen_core: int | None = 1
+    gen_core: int | None = 1  # the first generator core (the setup process's)
+    gen_cores: list[int] | None = None  # every generator core; None: no pinning
+    procs: int = 0  # generator worker processes; 0: one per generator core
+    presence: int = 2  # presence encoding the clients ask for in hello
     relay_args: list[str] = field(default_factory=list)
     relay_url: str | None = None
     relay_pid: int | None = None
@@ -63,7 +69,7 @@ class Config:
     heartbeat: float = 0.0
     profile: str | None = None
     profile_rate: int = 250
-    phases: str = "random"
+    phases: str = "even"
     seed: int = 1
 
 
@@ -71,8 +77,9 @@ def chunks(items: list[Any], n: int) -> list[list[Any]]:
     return [items[i:i + n] for i in range(0, len(items), n)]
 
 
-def hello(c: Client) -> str:
-    return c.send({"type": "hello", "protocol": PROTOCOL_VERSION, "client": "cursor_load"})
+def hello(c: Client, presence: int = 1) -> str:
+    return c.send({"type": "hello", "protocol": PROTOCOL_VERSION, "client": "cursor_load",
+                   "presence": presence})
 
 
 def setup(cfg: Config, relay: Relay, st: Stats, log: Any) -> list[list[Client]]:
@@ -102,7 +109,7 @@ def setup(cfg: Config, relay: Relay, st: Stats, log: Any) -> list[list[Client]]:
         rids = []
         for c in group:
             c.conn.connect(relay.host, relay.port, "/ws", {"Authorization": f"Bearer {c.token}"})
-            rids.append(hello(c))
+            rids.append(hello(c, cfg.presence))
         for c, h in zip(group, rids, strict=True):
             c.reply(h)
     log(f"opened {n} connections in {time.monotonic() - t:.1f}s")
@@ -134,27 +141,8 @@ def snapshot(rproc: psutil.Process | None) -> dict[str, Any]:
     return {
         "wall": clock(),
         "relay_cpu": rproc.cpu_times() if rproc else None,
-        "gen_cpu": resource.getrusage(resource.RUSAGE_SELF),
         "cores": psutil.cpu_times(percpu=True),
     }
-
-
-def convergence(sessions: list[list[Client]]) -> tuple[int, int, int, int]:
-    """(receivers converged, receivers, peer cursors converged, peer cursors)."""
-    rc = rn = pc = pn = 0
-    for members in sessions:
-        for m in members:
-            last = m.last
-            ok = True
-            for p in m.peers:
-                pn += 1
-                if last.get(p.uid_b) == p.line:
-                    pc += 1
-                else:
-                    ok = False
-            rn += 1
-            rc += ok
-    return rc, rn, pc, pn
 
 
 def run_load(cfg: Config, st: Stats, sessions: list[list[Client]], rproc: psutil.Process | None,
@@ -167,99 +155,33 @@ def run_load(cfg: Config, st: Stats, sessions: list[list[Client]], rproc: psutil
     order = [sessions[r][i] for i in range(cfg.clients) for r in range(cfg.sessions)]
     if cfg.phases == "random":
         random.Random(cfg.seed).shuffle(order)
-    ep = select.epoll()
-    conns: dict[int, WsConn] = {}
-    IN, OUT = select.EPOLLIN, select.EPOLLOUT
-
-    def want_write(conn: WsConn, on: bool) -> None:
-        if conn.sock is not None:
-            ep.modify(conn.sock.fileno(), IN | OUT if on else IN)
-
-    for c in order:
-        c.drain_inbox()
-        c.conn.set_nonblocking()
-        c.conn.want_write = want_write
-        assert c.conn.sock is not None
-        conns[c.conn.sock.fileno()] = c.conn
-        ep.register(c.conn.sock.fileno(), IN)
     n = len(order)
-    interval = 1.0 / cfg.hz / n
-    hb_every = int(cfg.heartbeat * cfg.hz * n) if cfg.heartbeat > 0 else 0
-    heartbeat = b'{"type":"heartbeat"}'
-    lag_append = st.send_lag.append
-    t0 = clock() + 0.1
-    st.ws = ws = t0 + cfg.warmup
-    st.we = we = ws + cfg.duration
-    settle_end = we + cfg.settle
-    begin: dict[str, Any] | None = None
-    end: dict[str, Any] | None = None
-    profiler: subprocess.Popen[bytes] | None = None
-    frames_win = updates_win = 0
-    conv = (0, 1, 0, 1)
-    next_check = we
-    closed = 0
-    k = 0
-    poll = ep.poll
+    t0 = clock() + 0.3  # the workers start meanwhile
+    ws = t0 + cfg.warmup
+    we = ws + cfg.duration
+    sched = Schedule(t0=t0, interval=1.0 / cfg.hz / n, n=n, ws=ws, we=we,
+                     settle_end=we + cfg.settle, heartbeat=cfg.heartbeat)
+    st.ws, st.we = ws, we
+    profiler: list[subprocess.Popen[bytes]] = []
 
-    def send_due(now: float) -> float:
-        """Send every cursor due by ``now``; return when the next one is due."""
-        nonlocal k
-        due = t0 + k * interval
-        while due <= now and due < we:
-            t = clock()
-            order[k % n].send_cursor(t)
-            if ws <= t < we:
-                st.sent += 1
-                lag_append(t - due)
-            k += 1
-            if hb_every and k % hb_every == 0:
-                for h in order:
-                    h.conn.send_text(heartbeat)
-            due = t0 + k * interval
-        return due
+    def at_start() -> dict[str, Any]:
+        snap = snapshot(rproc)
+        if cfg.profile and relay_pid:
+            profiler.append(start_profiler(relay_pid, cfg.profile, cfg.profile_rate,
+                                           cfg.duration, cfg.gen_core))
+        return snap
 
-    while True:
-        now = clock()
-        sending = end is None
-        if sending:
-            due = send_due(now)
-            if begin is None and now >= ws:
-                begin = snapshot(rproc)
-                if cfg.profile and relay_pid:
-                    profiler = start_profiler(relay_pid, cfg.profile, cfg.profile_rate,
-                                              cfg.duration, cfg.gen_core)
-            if due >= we:
-                end = snapshot(rproc)
-                frames_win, updates_win = st.presence_frames_win, st.peer_updates_win
-                sending = False
-            timeout = max(0.0, min(due, we) - clock())
-        else:
-            if now >= next_check:
-                conv = convergence(sessions)
-                if conv[0] == conv[1] or now >= settle_end:
-                    break
-                next_check = now + 0.01
-            timeout = max(0.0, next_check - now)
-        for handled, (fd, ev) in enumerate(poll(timeout), 1):
-            conn = conns[fd]
-            if ev & OUT:
-                conn.flush()
-            if ev & ~OUT and not conn.read(clock()):
-                ep.unregister(fd)
-                closed += 1
-            if sending and not handled & 31:
-                send_due(clock())  # keep to the schedule while reading a long batch
-    settle_time = clock() - we
-    if profiler is not None:
+    procs = cfg.procs or max(1, len(cfg.gen_cores or [0]))
+    out = load_loop.run(order, sched, procs, cfg.gen_cores, at_start, lambda: snapshot(rproc))
+    for p in profiler:
         try:
-            profiler.wait(60)
+            p.wait(60)
         except subprocess.TimeoutExpired:
-            profiler.kill()
-    ep.close()
-    assert begin is not None and end is not None
-    return {"begin": begin, "end": end, "conv": conv, "settle": settle_time,
-            "frames_win": frames_win, "updates_win": updates_win, "closed": closed,
-            "sent_total": k}
+            p.kill()
+    run = load_loop.merge(st, out["workers"])
+    run.update(begin=out["begin"], end=out["end"], settle=out["settle"],
+               sent_total=sched.sends(), procs=len(out["workers"]))
+    return run
 
 
 _SAMPLE = json.dumps({"type": "presence", "session_id": "s" * 32, "peers": [{
@@ -335,7 +257,16 @@ def parse_args(argv: list[str] | None) -> tuple[Config, argparse.Namespace]:
                     help="runs of each load (a fresh relay each time)")
     ap.add_argument("--json", action="store_true", help="print JSON on stdout instead of tables")
     ap.add_argument("--relay-core", type=int, default=0, help="core the relay is pinned to")
-    ap.add_argument("--gen-core", type=int, default=1, help="core the generator is pinned to")
+    ap.add_argument("--gen-core", type=int, default=1,
+                    help="core the generator is pinned to (with --gen-cores: its setup)")
+    ap.add_argument("--gen-cores", default=None,
+                    help="cores of the generator's worker processes, e.g. 1-7 or 1,2,3 "
+                         "(default: --gen-core)")
+    ap.add_argument("--procs", type=int, default=0,
+                    help="generator worker processes (default: one per generator core)")
+    ap.add_argument("--presence", type=int, choices=(1, 2), default=2,
+                    help="presence encoding the clients ask for: 2 compact (as the daemon "
+                         "does), 1 the named form (clients from before encoding 2)")
     ap.add_argument("--no-pin", action="store_true", help="pin neither process")
     ap.add_argument("--rt", action="store_true",
                     help="run the relay and the generator as real-time (SCHED_RR 1) tasks, ahead "
@@ -356,9 +287,10 @@ def parse_args(argv: list[str] | None) -> tuple[Config, argparse.Namespace]:
     ap.add_argument("--profile", default=None,
                     help="record the relay with py-spy during the window into this raw file")
     ap.add_argument("--profile-rate", type=int, default=250, help="py-spy samples per second")
-    ap.add_argument("--phases", choices=("random", "even"), default="random",
-                    help="send slots of the clients in the period: random (independent "
-                         "editors) or even (a session's clients exactly 1/(H*C) s apart)")
+    ap.add_argument("--phases", choices=("both", "even", "random"), default="both",
+                    help="send slots of the clients in the period: even (a session's clients "
+                         "exactly 1/(H*C) s apart), random (drawn per client, as independent "
+                         "editors; kinder to a batching relay), or both, one after the other")
     ap.add_argument("--seed", type=int, default=1, help="seed of the random send slots")
     ap.add_argument("--strict", action="store_true", help="exit 2 when a run fails the target")
     a = ap.parse_args(argv)
@@ -367,12 +299,22 @@ def parse_args(argv: list[str] | None) -> tuple[Config, argparse.Namespace]:
         warmup=a.warmup, settle=a.settle,
         relay_core=None if a.no_pin else a.relay_core, nice=a.nice, rt=a.rt,
         gen_core=None if a.no_pin else a.gen_core,
+        gen_cores=None if a.no_pin else _cores(a.gen_cores) if a.gen_cores else [a.gen_core],
+        procs=a.procs, presence=a.presence,
         relay_args=[*DEFAULT_RELAY_ARGS, *a.relay_arg],
         relay_url=a.relay_url, relay_pid=a.relay_pid, batch=a.batch,
         heartbeat=a.heartbeat, profile=a.profile, profile_rate=a.profile_rate,
         phases=a.phases, seed=a.seed,
     )
     return cfg, a
+
+
+def _cores(spec: str) -> list[int]:
+    out: list[int] = []
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        out += range(int(lo), int(hi or lo) + 1)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -408,10 +350,11 @@ def main(argv: list[str] | None = None) -> int:
 
     counts = [int(x) for x in a.sweep.split(",")] if a.sweep else [cfg.sessions]
     counts = [r for r in counts for _ in range(max(1, a.repeat))]
+    phases = ["even", "random"] if cfg.phases == "both" else [cfg.phases]
     results = []
-    for r in counts:
+    for r, phase in [(r, ph) for r in counts for ph in phases]:
         try:
-            res = run_once(replace(cfg, sessions=r), log)
+            res = run_once(replace(cfg, sessions=r, phases=phase), log)
         except (BenchError, WsError, OSError) as exc:
             log(f"run with {r} sessions failed: {exc}")
             return 1

@@ -60,7 +60,8 @@ async def main(args: argparse.Namespace) -> None:
     ws.mkdir()
     (ws / "big.py").write_text("".join(FILE_LINES))
     # generous frame rate limits: the peer writes the 1,000 threads in bulk
-    relay = RelayProcess(tmp / "relay", ("--rate-per-second", "2000", "--rate-burst", "4000"))
+    relay = RelayProcess(tmp / "relay", ("--rate-per-second", "2000", "--rate-burst", "4000",
+                                         "--user-writes-per-minute", "100000"))
     relay.start()
     try:
         await run(args, relay, tmp, ws)

@@ -37,21 +37,23 @@ def summarize(cfg: Any, st: Stats, run: dict[str, Any]) -> dict[str, Any]:
     if begin["relay_cpu"] is not None:
         a, b = begin["relay_cpu"], end["relay_cpu"]
         rcpu = ((b.user - a.user) + (b.system - a.system)) / wall
-    ga, gb = begin["gen_cpu"], end["gen_cpu"]
-    gcpu = ((gb.ru_utime - ga.ru_utime) + (gb.ru_stime - ga.ru_stime)) / wall
+    gen = run["gen_cpu_s"]  # CPU seconds of each generator worker in the window
+    gcpu = sum(gen) / wall
+    gmax = max(gen, default=0.0) / wall
     lag_p99 = percentile(lag, 0.99)
-    saturated = gcpu > 0.9
+    saturated = gmax > 0.9
     late = lag_p99 is not None and lag_p99 > 0.005
     p99 = percentile(lat, 0.99)
     converged = conv[0] == conv[1]
-    frames, updates = run["frames_win"], run["updates_win"]
+    frames, updates, size = run["frames_win"], run["updates_win"], run["bytes_win"]
     return {
         "config": {
             "sessions": cfg.sessions, "clients_per_session": cfg.clients, "hz": cfg.hz,
             "clients": cfg.sessions * cfg.clients, "duration_s": cfg.duration,
             "warmup_s": cfg.warmup, "relay_core": cfg.relay_core, "gen_core": cfg.gen_core,
             "nice": cfg.nice, "realtime": cfg.rt, "phases": cfg.phases, "seed": cfg.seed,
-            "relay_args": cfg.relay_args,
+            "relay_args": cfg.relay_args, "presence_encoding": cfg.presence,
+            "generator_procs": run["procs"], "generator_cores": cfg.gen_cores,
         },
         "sent": st.sent,
         "expected_deliveries": expected,
@@ -72,10 +74,14 @@ def summarize(cfg: Any, st: Stats, run: dict[str, Any]) -> dict[str, Any]:
             "out_peer_updates_per_s": round(updates / wall, 1),
             "out_frames_per_s": round(frames / wall, 1),
             "peers_per_frame": round(updates / frames, 2) if frames else None,
+            "out_bytes_per_s": round(size / wall, 1),
+            "bytes_per_frame": round(size / frames, 1) if frames else None,
+            "bytes_per_peer_entry": round(size / updates, 1) if updates else None,
         },
         "relay": {"cpu_pct": None if rcpu is None else round(100 * rcpu, 1)},
         "generator": {
-            "cpu_pct": round(100 * gcpu, 1), "send_lag_p99_ms": ms(lag_p99),
+            "cpu_pct": round(100 * gcpu, 1), "busiest_proc_cpu_pct": round(100 * gmax, 1),
+            "procs": run["procs"], "send_lag_p99_ms": ms(lag_p99),
             "send_lag_max_ms": ms(lag[-1] if lag else None), "saturated": saturated,
             "late": late,
             "slow_path_frames": st.slow_frames,
@@ -108,7 +114,7 @@ def table(r: dict[str, Any]) -> str:
     rows = [
         ("load", f"{c['sessions']} sessions x {c['clients_per_session']} clients x "
                  f"{c['hz']:g} Hz = {c['clients']} clients, {c['duration_s']:g}s measured, "
-                 f"{c['phases']} send slots"
+                 f"{c['phases']} send slots, presence encoding {c['presence_encoding']}"
                  + (f", nice {c['nice']}" if c.get("nice") else "")
                  + (", real-time scheduling" if c.get("realtime") else "")),
         ("sent (cursor updates)", fmt(r["sent"])),
@@ -127,9 +133,14 @@ def table(r: dict[str, Any]) -> str:
         ("peer updates/s out", fmt(rates["out_peer_updates_per_s"])),
         ("frames/s out", f"{fmt(rates['out_frames_per_s'])} "
                          f"({fmt(rates['peers_per_frame'])} peers per frame)"),
+        ("bytes per frame / per peer entry",
+         f"{fmt(rates['bytes_per_frame'])} / {fmt(rates['bytes_per_peer_entry'])} "
+         f"(WebSocket payload; {fmt(rates['out_bytes_per_s'] / 1e6)} MB/s out)"),
         ("relay CPU", fmt(rel["cpu_pct"], " % of one core")),
         ("relay peak RSS", fmt(rel.get("peak_rss_mb"), " MB")),
-        ("generator CPU", fmt(gen["cpu_pct"], " % of one core")
+        ("generator CPU", fmt(gen["cpu_pct"], " % of one core") + f" in {gen['procs']} "
+         f"process{'es' if gen['procs'] != 1 else ''} "
+         f"(busiest {fmt(gen['busiest_proc_cpu_pct'])} %)"
          + ("  SATURATED: latency figures are upper bounds" if gen["saturated"] else
             "  LATE (descheduled by other work?): latency figures are upper bounds"
             if gen.get("late") else "")),
@@ -154,33 +165,38 @@ def table(r: dict[str, Any]) -> str:
 
 
 def sweep_table(results: list[dict[str, Any]]) -> str:
-    lines = [f"{'sessions':>8} {'clients':>7} {'hz':>4} {'p50 ms':>8} {'p99 ms':>8} "
-             f"{'max ms':>8} {'loss %':>7} {'converged':>9} {'relay %':>8} {'gen %':>6}  verdict"]
+    lines = [f"{'slots':>6} {'sessions':>8} {'clients':>7} {'hz':>4} {'p50 ms':>8} {'p99 ms':>8} "
+             f"{'max ms':>8} {'loss %':>7} {'converged':>9} {'relay %':>8} {'gen %':>6} "
+             f"{'B/entry':>7}  verdict"]
     for r in results:
         c, lat, cv = r["config"], r["latency_ms"], r["convergence"]
         gen = r["generator"]
         sat = (" (generator saturated)" if gen["saturated"] else
                " (generator late)" if gen.get("late") else "")
         lines.append(
-            f"{c['sessions']:>8} {c['clients']:>7} {c['hz']:>4g} {fmt(lat['p50']):>8} "
+            f"{c['phases']:>6} {c['sessions']:>8} {c['clients']:>7} {c['hz']:>4g} "
+            f"{fmt(lat['p50']):>8} "
             f"{fmt(lat['p99']):>8} {fmt(lat['max']):>8} {fmt(r['loss_pct']):>7} "
             f"{cv['receivers_converged']:>4}/{cv['receivers']:<4} "
-            f"{fmt(r['relay']['cpu_pct']):>8} {fmt(r['generator']['cpu_pct']):>6}  "
+            f"{fmt(r['relay']['cpu_pct']):>8} {fmt(r['generator']['cpu_pct']):>6} "
+            f"{fmt(r['rates']['bytes_per_peer_entry']):>7}  "
             f"{'PASS' if r['pass'] else 'FAIL'}{sat}")
-    runs: dict[int, list[bool]] = {}
-    for r in results:
-        runs.setdefault(r["config"]["clients"], []).append(r["pass"])
-    every = [n for n, ok in runs.items() if all(ok)]
-    some = [n for n, ok in runs.items() if any(ok)]
-    per = results[0]["config"]
-    if not some:
-        lines.append("no load held p99 < 10 ms with every client converged")
-    for label, held in (("in every run", every), ("in some run", some)):
-        if held and (label == "in every run" or max(some) != max(every or [0])):
-            n = max(held)
-            lines.append(f"largest load held with p99 < 10 ms {label}: "
-                         f"{n // per['clients_per_session']} x {per['clients_per_session']} x "
-                         f"{per['hz']:g} Hz ({n} clients)")
+    for phase in dict.fromkeys(r["config"]["phases"] for r in results):
+        runs: dict[int, list[bool]] = {}
+        for r in results:
+            if r["config"]["phases"] == phase:
+                runs.setdefault(r["config"]["clients"], []).append(r["pass"])
+        every = [n for n, ok in runs.items() if all(ok)]
+        some = [n for n, ok in runs.items() if any(ok)]
+        per = results[0]["config"]
+        if not some:
+            lines.append(f"{phase} slots: no load held p99 < 10 ms with every client converged")
+        for label, held in (("in every run", every), ("in some run", some)):
+            if held and (label == "in every run" or max(some) != max(every or [0])):
+                n = max(held)
+                lines.append(f"{phase} slots: largest load held with p99 < 10 ms {label}: "
+                             f"{n // per['clients_per_session']} x "
+                             f"{per['clients_per_session']} x {per['hz']:g} Hz ({n} clients)")
     return "\n".join(lines)
 
 

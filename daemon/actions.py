@@ -12,7 +12,6 @@ from typing import Any
 
 from daemon import anchors
 from daemon.core import Daemon
-from daemon.documents import content_hash
 from daemon.errors import DaemonError, InvalidParams
 from daemon.protocol import (
     ChatHistoryParams,
@@ -32,6 +31,7 @@ from daemon.protocol import (
     ResolveThreadParams,
     SendChatParams,
     TargetParams,
+    ThreadIdParams,
     ThreadsParams,
     ThreadsResult,
     ViewportParams,
@@ -49,6 +49,7 @@ from relay.protocol import (
     HistoryPage,
     ReactionToggle,
     ThreadCreate,
+    ThreadDelete,
     ThreadResolve,
     ViewportUpdate,
 )
@@ -158,6 +159,12 @@ class Actions:
                             resolved=p.resolved)
         return self._queue(msg, Method.RESOLVE_THREAD)
 
+    async def delete_thread(self, p: ThreadIdParams) -> Queued:
+        """Host only: the relay refuses others (``forbidden``, as ``didError``)."""
+        m = self.d.require_session()
+        msg = ThreadDelete(id=self.d.new_id(), session_id=m.session_id, thread_id=p.thread_id)
+        return self._queue(msg, Method.DELETE_THREAD)
+
     async def threads(self, p: ThreadsParams) -> ThreadsResult:
         d = self.d
         m = d.require_session()
@@ -192,12 +199,7 @@ class Actions:
             self.focus(FocusParams(uri=None))
             return
         sels = d.files.selections_to_wire(p.uri, p.selections)
-        doc = d.files.store.get(p.uri)
-        if doc is not None:
-            digest: str | None = doc.content_hash
-        else:
-            lines = d.files.lines(p.uri)
-            digest = content_hash(lines) if lines is not None else None
+        digest = d.files.store.hash_of(p.uri)
         msg = CursorUpdate(session_id=m.session_id, path=path, selections=sels,
                            sent_at=time.time(), content_hash=digest)
         fingerprint = json.dumps([path, [[s.anchor.line, s.anchor.character, s.active.line,

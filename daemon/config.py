@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +43,31 @@ class Config:
     away_after: float = 900.0
     cursor_rate: float = 20.0
     log_level: str = "info"
+    ignore: list[str] = field(default_factory=list)
+    peer_diagnostics: bool | None = None
+    # one line per initializationOptions key the daemon does not know
+    warnings: list[str] = field(default_factory=list)
+
+
+def known_options() -> list[str]:
+    return [f.name for f in dataclasses.fields(InitializationOptions)]
+
+
+def unknown_options(raw: Any) -> list[str]:
+    """A warning for each key of ``raw`` that is no option, naming the closest known one."""
+    if not isinstance(raw, dict):
+        return []
+    known = known_options()
+    out: list[str] = []
+    for key in raw:
+        if key in known:
+            continue
+        name = str(key)
+        snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower().replace("-", "_")
+        close = difflib.get_close_matches(snake, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        out.append(f"initializationOptions: unknown option {name!r} is ignored{hint}")
+    return out
 
 
 def load_config(raw: Any, workspace_folders: list[str]) -> Config:
@@ -65,4 +93,7 @@ def load_config(raw: Any, workspace_folders: list[str]) -> Config:
         away_after=max(opts.away_after, opts.idle_after),
         cursor_rate=opts.cursor_rate,
         log_level=os.environ.get(ENV_LOG_LEVEL) or opts.log_level,
+        ignore=list(opts.ignore),
+        peer_diagnostics=opts.peer_diagnostics,
+        warnings=unknown_options(raw),
     )

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from daemon.errors import AuthFailed, Offline, RelayRefused
 from relay.protocol import (
     AUTH_PATH,
+    PRESENCE_FORM,
     PROTOCOL_VERSION,
     SESSION_PATH,
     AuthOk,
@@ -99,6 +100,7 @@ class RelayConnection:
         on_online: Callable[[Welcome], Awaitable[None]],
         on_state: StateCallback,
         on_closed: Callable[[int, str], None],
+        on_bad_items: Callable[[str], None] | None = None,
     ) -> None:
         self.relay_url = relay_url
         self.token = token
@@ -106,6 +108,7 @@ class RelayConnection:
         self._on_online = on_online
         self._on_state = on_state
         self._on_closed = on_closed
+        self._on_bad_items = on_bad_items
         self._ws: ClientConnection | None = None
         self._online = False
         self._pending: dict[str, asyncio.Future[Message]] = {}
@@ -183,7 +186,8 @@ class RelayConnection:
             ping_timeout=20,
         ) as ws:
             self._ws = ws
-            await ws.send(encode(Hello(protocol=PROTOCOL_VERSION, client=CLIENT_NAME)))
+            await ws.send(encode(Hello(protocol=PROTOCOL_VERSION, client=CLIENT_NAME,
+                                       presence=PRESENCE_FORM)))
             first = decode_server(await asyncio.wait_for(ws.recv(), OPEN_TIMEOUT))
             if isinstance(first, Error):
                 if first.code in TOKEN_CODES:
@@ -209,11 +213,23 @@ class RelayConnection:
                     ready.cancel()
 
     def _dispatch(self, raw: str | bytes) -> None:
+        from daemon import wirecheck
+
         try:
-            msg = decode_server(raw)
+            msg, skipped = wirecheck.decode(raw)
         except ProtocolError as exc:
-            log.warning("ignoring bad frame from relay: %s", exc.code)
+            log.warning("ignoring bad frame from relay: %s: %s", exc.code, exc)
+            fut = self._pending.pop(exc.rid, None) if exc.rid else None
+            if fut is not None and not fut.done():
+                fut.set_exception(RelayRefused("bad_message", f"bad answer from the relay: {exc}"))
+            elif self._on_bad_items is not None:
+                self._on_bad_items(f"left out a bad frame from the relay: {exc}")
             return
+        if skipped:
+            line = wirecheck.summary(msg.TYPE, skipped)
+            log.warning("%s", line)
+            if self._on_bad_items is not None:
+                self._on_bad_items(line)
         if isinstance(msg, Reconnect):
             self.retry_after = max(0.0, msg.retry_after)
             log.info("relay asks to reconnect in %.1f s (%s)", msg.retry_after, msg.reason)

@@ -109,6 +109,7 @@ class Daemon:
             on_online=self._on_online,
             on_state=self.set_conn_state,
             on_closed=self.frames.on_closed,
+            on_bad_items=lambda line: self.error("bad_item", line),
         )
         self._conn_task = self.spawn(self.conn.run())
 

@@ -32,18 +32,24 @@ from __future__ import annotations
 
 import hashlib
 import os
-import posixpath
 import re
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlsplit
 
 from lsprotocol import types
 
 from daemon.positions import WIRE, Encoding, PositionError, to_index
+from daemon.workspace import Workspace, canonical_uri, path_to_uri, uri_to_path
+
+__all__ = ["Document", "DocumentError", "DocumentStore", "LineEdit", "Workspace",
+           "canonical_uri", "content_hash", "line_matches", "path_to_uri", "read_lines",
+           "split_lines", "uri_to_path"]
 
 _BREAK = re.compile(r"\r\n|\r|\n")
 MAX_DISK_BYTES = 8 * 1024 * 1024  # unopened files larger than this are not read
+BIG_DOCUMENT = 1024 * 1024  # characters: above this, hashing the text is not free
+QUIET = 0.5  # seconds without an edit before a big document's hash is computed
 
 
 class DocumentError(LookupError):
@@ -97,7 +103,7 @@ class Document:
     lines with the document's first line break (mixed breaks are normalized).
     """
 
-    __slots__ = ("_hash", "_text", "eol", "lines", "uri", "version")
+    __slots__ = ("_hash", "_text", "edited_at", "eol", "lines", "size", "uri", "version")
 
     def __init__(self, uri: str, text: str, version: int | None = None) -> None:
         self.uri = uri
@@ -105,8 +111,22 @@ class Document:
         self.lines: list[str] = split_lines(text)
         match = _BREAK.search(text)
         self.eol = match.group(0) if match else "\n"
-        self._text: str | None = text
+        self._text: str | None = None  # joined again on demand: the lines are the one copy
         self._hash: str | None = None
+        self.size = len(text)  # characters, line breaks counted as one
+        self.edited_at = 0.0  # time.monotonic() of the last edit
+
+    def shared_hash(self) -> str | None:
+        """The content hash for a cursor frame, when it is cheap: always for a small
+        document, for a big one (over BIG_DOCUMENT characters) only once typing has
+        paused for QUIET seconds; None while a big document is being edited (sha1 of
+        10 MB is tens of milliseconds, too much for every keystroke). A peer then
+        shows our caret by the line-count rule (docs/editor-protocol.md)."""
+        if self._hash is not None or self.size <= BIG_DOCUMENT:
+            return self.content_hash
+        if time.monotonic() - self.edited_at >= QUIET:
+            return self.content_hash
+        return None
 
     @property
     def text(self) -> str:
@@ -140,81 +160,21 @@ class Document:
     def splice(self, start: tuple[int, int], end: tuple[int, int], new: str) -> None:
         """Replace the text between two (line, index) points."""
         (sl, si), (el, ei) = start, end
-        self.lines[sl : el + 1] = split_lines(self.lines[sl][:si] + new + self.lines[el][ei:])
+        removed = sum(len(line) for line in self.lines[sl : el + 1]) + (el - sl)
+        added = split_lines(self.lines[sl][:si] + new + self.lines[el][ei:])
+        self.lines[sl : el + 1] = added
+        self.size += sum(len(line) for line in added) + len(added) - 1 - removed
         self._text = None
         self._hash = None
+        self.edited_at = time.monotonic()
 
     def replace(self, text: str, version: int | None) -> None:
         self.version = version
         self.lines = split_lines(text)
-        self._text = text
+        self._text = None
         self._hash = None
-
-
-def canonical_uri(uri: str) -> str:
-    """A stable key for a URI: file URIs re-encoded from their decoded path."""
-    path = uri_to_path(uri)
-    return path_to_uri(path) if path is not None else uri
-
-
-def uri_to_path(uri: str) -> str | None:
-    """The local filesystem path of a ``file:`` URI (normalized), else None."""
-    parts = urlsplit(uri)
-    if parts.scheme != "file":
-        return None
-    path = unquote(parts.path)
-    if not path.startswith("/"):
-        return None
-    return posixpath.normpath(path)
-
-
-def path_to_uri(path: str) -> str:
-    """A ``file:`` URI for an absolute filesystem path."""
-    return "file://" + quote(posixpath.normpath(os.path.abspath(path)), safe="/")
-
-
-class Workspace:
-    """Workspace roots; URIs <-> workspace-relative POSIX paths.
-
-    ``roots`` are file URIs or absolute paths. A URI inside several nested
-    roots maps against the innermost one. Paths that leave the root (``..``) or
-    are absolute never map to a URI.
-    """
-
-    def __init__(self, roots: Iterable[str]) -> None:
-        found: list[str] = []
-        for root in roots:
-            path = uri_to_path(root) if "://" in root else posixpath.normpath(root)
-            if path is not None and path.startswith("/") and path not in found:
-                found.append(path)
-        self.roots: list[str] = found
-
-    def path_for(self, uri: str) -> str | None:
-        """Workspace-relative POSIX path of ``uri``; None when outside every root."""
-        path = uri_to_path(uri)
-        if path is None:
-            return None
-        best: str | None = None
-        for root in self.roots:
-            if path.startswith(root.rstrip("/") + "/") and (best is None or len(root) > len(best)):
-                best = root
-        if best is None:
-            return None
-        return posixpath.relpath(path, best)
-
-    def uri_for(self, path: str) -> str | None:
-        """File URI of a workspace-relative ``path`` under the first root holding it
-        (the first root when none does); None for a path that escapes the roots."""
-        if not self.roots or not path or path.startswith("/") or "\\" in path:
-            return None
-        norm = posixpath.normpath(path)
-        if norm == "." or norm == ".." or norm.startswith("../"):
-            return None
-        for root in self.roots:
-            candidate = posixpath.join(root, norm)
-            if os.path.exists(candidate):
-                return path_to_uri(candidate)
-        return path_to_uri(posixpath.join(self.roots[0], norm))
+        self.size = len(text)
+        self.edited_at = time.monotonic()
 
 
 class DocumentStore:
@@ -228,6 +188,7 @@ class DocumentStore:
     def __init__(self, encoding: Encoding | Callable[[], Encoding] = WIRE) -> None:
         self._encoding = encoding
         self._docs: dict[str, Document] = {}
+        self._disk_hashes: dict[str, tuple[tuple[int, int], str]] = {}
 
     @property
     def encoding(self) -> Encoding:
@@ -272,7 +233,10 @@ class DocumentStore:
         if doc is None:
             raise DocumentError(f"document is not open: {uri}")
         edits: list[LineEdit] = []
-        saved = (list(doc.lines), doc._text, doc._hash, doc.version)
+        # one change (a keystroke) is checked before it splices: no copy of the lines;
+        # several are applied in order, so the lines are saved to restore on a bad one
+        saved = (list(doc.lines) if len(changes) > 1 else doc.lines, doc._text, doc._hash,
+                 doc.version)
         try:
             for change in changes:
                 if isinstance(change, types.TextDocumentContentChangePartial):
@@ -282,6 +246,7 @@ class DocumentStore:
                     edits.append(LineEdit(0, 0, 0, whole=True))
         except PositionError:
             doc.lines, doc._text, doc._hash, doc.version = saved
+            doc.size = sum(len(line) for line in doc.lines) + len(doc.lines) - 1
             raise
         doc.version = version
         return edits
@@ -302,6 +267,33 @@ class DocumentStore:
         )
         doc.splice(begin, stop, new)
         return edit
+
+    def hash_of(self, uri: str) -> str | None:
+        """The content hash to share for ``uri``: an open document's (see
+        Document.shared_hash), else the file on disk's (cached by size and mtime), else
+        None."""
+        doc = self.get(uri)
+        if doc is not None:
+            return doc.shared_hash()
+        path = uri_to_path(uri)
+        if path is None:
+            return None
+        try:
+            st = os.stat(path)
+        except (OSError, ValueError):
+            return None
+        key = (st.st_size, st.st_mtime_ns)
+        cached = self._disk_hashes.get(path)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        lines = read_lines(path)
+        if lines is None:
+            return None
+        digest = content_hash(lines)
+        if len(self._disk_hashes) > 256:
+            self._disk_hashes.clear()
+        self._disk_hashes[path] = (key, digest)
+        return digest
 
     def lines(self, uri: str) -> list[str] | None:
         """Lines of an open document, else of the file on disk, else None."""

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 # Refusals worth retrying later; every other refusal of an outbox entry is final.
 TRANSIENT_CODES = frozenset(
-    {ErrorCode.RATE_LIMITED, ErrorCode.SHUTTING_DOWN, ErrorCode.INTERNAL}
+    {ErrorCode.RATE_LIMITED, ErrorCode.SHUTTING_DOWN, ErrorCode.STORAGE_BUSY,
+     ErrorCode.INTERNAL}
 )
 
 
@@ -78,8 +79,8 @@ class RelayFrames:
         if change.chat:
             d.notify(Method.DID_RECEIVE_CHAT,
                      ChatParams(messages=sorted(change.chat, key=lambda m: m.seq)))
-        if change.threads:
-            d.notify_threads(change.threads)
+        if change.threads or change.removed_threads:
+            d.notify_threads(change.threads, change.removed_threads)
         if change.removed_me:
             d.drop_session("removed")
             return

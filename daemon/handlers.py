@@ -99,6 +99,7 @@ class Handlers:
             Method.EDIT_COMMENT: self.actions.edit_comment,
             Method.DELETE_COMMENT: self.actions.delete_comment,
             Method.RESOLVE_THREAD: self.actions.resolve_thread,
+            Method.DELETE_THREAD: self.actions.delete_thread,
             Method.THREADS: self.actions.threads,
             Method.EXPORT: self.actions.export,
         }

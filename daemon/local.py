@@ -7,20 +7,28 @@ units from ``daemon.positions`` (wire UTF-16 <-> the negotiated encoding).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
 from daemon import positions
-from daemon.documents import DocumentStore, Workspace
+from daemon.documents import DocumentStore
 from daemon.errors import InvalidParams, UnknownFile
+from daemon.ignore import IgnoreFilter
 from daemon.positions import Encoding, PositionError
+from daemon.workspace import Workspace
 from relay.protocol import Position, Range, Selection
+
+log = logging.getLogger(__name__)
+
+MAX_POSITION = 2**31 - 1  # LSP's uinteger bound; a peer's position beyond it is dropped
 
 
 class LocalFiles:
     """Maps editor URIs to workspace paths and reads their current text."""
 
-    def __init__(self, roots: Sequence[str], encoding: Callable[[], Encoding]) -> None:
-        self.workspace = Workspace(roots)
+    def __init__(self, roots: Sequence[str], encoding: Callable[[], Encoding],
+                 ignore: Sequence[str] = ()) -> None:
+        self.workspace = Workspace(roots, IgnoreFilter(ignore))
         self.store = DocumentStore()
         self._encoding = encoding
 
@@ -33,12 +41,15 @@ class LocalFiles:
         return self._encoding()
 
     def path_of(self, uri: str) -> str | None:
-        """Workspace-relative POSIX path of ``uri``, or None outside every root."""
+        """Workspace-relative POSIX path of ``uri``, or None outside every root or ignored."""
         return self.workspace.path_for(uri)
 
     def require_path(self, uri: str) -> str:
         path = self.path_of(uri)
         if path is None:
+            if self.workspace.reason(uri) == "ignored":
+                raise UnknownFile(f"{uri} is ignored (a secret file, .gitignore or "
+                                  "ensemble.ignore): it is never shared")
             raise UnknownFile(f"{uri} is not inside the workspace")
         return path
 
@@ -51,27 +62,33 @@ class LocalFiles:
     # ---- positions: editor units <-> wire UTF-16 -------------------------------------
 
     def _check(self, uri: str, points: list[Position]) -> list[str] | None:
-        """Refuse negative positions and lines past the end of an open document."""
+        """Refuse positions that are not in the document: negative, a line past its last
+        line, a character past its line's end or inside a character (half a surrogate
+        pair in UTF-16). Checked against the open text, else the file on disk."""
         for p in points:
             if p.line < 0 or p.character < 0:
                 raise InvalidParams(f"position {p.line}:{p.character} is negative")
-        doc = self.store.get(uri)
-        if doc is not None:
-            last = len(doc.lines)
-            for p in points:
-                if p.line > last:
-                    raise InvalidParams(f"line {p.line} is past the end of {uri} "
-                                        f"({last} lines)")
-            return doc.lines
-        return None
+        lines = self.lines(uri)
+        if lines is None:
+            return None
+        enc = self.encoding
+        for p in points:
+            if p.line >= len(lines):
+                raise InvalidParams(f"line {p.line} is past the end of {uri} "
+                                    f"({len(lines)} lines)")
+            try:
+                positions.to_index(lines[p.line], p.character, enc, clamp=False)
+            except PositionError as exc:
+                raise InvalidParams(f"position {p.line}:{p.character} of {uri}: {exc}"
+                                    ) from exc
+        return lines
 
     def selections_to_wire(self, uri: str, sels: list[Selection]) -> list[Selection]:
         """Editor selections as wire selections; out-of-range positions are refused."""
         lines = self._check(uri, [p for s in sels for p in (s.anchor, s.active)])
         enc = self.encoding
-        if enc == positions.WIRE:
+        if enc == positions.WIRE or lines is None:
             return sels
-        lines = lines or self.lines(uri) or [""]
         try:
             return [Selection(anchor=positions.to_wire(lines, s.anchor, enc),
                               active=positions.to_wire(lines, s.active, enc)) for s in sels]
@@ -81,37 +98,45 @@ class LocalFiles:
     def ranges_to_wire(self, uri: str, ranges: list[Range]) -> list[Range]:
         lines = self._check(uri, [p for r in ranges for p in (r.start, r.end)])
         enc = self.encoding
-        if enc == positions.WIRE:
+        if enc == positions.WIRE or lines is None:
             return ranges
-        lines = lines or self.lines(uri) or [""]
         try:
             return [positions.convert_range(lines, r, enc, positions.WIRE) for r in ranges]
         except PositionError as exc:
             raise InvalidParams(str(exc)) from exc
 
+    # ---- peers' positions: clamped into our text, never trusted ---------------------
+
+    def _from_wire(self, lines: list[str] | None, pos: Position) -> Position | None:
+        """A peer's wire position in editor units, clamped into ``lines`` (our text of the
+        file); None when it is negative, or past LSP's bounds with no text to clamp into."""
+        if pos.line < 0 or pos.character < 0:
+            return None
+        if lines is None:
+            ok = pos.line <= MAX_POSITION and pos.character <= MAX_POSITION
+            return pos if ok and self.encoding == positions.WIRE else None
+        return positions.from_wire(lines, pos, self.encoding)
+
     def selections_from_wire(self, uri: str, sels: list[Selection]) -> list[Selection]:
-        enc = self.encoding
-        if enc == positions.WIRE:
-            return sels
-        lines = self.lines(uri) or [""]
+        """A peer's selections in editor units, clamped into our text; those that are
+        no position at all are dropped (and logged)."""
+        lines = self.lines(uri)
         out: list[Selection] = []
         for s in sels:
-            try:
-                out.append(Selection(anchor=positions.from_wire(lines, s.anchor, enc),
-                                     active=positions.from_wire(lines, s.active, enc)))
-            except PositionError:
+            anchor, active = self._from_wire(lines, s.anchor), self._from_wire(lines, s.active)
+            if anchor is None or active is None:
+                log.warning("dropping a peer's selection outside any text in %s", uri)
                 continue
+            out.append(Selection(anchor=anchor, active=active))
         return out
 
     def ranges_from_wire(self, uri: str, ranges: list[Range]) -> list[Range]:
-        enc = self.encoding
-        if enc == positions.WIRE:
-            return ranges
-        lines = self.lines(uri) or [""]
+        lines = self.lines(uri)
         out: list[Range] = []
         for r in ranges:
-            try:
-                out.append(positions.convert_range(lines, r, positions.WIRE, enc))
-            except PositionError:
+            start, end = self._from_wire(lines, r.start), self._from_wire(lines, r.end)
+            if start is None or end is None:
+                log.warning("dropping a peer's range outside any text in %s", uri)
                 continue
+            out.append(Range(start=start, end=end))
         return out

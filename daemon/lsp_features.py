@@ -86,7 +86,8 @@ def _oneline(text: str) -> str:
 def summary(thread: Thread) -> str:
     """``"alice: first comment (+N replies)"`` for a thread."""
     first = thread.comments[0] if thread.comments else None
-    author = first.author.name if first is not None else thread.author.name
+    who = first.author if first is not None else thread.author
+    author = display_name(who.name, who.id)
     body = "[deleted]" if first is None or first.deleted else _oneline(first.text)
     replies = len(_live(thread.comments[1:]))
     suffix = "" if replies == 0 else f" (+{replies} {'reply' if replies == 1 else 'replies'})"
@@ -195,7 +196,7 @@ def peer_inlay_hints(
     for peer in peers:
         if not peer.online or peer.uri != uri:
             continue
-        name = peer.user.name or peer.user.id
+        name = display_name(peer.user.name, peer.user.id)
         for selection in peer.selections:
             active = selection.active
             if active.line < 0 or active.character < 0:
@@ -220,3 +221,44 @@ def peer_inlay_hints(
                 )
             )
     return hints
+
+
+def peer_diagnostics(
+    peers: Sequence[PeerView], uri: str, lines: Sequence[str], encoding: Encoding
+) -> list[types.Diagnostic]:
+    """A Hint diagnostic "alice is here" at each online peer's caret in ``uri`` (clamped
+    into ``lines``), for editors that cannot draw inlay hints (Neovim 0.7)."""
+    out: list[types.Diagnostic] = []
+    for peer in peers:
+        if not peer.online or peer.uri != uri:
+            continue
+        who = display_name(peer.user.name, peer.user.id)
+        for selection in peer.selections:
+            active = selection.active
+            if active.line < 0 or active.character < 0:
+                continue
+            number, text = line_at(lines, active.line)
+            limit = units(text, encoding)
+            character = limit if number != active.line else min(active.character, limit)
+            end = min(limit, character + 1)
+            message = f"{who} is here" + (" (approximate: their copy of this file differs)"
+                                          if peer.approximate else "")
+            out.append(types.Diagnostic(
+                range=types.Range(start=types.Position(line=number, character=character),
+                                  end=types.Position(line=number, character=end)),
+                message=message,
+                severity=types.DiagnosticSeverity.Hint,
+                source=SOURCE,
+                code="peer",
+                data={"userId": peer.user.id},
+            ))
+    return out
+
+
+def display_name(name: str, username: str) -> str:
+    """``"Alice (@mallory)"``: the username beside the display name when they differ (case
+    aside), so two people showing the same name are told apart. A name shown alone is
+    always its owner's username, which the relay keeps unique."""
+    if not username or username.casefold() == name.casefold():
+        return name or username
+    return f"{name} (@{username})" if name else f"@{username}"

@@ -113,7 +113,7 @@ class Membership:
         d.notify_session()
         if change.chat:
             d.notify(Method.DID_RECEIVE_CHAT, ChatParams(messages=change.chat))
-        d.notify_threads(change.threads)
+        d.notify_threads(change.threads, change.removed_threads)
         for mention in state.mentions:  # made while we were away; the relay sends each once
             d.notify_mention(mention)
         d.publish_peers()

@@ -9,6 +9,13 @@ client's list before pygls negotiates; the server passes it as
 ``LanguageServer(..., protocol_cls=EnsembleProtocol)``. Everything else
 (the chosen encoding in ``ServerCapabilities.positionEncoding`` and in
 ``server.workspace.position_encoding``) stays pygls's own doing.
+
+Text synchronization is the daemon's alone: pygls's built-in ``didOpen``,
+``didChange`` and ``didClose`` handlers would keep a second copy of every
+document in ``server.workspace`` (rebuilt from the whole text on every
+keystroke, and raising ``KeyError`` for a document never opened). Here they
+only hand the params to the server's own handlers, which feed
+``daemon.documents.DocumentStore``, the one copy.
 """
 
 from __future__ import annotations
@@ -59,3 +66,20 @@ class EnsembleProtocol(LanguageServerProtocol):
         prefer_wire(params)
         result: types.InitializeResult = yield from super().lsp_initialize(params)
         return result
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams) -> Any:
+        yield from self._user(types.TEXT_DOCUMENT_DID_OPEN, params)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Any:
+        yield from self._user(types.TEXT_DOCUMENT_DID_CHANGE, params)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
+    def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams) -> Any:
+        yield from self._user(types.TEXT_DOCUMENT_DID_CLOSE, params)
+
+    def _user(self, method: str, params: Any) -> Generator[Any, Any, None]:
+        handler = self.fm.features.get(method)
+        if handler is not None:
+            yield handler, (params,), None

@@ -2,13 +2,25 @@
 
 Registered only when the editor does not render natively
 (``InitializationOptions.native_ui`` false). Threads become diagnostics with
-source "ensemble" (republished whenever a document's threads change and when
-it opens) and code lenses; peers' carets become inlay hints, refreshed when
-peers move if the client supports ``workspace/inlayHint/refresh``.
+source "ensemble" and code lenses; peers' carets become inlay hints, refreshed
+when peers move if the client supports ``workspace/inlayHint/refresh``, and
+(``InitializationOptions.peer_diagnostics``, on by default here) Hint
+diagnostics "alice is here" at each caret, which editors without inlay hints
+(Neovim 0.7) draw too.
+
+Diagnostics are published per file and only for the files that changed: a
+thread event marks its file, a peer's move marks the files it left and
+entered, and the marked files are published together at most every
+:data:`COALESCE` seconds, so a burst of thread events costs one publication
+per file, not one per event. The wait grows with the number of diagnostics
+last published (up to :data:`MAX_COALESCE`), so a file with a thousand
+threads is not re-sent twenty times a second. Thread diagnostics are cached per file until
+that file's threads change.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -20,17 +32,26 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+COALESCE = 0.05  # seconds a change waits for others before its files are published
+MAX_COALESCE = 0.5  # the wait grows with the size of the last publication, up to this
+
 
 class PlainLsp:
     """Standard-LSP renderings of threads and peers for one server."""
 
-    def __init__(self, server: EnsembleServer) -> None:
+    def __init__(self, server: EnsembleServer, *, peer_diagnostics: bool = True) -> None:
         self.server = server
+        self.peer_diagnostics = peer_diagnostics
         self.peers: list[PeerView] = []
         self.published: set[str] = set()
+        self._threads: dict[str, list[lsp.Diagnostic]] = {}  # thread diagnostics by file
+        self._dirty: set[str] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._delay = COALESCE
 
     def register(self) -> None:
         s = self.server
+
         def code_lens(params: lsp.CodeLensParams) -> list[lsp.CodeLens]:
             return self.code_lens(params)
 
@@ -54,30 +75,63 @@ class PlainLsp:
                     out.append(lt)
         return out
 
+    # ----- diagnostics, coalesced -------------------------------------------------------
+
+    def _mark(self, uris: set[str]) -> None:
+        self._dirty |= uris
+        if self._timer is not None or not self._dirty:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self._timer = loop.call_later(self._delay, self.flush)
+
+    def flush(self) -> None:
+        """Publish the files marked since the last flush."""
+        self._timer = None
+        uris, self._dirty = self._dirty, set()
+        self.publish(uris)
+
     def publish(self, uris: set[str]) -> None:
-        """Republish the diagnostics of the open documents among ``uris``."""
+        """Publish the diagnostics of the open documents among ``uris`` now."""
         from daemon import lsp_features
 
         d = self.server.daemon
         if d is None:
             return
+        largest = 0
         for uri in uris:
             doc = d.files.store.get(uri)
             if doc is None:
                 continue
-            diags = lsp_features.thread_diagnostics(self._threads_of(uri), doc.lines,
-                                                    d.files.encoding)
+            threads = self._threads.get(uri)
+            if threads is None:
+                threads = lsp_features.thread_diagnostics(self._threads_of(uri), doc.lines,
+                                                          d.files.encoding)
+                self._threads[uri] = threads
+            diags = list(threads)
+            if self.peer_diagnostics:
+                diags += lsp_features.peer_diagnostics(self.peers, uri, doc.lines,
+                                                       d.files.encoding)
+            largest = max(largest, len(diags))
             if not diags and uri not in self.published:
                 continue
-            self.published.add(uri)
+            if diags:
+                self.published.add(uri)
+            else:
+                self.published.discard(uri)
             self.server.text_document_publish_diagnostics(
                 lsp_features.publish_params(uri, doc.version, diags)
             )
+        self._delay = min(MAX_COALESCE, COALESCE * (1 + largest / 100))
 
     def publish_all(self) -> None:
         d = self.server.daemon
+        self._threads.clear()
         if d is not None:
-            self.publish(set(d.files.store.uris()) | self.published)
+            self._mark(set(d.files.store.uris()) | self.published)
 
     def code_lens(self, params: lsp.CodeLensParams) -> list[lsp.CodeLens]:
         from daemon import lsp_features
@@ -107,12 +161,16 @@ class PlainLsp:
         caps = self.server.client_capabilities
         if lsp_features.inlay_refresh_supported(caps):
             self.server.workspace_inlay_hint_refresh(None)
+        if self.peer_diagnostics:
+            moved = {p.uri for p in before if p.uri} | {p.uri for p in peers if p.uri}
+            self._mark(moved)
 
     def threads_changed(self, uris: set[str]) -> None:
         from daemon import lsp_features
 
-        self.publish(uris)
+        for uri in uris:
+            self._threads.pop(uri, None)
+        self._mark(uris)
         caps = self.server.client_capabilities
         if lsp_features.code_lens_refresh_supported(caps):
             self.server.workspace_code_lens_refresh(None)
-

@@ -63,6 +63,7 @@ class Method:
     EDIT_COMMENT = "ensemble/editComment"
     DELETE_COMMENT = "ensemble/deleteComment"
     RESOLVE_THREAD = "ensemble/resolveThread"
+    DELETE_THREAD = "ensemble/deleteThread"
     THREADS = "ensemble/threads"
     EXPORT = "ensemble/export"
 
@@ -99,6 +100,11 @@ class InitializationOptions:
     away_after: float = 900.0  # seconds without activity before "away"
     cursor_rate: float = 20.0  # max cursor/viewport updates per second
     log_level: str = "info"
+    # globs of files never shared (on top of .gitignore and the built-in secret list)
+    ignore: list[str] = field(default_factory=list)
+    # peers' carets as Hint diagnostics ("alice is here") for editors that cannot draw
+    # inlay hints; default: on for plain clients, off when native_ui is true
+    peer_diagnostics: bool | None = None
 
 
 # ----- requests ------------------------------------------------------------------
@@ -262,6 +268,11 @@ class ReplyParams:
 class ResolveThreadParams:
     thread_id: str
     resolved: bool
+
+
+@dataclass(slots=True, kw_only=True)
+class ThreadIdParams:
+    thread_id: str
 
 
 @dataclass(slots=True, kw_only=True)
@@ -438,6 +449,7 @@ REQUESTS: dict[str, tuple[type, type | None]] = {
     Method.EDIT_COMMENT: (EditParams, Queued),
     Method.DELETE_COMMENT: (TargetParams, Queued),
     Method.RESOLVE_THREAD: (ResolveThreadParams, Queued),
+    Method.DELETE_THREAD: (ThreadIdParams, Queued),
     Method.THREADS: (ThreadsParams, ThreadsResult),
     Method.EXPORT: (ExportParams, ExportResult),
 }

@@ -117,8 +117,15 @@ class EnsembleServer(LanguageServer):
             self.report("invalid_params", exc.message, "initialize")
             config = load_config(None, folders)
         config.native_ui = self.plain is None
+        if self.plain is not None:
+            self.plain.peer_diagnostics = config.peer_diagnostics is not False
+        for warning in config.warnings:
+            log.warning("%s", warning)
+            self.window_show_message(lsp.ShowMessageParams(type=lsp.MessageType.Warning,
+                                                           message="Ensemble: " + warning))
+            self.report("unknown_option", warning, "initialize")
         encoding = positions.negotiated(self)
-        files = LocalFiles(config.workspace_roots, lambda: encoding)
+        files = LocalFiles(config.workspace_roots, lambda: encoding, config.ignore)
         files.store.encoding = encoding
         daemon = Daemon(config, files, self.send)
         if self.plain is not None:

@@ -30,6 +30,7 @@ class Change:
 
     chat: list[ChatMessage] = field(default_factory=list)
     threads: list[Thread] = field(default_factory=list)
+    removed_threads: list[str] = field(default_factory=list)  # deleted: drop by id
     participants: bool = False
     ended: bool = False
     removed_me: bool = False
@@ -68,11 +69,13 @@ class SessionMirror:
         for msg in state.chat:
             self.chat[msg.id] = msg
         self.chat_has_more = state.chat_has_more
+        before = set(self.threads)
         self.threads = {t.id: t for t in state.threads}
         self.mentions = list(state.mentions)
         self.last_seq = max(self.last_seq, state.last_seq)
         change = Change(chat=sorted(state.chat, key=lambda m: m.seq), participants=True)
         change.threads = list(state.threads)
+        change.removed_threads = sorted(before - set(self.threads))  # deleted while away
         for ev in state.events:
             self.apply(ev, change)
         self._trim_chat()
@@ -86,7 +89,13 @@ class SessionMirror:
             self.chat[ev.message.id] = ev.message
             change.chat = [m for m in change.chat if m.id != ev.message.id] + [ev.message]
             self._trim_chat()
-        if ev.thread is not None:
+        if ev.thread is not None and ev.kind == "thread_deleted":
+            tid = ev.thread.id
+            self.threads.pop(tid, None)
+            change.threads = [t for t in change.threads if t.id != tid]
+            if tid not in change.removed_threads:
+                change.removed_threads.append(tid)
+        elif ev.thread is not None:
             self.threads[ev.thread.id] = ev.thread
             _upsert_thread(change, ev.thread)
         if ev.comment is not None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 
 from daemon import anchors
-from daemon.documents import content_hash
 from daemon.local import LocalFiles
 from daemon.protocol import LocalThread, PeerView
 from daemon.session import SessionMirror
+from daemon.workspace import valid_path
 from relay.protocol import CursorState, Thread, ViewportState
+
+log = logging.getLogger(__name__)
 
 PALETTE_SIZE = 12
 
@@ -35,7 +38,13 @@ def peer_views(mirror: SessionMirror, files: LocalFiles) -> list[PeerView]:
             color=color_of(user_id),
         )
         if pres is not None and part.online:
-            _place_peer(view, pres.cursor, pres.viewport, pres.focus, files)
+            try:
+                _place_peer(view, pres.cursor, pres.viewport, pres.focus, files)
+            except Exception as exc:  # one peer's bad presence never hides the others
+                log.warning("leaving out %s's position: %s: %s", user_id, type(exc).__name__,
+                            exc)
+                view.path = view.uri = view.focus_uri = None
+                view.selections, view.visible = [], []
         out.append(view)
     out.sort(key=lambda v: (not v.online, v.user.name.lower(), v.user.id))
     return out
@@ -48,9 +57,9 @@ def _place_peer(view: PeerView, cursor: CursorState | None, viewport: ViewportSt
         path = cursor.path
     elif viewport is not None:
         path = viewport.path
-    if focus:
+    if focus and valid_path(focus):
         view.focus_uri = files.uri_of(focus)
-    if path is None:
+    if path is None or not valid_path(path):
         return
     uri = files.uri_of(path)
     view.path = path
@@ -63,9 +72,8 @@ def _place_peer(view: PeerView, cursor: CursorState | None, viewport: ViewportSt
         peer_hash = cursor.content_hash
         if lines is not None:
             if peer_hash is not None:
-                doc = files.store.get(uri)
-                ours = doc.content_hash if doc is not None else content_hash(lines)
-                approximate = peer_hash != ours
+                # None: a big document we are typing in, so it differs from theirs
+                approximate = peer_hash != files.store.hash_of(uri)
             else:
                 last = max((max(s.anchor.line, s.active.line) for s in cursor.selections),
                            default=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Callable
 
 import bcrypt
 import jwt
@@ -35,6 +36,69 @@ def check_password(password: str) -> None:
     if len(password.encode()) > MAX_PASSWORD_BYTES:
         raise AuthError(ErrorCode.INVALID_VALUE,
                         f"password is longer than {MAX_PASSWORD_BYTES} bytes")
+
+
+class SignInThrottle:
+    """Growing delays after failed sign-ins, per username and per client address.
+
+    Each attempt counts as a failure until it succeeds (so parallel guesses count
+    too). Past ``free`` failures of a key, the next attempt must wait 1 s, then 2, 4,
+    ... up to ``max_delay``. A success clears the username's failures and takes its
+    own attempt back from the address. Keys without a failure for FORGET seconds are
+    forgotten; at most MAX_KEYS are kept (the oldest go first).
+    """
+
+    FORGET = 900.0
+    MAX_KEYS = 100_000
+
+    def __init__(self, free: int = 5, address_free: int = 20, max_delay: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.free = free
+        self.address_free = address_free
+        self.max_delay = max_delay
+        self.clock = clock
+        self.keys: dict[str, tuple[int, float, float]] = {}  # key -> failures, until, last
+
+    def wait(self, user: str, address: str) -> float:
+        """Seconds before an attempt for ``user`` from ``address`` is accepted (0: now)."""
+        now = self.clock()
+        until = max(self.keys.get("u:" + user, (0, 0.0, 0.0))[1],
+                    self.keys.get("a:" + address, (0, 0.0, 0.0))[1] if address else 0.0)
+        return max(0.0, until - now)
+
+    def attempt(self, user: str, address: str) -> None:
+        now = self.clock()
+        self._fail("u:" + user, self.free, now)
+        if address:
+            self._fail("a:" + address, self.address_free, now)
+        if len(self.keys) > self.MAX_KEYS:
+            self._prune(now)
+
+    def succeeded(self, user: str, address: str) -> None:
+        self.keys.pop("u:" + user, None)
+        entry = self.keys.get("a:" + address) if address else None
+        if entry is not None:
+            count = entry[0] - 1
+            until = entry[1] if count >= self.address_free else 0.0
+            self.keys["a:" + address] = (count, until, entry[2])
+
+    def _fail(self, key: str, free: int, now: float) -> None:
+        count, until, last = self.keys.get(key, (0, 0.0, now))
+        if now - last > self.FORGET:
+            count = 0
+        count += 1
+        if count >= free:
+            until = now + min(self.max_delay, 2.0 ** (count - free))
+        self.keys[key] = (count, until, now)
+
+    def _prune(self, now: float) -> None:
+        for key, (_, until, last) in list(self.keys.items()):
+            if now - last > self.FORGET and until <= now:
+                del self.keys[key]
+        excess = len(self.keys) - self.MAX_KEYS * 9 // 10
+        if excess > 0:
+            for key in sorted(self.keys, key=lambda k: self.keys[k][2])[:excess]:
+                del self.keys[key]
 
 
 class Auth:

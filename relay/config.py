@@ -28,7 +28,7 @@ class Config:
     token_ttl: float = 7 * 24 * 3600.0
     bcrypt_rounds: int = MIN_BCRYPT_ROUNDS
     presence_timeout: float = 30.0
-    presence_batch_ms: float = 4.0  # least time between presence flushes while busy
+    presence_batch_ms: float = 4.0  # least time between presence flushes while behind
     max_frame_bytes: int = 256 * 1024
     max_text_chars: int = 10_000
     max_participants: int = 50
@@ -37,6 +37,19 @@ class Config:
     rate_strikes: int = 50  # refused frames within STRIKE_WINDOW before close 4029
     history_page: int = 50
     max_buffer_bytes: int = 4 * 1024 * 1024  # a receiver further behind is disconnected
+    max_total_buffer_bytes: int = 256 * 1024 * 1024  # all send buffers together
+    max_connections_per_user: int = 8
+    user_writes_per_minute: int = 120  # durable writes of one user (bucket holds a minute)
+    user_write_bytes_per_minute: int = 2 * 1024 * 1024
+    storage_wait: float = 2.0  # most seconds a store call waits for a locked database
+    storage_probe_interval: float = 5.0  # seconds between write probes (/healthz)
+    signin_free_failures: int = 5  # failed sign-ins of one account before delays start
+    signin_address_failures: int = 20  # the same for one client address
+    signin_max_delay: float = 300.0  # longest delay after failed sign-ins, in seconds
+    allowed_origins: str = ""  # comma-separated browser origins allowed on /ws and /auth
+    metrics_host: str = ""  # serve /metrics there instead of on the relay's port
+    metrics_port: int = 0
+    metrics_token: str = ""  # ENSEMBLE_METRICS_TOKEN: /metrics needs "Bearer <token>"
     hello_timeout: float = 10.0
     sqlite_synchronous: str = "FULL"
     log_level: str = "info"
@@ -49,8 +62,9 @@ _OPTIONS: list[tuple[str, type, str]] = [
     ("port", int, "port to listen on (0 picks a free one)"),
     ("token_ttl", float, "lifetime of issued tokens in seconds"),
     ("presence_timeout", float, "seconds without any frame before a peer is dropped"),
-    ("presence_batch_ms", float, "while the relay is busy, least milliseconds between presence "
-     "flushes (more peers per frame); 0 flushes every event-loop turn"),
+    ("presence_batch_ms", float, "while the relay is behind (a presence flush ran over 5 ms "
+     "late), least milliseconds between presence flushes (more peers per frame); 0 always "
+     "flushes on the next event-loop turn"),
     ("max_frame_bytes", int, "largest accepted frame (bigger ones close with 1009)"),
     ("max_text_chars", int, "longest chat message or comment"),
     ("max_participants", int, "most users online in one session"),
@@ -60,6 +74,26 @@ _OPTIONS: list[tuple[str, type, str]] = [
     ("history_page", int, "chat messages per history page"),
     ("hello_timeout", float, "seconds a new connection has to send hello"),
     ("max_buffer_bytes", int, "send buffer past which a slow receiver is disconnected"),
+    ("max_total_buffer_bytes", int, "all send buffers together: past it the receivers furthest "
+     "behind are disconnected (close 1008)"),
+    ("max_connections_per_user", int, "most open /ws connections of one user; more get HTTP 429 "
+     "too_many_connections"),
+    ("user_writes_per_minute", int, "durable writes (chat, comments, reactions, sessions, "
+     "invites) of one user per minute, with a burst of as many; more get rate_limited"),
+    ("user_write_bytes_per_minute", int, "bytes of durable writes of one user per minute, with a "
+     "burst of as many; more get rate_limited"),
+    ("storage_wait", float, "most seconds a database call waits for a lock held elsewhere; "
+     "then the request gets storage_busy"),
+    ("storage_probe_interval", float, "seconds between the write probes that /healthz reports"),
+    ("signin_free_failures", int, "failed sign-ins of one username before growing delays"),
+    ("signin_address_failures", int, "failed sign-ins from one client address before growing "
+     "delays"),
+    ("signin_max_delay", float, "longest sign-in delay after repeated failures, in seconds"),
+    ("allowed_origins", str, "comma-separated browser Origins allowed on /ws and /auth (clients "
+     "that send no Origin header are always allowed)"),
+    ("metrics_host", str, "serve /metrics on this address (and --metrics-port) instead of on "
+     "the relay's port"),
+    ("metrics_port", int, "port of the separate /metrics listener (0 picks a free one)"),
     ("sqlite_synchronous", str, "SQLite synchronous pragma (FULL or NORMAL)"),
     ("log_level", str, "debug, info, warning or error"),
     ("log_format", str, "kv (key=value) or json"),
@@ -74,7 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ensemble-relay",
         description="Ensemble relay: the self-hosted session server. Every option can also be "
-        "set with an ENSEMBLE_<OPTION> environment variable (flags win).",
+        "set with an ENSEMBLE_<OPTION> environment variable (flags win). Secrets come from "
+        "the environment only: ENSEMBLE_JWT_SECRET (token signing) and ENSEMBLE_METRICS_TOKEN "
+        "(when set, /metrics needs 'Authorization: Bearer <token>'). Exit codes: 2 bad "
+        "configuration, 3 storage unusable, 1 port unavailable.",
     )
     p.add_argument("--data-dir", help="folder for the SQLite database (ENSEMBLE_DATA_DIR)")
     p.add_argument(
@@ -140,10 +177,15 @@ def load(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
                 "no JWT secret: set ENSEMBLE_JWT_SECRET (production) or pass --dev to create "
                 "one in the data folder"
             )
-        secret = dev_secret(path)
+        try:
+            secret = dev_secret(path)
+        except OSError as exc:
+            raise ConfigError(f"cannot keep the development secret in {path}: "
+                              f"{exc.strerror or exc}") from exc
     if len(secret) < 16:
         raise ConfigError("ENSEMBLE_JWT_SECRET is too short (at least 16 characters)")
-    cfg = Config(data_dir=path, jwt_secret=secret, dev=dev, bcrypt_rounds=rounds)
+    cfg = Config(data_dir=path, jwt_secret=secret, dev=dev, bcrypt_rounds=rounds,
+                 metrics_token=env.get("ENSEMBLE_METRICS_TOKEN", ""))
     for key, value in values.items():
         setattr(cfg, key, value)
     check(cfg)
@@ -155,15 +197,31 @@ def check(cfg: Config) -> None:
         raise ConfigError("sqlite_synchronous must be FULL, NORMAL or EXTRA")
     if cfg.log_format not in ("kv", "json"):
         raise ConfigError("log_format must be kv or json")
-    for name in ("presence_timeout", "rate_per_second", "token_ttl", "hello_timeout"):
+    for name in ("presence_timeout", "rate_per_second", "token_ttl", "hello_timeout",
+                 "storage_wait", "storage_probe_interval", "signin_max_delay"):
         if getattr(cfg, name) <= 0:
             raise ConfigError(f"{name} must be positive")
     if not 0 <= cfg.presence_batch_ms <= 50:
         raise ConfigError("presence_batch_ms must be between 0 and 50")
     for name in ("max_frame_bytes", "max_text_chars", "max_participants", "rate_burst",
-                 "history_page", "rate_strikes", "max_buffer_bytes"):
+                 "history_page", "rate_strikes", "max_buffer_bytes", "max_total_buffer_bytes",
+                 "max_connections_per_user", "user_writes_per_minute",
+                 "user_write_bytes_per_minute", "signin_free_failures",
+                 "signin_address_failures"):
         if getattr(cfg, name) < 1:
             raise ConfigError(f"{name} must be at least 1")
+    for origin in origins(cfg):
+        if "://" not in origin:
+            raise ConfigError(f"allowed_origins: {origin!r} is not an origin like "
+                              "https://example.com")
+    if cfg.metrics_token and len(cfg.metrics_token) < 16:
+        raise ConfigError("ENSEMBLE_METRICS_TOKEN is too short (at least 16 characters)")
+
+
+def origins(cfg: Config) -> frozenset[str]:
+    """The allowed browser origins, lowercase, without a trailing '/'."""
+    return frozenset(o.strip().lower().rstrip("/") for o in cfg.allowed_origins.split(",")
+                     if o.strip())
 
 
 def dev_secret(data_dir: Path) -> str:

@@ -27,6 +27,7 @@ except ImportError:  # pragma: no cover - websockets built without its C extensi
 log = logging.getLogger("relay.server")
 
 WRITE_LIMIT = 64 * 1024  # socket buffer above which a receiver counts as busy
+CLOSE_GRACE = 2.0  # seconds a connection the relay closes has to finish the close handshake
 
 
 class RelayConnection(ServerConnection):
@@ -41,7 +42,15 @@ class RelayConnection(ServerConnection):
     client: Client | None = None
     user: UserRef | None = None
     on_text: Callable[[str], bool] | None = None
+    presence_form = 1  # presence encoding agreed at hello
     failing: asyncio.Task[None] | None = None
+    on_lost: Callable[[], None] | None = None  # runs once when the TCP connection is gone
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        on_lost, self.on_lost = self.on_lost, None
+        if on_lost is not None:
+            on_lost()
 
     def data_received(self, data: bytes) -> None:
         """Handle complete small text frames here; the rest goes to websockets unchanged.
@@ -214,4 +223,13 @@ class WsTransport:
 
     def close(self, code: int, reason: str) -> None:
         self.server.metrics.closes[code] += 1
-        self.server.spawn(self.conn.close(code, reason))
+        conn = self.conn
+        self.server.spawn(conn.close(code, reason))
+        # A receiver that does not read never takes the close frame queued behind its
+        # buffer: drop the connection (and the buffer) after a short grace.
+        conn.loop.call_later(CLOSE_GRACE, _abort, conn)
+
+
+def _abort(conn: RelayConnection) -> None:
+    if conn.protocol.state is not State.CLOSED:
+        conn.transport.abort()

@@ -15,6 +15,10 @@ class StoreError(RelayError):
     """the durable store failed or refused a write."""
 
 
+class StoreBusy(StoreError):
+    """the database stayed locked (another writer) longer than the store may wait."""
+
+
 class DuplicateError(StoreError):
     """a row with the same key already exists."""
 

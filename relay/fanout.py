@@ -9,20 +9,31 @@ Presence entries arrive as fields already encoded to JSON text (relay.core.wirej
 so an update is encoded once, whatever the number of receivers.
 
 Local presence delivery:
-- updates arriving in one event-loop iteration are gathered per session and
-  flushed together with ``loop.call_soon``: several peers in one frame under load;
-- while the relay is busy (its CPU over BUSY of a core), flushes are at least
+- an update is flushed on the next event-loop turn (``loop.call_soon``): a frame
+  carries the updates read in one pass of the loop, which is one peer per frame
+  while the relay keeps up and more as soon as it falls behind (the pass grows);
+- the relay is *behind* when the oldest update a flush sends may have waited more
+  than BEHIND in the relay, less any deliberate wait: since it was read, or, when
+  the loop went straight from the previous flush to reading this batch, since that
+  flush began (what arrived during a flush waits unread in its socket until the
+  flush ends). Then, for HOLD seconds after the last such flush (doubled, up to
+  HOLD_MAX, each time it falls behind again soon after), flushes are at least
   ``window`` seconds apart, so more peers share a frame and the relay writes fewer
-  frames; below IDLE it goes back to flushing every loop turn (lowest latency);
-- each batch is serialized once; receivers whose own entry is in the batch get a
-  variant without it (no echo), cached per excluded user;
-- a receiver whose socket is busy keeps a latest-per-peer dict instead, sent when
-  the socket drains (bounded by the number of peers, never a queue).
+  frames; a relay that keeps up never waits (its CPU share does not matter, only
+  how long updates wait);
+- each batch is serialized once per presence encoding (relay.core.wirejson); receivers
+  whose own entry is in the batch get a variant without it (no echo), cached per
+  excluded user;
+- a receiver whose socket can take data gets the frame at once; only one whose socket
+  is busy (write buffer above its high-water mark) keeps a latest-per-peer dict
+  instead, sent when the socket drains (bounded by the number of peers, never a
+  queue). That is the only coalescing while the relay keeps up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
@@ -31,9 +42,10 @@ from relay.core import wirejson
 from relay.core.client import Client
 from relay.metrics import Metrics
 
-BUSY = 0.75  # relay CPU (share of a core) at which flushes start to be spaced out
-IDLE = 0.45  # and below which they go back to every loop turn
-SAMPLE = 0.25  # seconds between CPU samples
+BEHIND = 0.005  # an update that may have waited this long (s) when sent: the relay is behind
+HOLD = 0.25  # seconds flushes stay spaced after the last flush that found it behind
+HOLD_MAX = 2.0  # the longest that grows to when the relay keeps falling behind
+STRAIGHT = 0.001  # a batch begun this soon after a flush ended was read straight after it
 
 
 class Fanout(ABC):
@@ -71,15 +83,19 @@ class Fanout(ABC):
 class LocalFanout(Fanout):
     def __init__(self, metrics: Metrics, window: float = 0.004) -> None:
         self.metrics = metrics
-        self.window = window  # least time between flushes while busy; 0 turns spacing off
+        self.window = window  # least time between flushes while behind; 0 turns spacing off
         self.spacing = 0.0  # the current least time between flushes
         self._subs: dict[str, set[Client]] = {}
         self._batches: dict[str, dict[str, dict[str, str]]] = {}
         self._first_at = 0.0
-        self._last_flush = 0.0
+        self._last_flush = 0.0  # when the last flush began
+        self._last_end = 0.0  # and ended
+        self._behind_until = 0.0
+        self.behind = BEHIND  # an update waiting this long means the relay is behind
+        self.hold = HOLD  # seconds of spacing after the last late flush
+        self._hold = HOLD  # the same, grown while the relay keeps falling behind
+        self._calm_since = -math.inf  # when spacing last stopped
         self._scheduled: asyncio.Handle | None = None  # the pending flush
-        self._sampling = False
-        self._cpu = (0.0, 0.0)
         metrics.gauges["presence_flush_spacing_seconds"] = lambda: self.spacing
 
     def attach(self, session_id: str, client: Client) -> None:
@@ -134,28 +150,6 @@ class LocalFanout(Fanout):
         wait = self._last_flush + self.spacing - now
         self._scheduled = (loop.call_later(wait, self.flush) if wait > 0
                            else loop.call_soon(self.flush))
-        if not self._sampling and self.window > 0:
-            self._sampling = True
-            self._cpu = (now, time.process_time())
-            loop.call_later(SAMPLE, self._sample, loop)
-
-    def _sample(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Space flushes out while the relay is busy, flush every turn when it is not."""
-        now, cpu = time.monotonic(), time.process_time()
-        then, cpu_then = self._cpu
-        self._cpu = (now, cpu)
-        self.adjust((cpu - cpu_then) / max(now - then, 1e-3))
-        if self._subs or self.spacing:
-            loop.call_later(SAMPLE, self._sample, loop)
-        else:
-            self._sampling = False
-
-    def adjust(self, busy: float) -> None:
-        """Set the flush spacing from the relay's CPU use (share of one core)."""
-        if busy >= BUSY:
-            self.spacing = self.window
-        elif busy < IDLE:
-            self.spacing = 0.0
 
     def flush(self) -> None:
         if self._scheduled is not None:
@@ -164,37 +158,72 @@ class LocalFanout(Fanout):
         batches, self._batches = self._batches, {}
         if not batches:
             return
-        self._last_flush = time.monotonic()
+        now = time.monotonic()
+        since = self._first_at
+        if since - self._last_end < STRAIGHT:  # some of it may have waited out that flush
+            since = min(since, self._last_flush)
+        self._pace(now, now - since - self.spacing)
+        self._last_flush = now
         for sid, batch in batches.items():
             subs = self._subs.get(sid)
             if subs:
                 self._deliver(sid, batch, subs)
-        self.metrics.fanout_latency.observe(time.monotonic() - self._first_at)
+        self._last_end = end = time.monotonic()
+        self.metrics.fanout_latency.observe(end - self._first_at)
+
+    def _pace(self, now: float, late: float) -> None:
+        """Space flushes while the relay is behind (the oldest update of this flush may
+        have waited ``late`` seconds beyond any deliberate spacing), flush every loop
+        turn again once it keeps up. A relay that falls behind again soon after it
+        stopped spacing is overloaded rather than hit by a passing stall: it keeps
+        spacing twice as long each time (up to HOLD_MAX)."""
+        if late > self.behind and self.window > 0:
+            if not self.spacing:
+                again = now - self._calm_since < 2 * self._hold
+                self._hold = min(self._hold * 2, HOLD_MAX) if again else self.hold
+            self._behind_until = now + self._hold
+            self.spacing = self.window
+        elif self.spacing and now >= self._behind_until:
+            self.spacing = 0.0
+            self._calm_since = now
 
     def _deliver(self, sid: str, batch: dict[str, dict[str, str]], subs: set[Client]) -> None:
-        head = wirejson.presence_head(sid)
-        parts = {uid: wirejson.peer(f) for uid, f in batch.items()}
-        full: bytes | None = None
-        variants: dict[str, bytes | None] = {}
-        sent = 0
+        encoded: dict[int, tuple[str, dict[str, str]]] = {}  # form -> (head, uid -> entry)
+        full: dict[int, bytes] = {}
+        variants: dict[tuple[str, int], bytes | None] = {}
+        sent = sent_short = 0
         for client in tuple(subs):
             uid = client.user.id
+            form = client.presence_form
+            enc = encoded.get(form)
+            if enc is None:
+                enc = encoded[form] = (wirejson.presence_head(sid, form),
+                                       {u: wirejson.peer(f, form) for u, f in batch.items()})
+            head, parts = enc
             if uid in parts:
-                if uid not in variants:
+                key = (uid, form)
+                if key in variants:
+                    data = variants[key]
+                else:
                     rest = [p for u, p in parts.items() if u != uid]
-                    variants[uid] = wirejson.presence_frame(sid, rest, head) if rest else None
-                data = variants[uid]
+                    data = variants[key] = (wirejson.presence_frame(sid, rest, head)
+                                            if rest else None)
                 if data is None:
                     continue
             else:
-                if full is None:
-                    full = wirejson.presence_frame(sid, parts.values(), head)
-                data = full
+                data = full.get(form)
+                if data is None:
+                    data = full[form] = wirejson.presence_frame(sid, parts.values(), head)
             if not client.pending and not client.closed and client.transport.write_now(data):
-                sent += 1
+                if form == 1:
+                    sent += 1
+                else:
+                    sent_short += 1
             elif client.offer_presence(sid, batch):
                 self.metrics.presence_coalesced += 1
             else:
-                client.write(data, "presence")
+                client.write(data, "presence" if form == 1 else "p")
         if sent:
             self.metrics.messages_out["presence"] += sent
+        if sent_short:
+            self.metrics.messages_out["p"] += sent_short

@@ -4,17 +4,31 @@
 mirror relay.schema.structure for exactly CursorUpdate's fields, and returns
 None for anything else (bad JSON, another type, a missing or mistyped field),
 which then takes the generic path: decode_client builds the same message or
-raises the same error. The fast path turns itself off if the protocol's cursor
+raises the same error. It applies the same bounds (relay.protocol.path_problem,
+positions within 0..MAX_POSITION, finite numbers, string lengths, strict JSON) by
+declining what breaks them. The fast path turns itself off if the protocol's cursor
 types gain or lose fields.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
+import math
 from typing import Any
 
-from relay.protocol import CursorUpdate, Message, Position, Selection, decode_client
+from relay.protocol import (
+    MAX_ID_CHARS,
+    MAX_POSITION,
+    CursorUpdate,
+    Message,
+    Position,
+    ProtocolError,
+    Selection,
+    decode_client,
+    parse_json,
+    path_problem,
+)
+from relay.schema import MAX_INT
 
 ENABLED = (
     tuple(f.name for f in dataclasses.fields(CursorUpdate))
@@ -55,14 +69,17 @@ def cursor_fields(raw: str | bytes) -> CursorFields | None:
     if not ENABLED or type(raw) is not str or '"cursor"' not in raw or "\\u" in raw:
         return None  # escapes (maybe a lone surrogate): the generic decoder checks them
     try:
-        d = json.loads(raw)
-    except ValueError:
+        d = parse_json(raw)
+    except ProtocolError:
         return None
     if type(d) is not dict or d.get("type") != "cursor":
         return None
     sid, path, sels = d.get("session_id"), d.get("path"), d.get("selections")
     if type(sid) is not str or type(path) is not str or type(sels) is not list:
         return None
+    if len(sid) > MAX_ID_CHARS or path_problem(path) is not None:
+        return None
+    top = MAX_POSITION
     selections = []
     for s in sels:
         if type(s) is not dict:
@@ -73,15 +90,21 @@ def cursor_fields(raw: str | bytes) -> CursorFields | None:
         al, ac, bl, bc = a.get("line"), a.get("character"), b.get("line"), b.get("character")
         if type(al) is not int or type(ac) is not int or type(bl) is not int or type(bc) is not int:
             return None
+        if not (0 <= al <= top and 0 <= ac <= top and 0 <= bl <= top and 0 <= bc <= top):
+            return None
         selections.append({"anchor": {"line": al, "character": ac},
                            "active": {"line": bl, "character": bc}})
     sent_at, content_hash, rid = d.get("sent_at"), d.get("content_hash"), d.get("rid")
     if sent_at is not None:
-        if type(sent_at) is not float and type(sent_at) is not int:
+        if type(sent_at) is float:
+            if not math.isfinite(sent_at):
+                return None
+        elif type(sent_at) is not int or not -MAX_INT <= sent_at <= MAX_INT:
             return None
         sent_at = float(sent_at)
-    if content_hash is not None and type(content_hash) is not str:
+    if content_hash is not None and (type(content_hash) is not str
+                                     or len(content_hash) > MAX_ID_CHARS):
         return None
-    if rid is not None and type(rid) is not str:
+    if rid is not None and (type(rid) is not str or len(rid) > MAX_ID_CHARS):
         return None
     return sid, path, selections, sent_at, content_hash, rid

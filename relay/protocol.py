@@ -17,13 +17,17 @@ Conventions
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from relay.schema import SchemaError, structure, to_wire
+from relay.schema import MAX_STRING, Check, SchemaError, ValueOutOfRange, structure, to_wire
 
 PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = frozenset({1})
+# Presence encodings (hello.presence): 1, ``presence`` frames; 2, compact ``p`` frames.
+PRESENCE_FORM = 2  # the newest, what the daemon asks for
+PRESENCE_FORMS = frozenset({1, 2})
 
 # Paths of the relay's WebSocket endpoints.
 SESSION_PATH = "/ws"  # needs "Authorization: Bearer <jwt>" on the upgrade
@@ -63,6 +67,9 @@ class ErrorCode:
     NOT_AUTHOR = "not_author"
     ID_CONFLICT = "id_conflict"
     INVALID_VALUE = "invalid_value"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
+    STORAGE_BUSY = "storage_busy"
+    FORBIDDEN_ORIGIN = "forbidden_origin"
     REMOVED = "removed"
     SHUTTING_DOWN = "shutting_down"
     INTERNAL = "internal"
@@ -74,6 +81,7 @@ class CloseCode:
     NORMAL = 1000
     GOING_AWAY = 1001
     PROTOCOL_ERROR = 1002
+    UNSUPPORTED_DATA = 1003
     POLICY_VIOLATION = 1008
     MESSAGE_TOO_BIG = 1009
     SERVICE_RESTART = 1012
@@ -88,13 +96,85 @@ class ProtocolError(Exception):
     """a frame or action the relay refuses; becomes an ``error`` frame."""
 
     def __init__(
-        self, code: str, message: str, *, rid: str | None = None, id: str | None = None
+        self, code: str, message: str, *, rid: str | None = None, id: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.rid = rid
         self.id = id
+        self.retry_after = retry_after  # seconds, for refusals that pass (rate, busy store)
+
+
+# ---------------------------------------------------------------------------
+# Bounds of what a client may send (applied when a client frame is decoded)
+
+MAX_ID_CHARS = MAX_STRING  # every string field without a bound of its own: ids, rid, emoji, ...
+MAX_POSITION = 2**31 - 1  # line and character numbers: 0 <= n <= MAX_POSITION
+MAX_PATH_BYTES = 1024  # UTF-8 bytes of a path
+MAX_PATH_SEGMENTS = 128  # '/'-separated parts of a path
+MAX_DISPLAY_NAME = 64
+MAX_JSON_DEPTH = 32  # nesting of objects and arrays in a frame
+
+# C0 and C1 controls, DEL, and the bidi formatting characters (embeddings, overrides,
+# isolates, marks) that make text display in another order than it is stored.
+_UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def path_problem(path: str) -> str | None:
+    """Why ``path`` is not a workspace-relative POSIX path, or None when it is.
+
+    Accepted: 1 to MAX_PATH_BYTES bytes, at most MAX_PATH_SEGMENTS parts joined by '/',
+    no part empty, '.' or '..' (so no leading or trailing '/', no '//'), no backslash,
+    no drive letter ('C:'), no control or bidi formatting character.
+    """
+    if not path:
+        return "a path must not be empty"
+    if len(path) > MAX_PATH_BYTES // 4 and len(path.encode()) > MAX_PATH_BYTES:
+        return f"a path is at most {MAX_PATH_BYTES} bytes"
+    if _UNSAFE_CHARS.search(path) is not None:
+        return "a path must not hold control or bidi formatting characters"
+    if "\\" in path:
+        return "a path uses '/', never a backslash"
+    if path[0] == "/" or (len(path) > 1 and path[1] == ":" and path[0].isascii()
+                          and path[0].isalpha()):
+        return "a path is relative to the workspace, never absolute"
+    parts = path.split("/")
+    if len(parts) > MAX_PATH_SEGMENTS:
+        return f"a path has at most {MAX_PATH_SEGMENTS} parts"
+    for part in parts:
+        if part in ("", ".", ".."):
+            return "a path has no empty, '.' or '..' part"
+    return None
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be shown to others as a display name, or None."""
+    if _UNSAFE_CHARS.search(name) is not None:
+        return "a name must not hold control or bidi formatting characters"
+    if name != name.strip():
+        return "a name must not start or end with whitespace"
+    return None
+
+
+def label_problem(label: str) -> str | None:
+    """Why ``label`` (a session name, ...) cannot be shown to others, or None."""
+    if _UNSAFE_CHARS.search(label) is not None:
+        return "control or bidi formatting characters are not allowed"
+    return None
+
+
+_POS = Check(low=0, high=MAX_POSITION).meta()
+_PATH = Check(max_chars=None, test=path_problem).meta()
+_TEXT = Check(max_chars=None).meta()  # bounded by the frame size; the core checks its limit
+_REPO = Check(max_chars=1024, test=label_problem).meta()
+_LABEL = Check(max_chars=None, test=label_problem).meta()  # the core checks the length
+_NAME = Check(max_chars=MAX_DISPLAY_NAME, test=name_problem).meta()
+
+
+def _repo_part() -> Any:
+    return field(default=None, metadata=_REPO)
 
 
 # ---------------------------------------------------------------------------
@@ -103,8 +183,8 @@ class ProtocolError(Exception):
 
 @dataclass(slots=True, kw_only=True)
 class Position:
-    line: int
-    character: int
+    line: int = field(metadata=_POS)
+    character: int = field(metadata=_POS)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -125,9 +205,9 @@ class Selection:
 class RepoIdentity:
     """What identifies a repository across machines."""
 
-    remote: str | None = None  # normalized remote URL, e.g. "github.com/acme/app"
-    root_commit: str | None = None  # hash of the first commit
-    name: str | None = None  # folder name, for display only
+    remote: str | None = _repo_part()  # normalized remote URL, e.g. "github.com/acme/app"
+    root_commit: str | None = _repo_part()  # hash of the first commit
+    name: str | None = _repo_part()  # folder name, for display only
 
 
 @dataclass(slots=True, kw_only=True)
@@ -140,12 +220,12 @@ class UserRef:
 class Anchor:
     """Where a comment thread is pinned, with enough text to find it again."""
 
-    path: str
-    start_line: int
-    end_line: int  # inclusive
-    text: list[str]  # the anchored lines, start_line..end_line
-    before: list[str] = field(default_factory=list)  # up to 3 lines above
-    after: list[str] = field(default_factory=list)  # up to 3 lines below
+    path: str = field(metadata=_PATH)
+    start_line: int = field(metadata=_POS)
+    end_line: int = field(metadata=_POS)  # inclusive
+    text: list[str] = field(metadata=_TEXT)  # the anchored lines, start_line..end_line
+    before: list[str] = field(default_factory=list, metadata=_TEXT)  # up to 3 lines above
+    after: list[str] = field(default_factory=list, metadata=_TEXT)  # up to 3 lines below
 
 
 @dataclass(slots=True, kw_only=True)
@@ -168,6 +248,7 @@ class SessionInfo:
     created_at: float
     ended_at: float | None = None
     role: Role | None = None  # the asking user's role, when a member
+    project_id: str | None = None  # the project the session belongs to
 
 
 @dataclass(slots=True, kw_only=True)
@@ -291,6 +372,7 @@ EventKind = Literal[
     "comment_reaction",
     "thread_resolved",
     "thread_reopened",
+    "thread_deleted",
     "participant_joined",
     "participant_left",
     "participant_removed",
@@ -320,6 +402,7 @@ class Hello(Message):
     TYPE: ClassVar[str] = "hello"
     protocol: int
     client: str = ""
+    presence: int | None = None  # presence encoding wanted (PRESENCE_FORMS); absent: 1
     rid: str | None = None
 
 
@@ -328,7 +411,7 @@ class SignUp(Message):
     TYPE: ClassVar[str] = "sign_up"
     username: str
     password: str
-    display_name: str | None = None
+    display_name: str | None = field(default=None, metadata=_NAME)
     rid: str | None = None
 
 
@@ -343,8 +426,9 @@ class SignIn(Message):
 @dataclass(slots=True, kw_only=True)
 class SessionCreate(Message):
     TYPE: ClassVar[str] = "session_create"
-    name: str
+    name: str = field(metadata=_LABEL)
     repo: RepoIdentity
+    project_id: str | None = None  # continue this project (the caller must own it)
     rid: str | None = None
 
 
@@ -435,7 +519,7 @@ class CursorUpdate(Message):
 
     TYPE: ClassVar[str] = "cursor"
     session_id: str
-    path: str
+    path: str = field(metadata=_PATH)
     selections: list[Selection]
     sent_at: float | None = None
     content_hash: str | None = None  # sha1 of the file text, see daemon.documents.content_hash
@@ -446,7 +530,7 @@ class CursorUpdate(Message):
 class ViewportUpdate(Message):
     TYPE: ClassVar[str] = "viewport"
     session_id: str
-    path: str
+    path: str = field(metadata=_PATH)
     ranges: list[Range]
     rid: str | None = None
 
@@ -457,7 +541,7 @@ class FocusUpdate(Message):
 
     TYPE: ClassVar[str] = "focus"
     session_id: str
-    path: str | None = None
+    path: str | None = field(default=None, metadata=_PATH)
     rid: str | None = None
 
 
@@ -473,7 +557,7 @@ class Heartbeat(Message):
 class ViewersQuery(Message):
     TYPE: ClassVar[str] = "viewers"
     session_id: str
-    path: str
+    path: str = field(metadata=_PATH)
     rid: str | None = None
 
 
@@ -482,7 +566,7 @@ class ChatSend(Message):
     TYPE: ClassVar[str] = "chat_send"
     id: str
     session_id: str
-    text: str
+    text: str = field(metadata=_TEXT)
     parent_id: str | None = None
     to: str | None = None
     rid: str | None = None
@@ -494,7 +578,7 @@ class ChatEdit(Message):
     id: str
     session_id: str
     message_id: str
-    text: str
+    text: str = field(metadata=_TEXT)
     rid: str | None = None
 
 
@@ -527,7 +611,7 @@ class ThreadCreate(Message):
     id: str
     session_id: str
     anchor: Anchor
-    text: str
+    text: str = field(metadata=_TEXT)
     rid: str | None = None
 
 
@@ -537,7 +621,7 @@ class CommentReply(Message):
     id: str
     session_id: str
     thread_id: str
-    text: str
+    text: str = field(metadata=_TEXT)
     rid: str | None = None
 
 
@@ -547,7 +631,7 @@ class CommentEdit(Message):
     id: str
     session_id: str
     comment_id: str
-    text: str
+    text: str = field(metadata=_TEXT)
     rid: str | None = None
 
 
@@ -567,6 +651,17 @@ class ThreadResolve(Message):
     session_id: str
     thread_id: str
     resolved: bool
+    rid: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class ThreadDelete(Message):
+    """The host deletes a whole thread with its comments."""
+
+    TYPE: ClassVar[str] = "thread_delete"
+    id: str
+    session_id: str
+    thread_id: str
     rid: str | None = None
 
 
@@ -619,6 +714,7 @@ class Welcome(Message):
     server: str
     limits: Limits
     user: UserRef | None = None  # null on the auth endpoint
+    presence: int | None = None  # presence encoding the relay sends; absent: 1
     rid: str | None = None
 
 
@@ -648,6 +744,7 @@ class Error(Message):
     message: str
     rid: str | None = None
     id: str | None = None
+    retry_after: float | None = None  # seconds to wait before trying again, when known
 
 
 @dataclass(slots=True, kw_only=True)
@@ -774,6 +871,59 @@ class PresenceUpdate(Message):
 
 
 @dataclass(slots=True, kw_only=True)
+class CompactPeer:
+    """One peer of a ``p`` frame: PeerPresence with short keys and flat numbers."""
+
+    u: str  # user_id
+    c: list[Any] | None = None  # cursor: [path, [anchor line, anchor char, active line,
+    #                             active char, ...], content_hash?]
+    v: list[Any] | None = None  # viewport: [path, [start line, start char, end line, ...]]
+    f: str | None = None  # focus
+    s: Status | None = None  # status
+    t: float | None = None  # sent_at
+
+
+@dataclass(slots=True, kw_only=True)
+class PresenceCompact(Message):
+    """Presence encoding 2 (asked for in hello): the session id once, short entries.
+    decode_server turns it into the PresenceUpdate it stands for."""
+
+    TYPE: ClassVar[str] = "p"
+    s: str  # session_id
+    p: list[CompactPeer]
+
+    def expand(self) -> PresenceUpdate:
+        return PresenceUpdate(session_id=self.s, peers=[_expand_peer(x) for x in self.p])
+
+
+def _quads(value: Any, what: str) -> list[tuple[Position, Position]]:
+    if (type(value) is not list or len(value) % 4
+            or any(type(n) is not int or n < 0 for n in value)):
+        raise SchemaError(what, "array of non-negative integers, four per " + what)
+    return [(Position(line=value[i], character=value[i + 1]),
+             Position(line=value[i + 2], character=value[i + 3]))
+            for i in range(0, len(value), 4)]
+
+
+def _expand_peer(x: CompactPeer) -> PeerPresence:
+    cursor = viewport = None
+    if x.c is not None:
+        if not 2 <= len(x.c) <= 3 or type(x.c[0]) is not str or (
+                len(x.c) == 3 and type(x.c[2]) is not str):
+            raise SchemaError("p.c", "[path, numbers, content_hash?]")
+        cursor = CursorState(path=x.c[0], content_hash=x.c[2] if len(x.c) == 3 else None,
+                             selections=[Selection(anchor=a, active=b)
+                                         for a, b in _quads(x.c[1], "selection")])
+    if x.v is not None:
+        if len(x.v) != 2 or type(x.v[0]) is not str:
+            raise SchemaError("p.v", "[path, numbers]")
+        viewport = ViewportState(path=x.v[0], ranges=[Range(start=a, end=b)
+                                                      for a, b in _quads(x.v[1], "range")])
+    return PeerPresence(user_id=x.u, status=x.s, cursor=cursor, viewport=viewport, focus=x.f,
+                        sent_at=x.t)
+
+
+@dataclass(slots=True, kw_only=True)
 class UserJoined(Message):
     """A participant came online in the session."""
 
@@ -814,7 +964,7 @@ CLIENT_MESSAGES: dict[str, type[Message]] = {
         SessionEnd, InviteCreate, InviteRevoke, InviteList, RoleSet, ParticipantRemove,
         StatusSet, CursorUpdate, ViewportUpdate, FocusUpdate, Heartbeat, ViewersQuery,
         ChatSend, ChatEdit, ChatDelete, ReactionToggle, ThreadCreate, CommentReply,
-        CommentEdit, CommentDelete, ThreadResolve, HistoryFetch, SyncRequest,
+        CommentEdit, CommentDelete, ThreadResolve, ThreadDelete, HistoryFetch, SyncRequest,
         EventLogQuery, ExportRequest,
     )
 }
@@ -824,7 +974,8 @@ SERVER_MESSAGES: dict[str, type[Message]] = {
     for cls in (
         Welcome, AuthOk, Ack, Error, Ok, SessionState, SessionListResult, InviteResult,
         InviteListResult, ViewersResult, HistoryPage, SyncResult, EventLogResult,
-        ExportResult, Event, PresenceUpdate, UserJoined, UserLeft, MentionNotice, Reconnect,
+        ExportResult, Event, PresenceUpdate, PresenceCompact, UserJoined, UserLeft,
+        MentionNotice, Reconnect,
     )
 }
 
@@ -833,7 +984,7 @@ DURABLE_TYPES = frozenset(
     cls.TYPE
     for cls in (
         ChatSend, ChatEdit, ChatDelete, ReactionToggle, ThreadCreate, CommentReply,
-        CommentEdit, CommentDelete, ThreadResolve,
+        CommentEdit, CommentDelete, ThreadResolve, ThreadDelete,
     )
 )
 
@@ -843,18 +994,57 @@ EPHEMERAL_TYPES = frozenset(
 )
 
 
-def _decode(raw: str | bytes, table: dict[str, type[Message]]) -> Message:
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+_STRICT_JSON = json.JSONDecoder(parse_constant=_no_constant)
+
+
+def parse_json(raw: str | bytes) -> Any:
+    """Parse a client frame: strict JSON (no NaN or Infinity), nested at most
+    MAX_JSON_DEPTH levels; raise ProtocolError ``bad_json`` otherwise."""
     try:
-        data = json.loads(raw)
+        text = raw if isinstance(raw, str) else raw.decode()
+        data = _STRICT_JSON.decode(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(ErrorCode.BAD_JSON, f"frame is not valid json: {exc}") from exc
+    except RecursionError as exc:
+        raise ProtocolError(ErrorCode.BAD_JSON, "frame is nested too deeply") from exc
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and not _shallow(data):
+        raise ProtocolError(ErrorCode.BAD_JSON,
+                            f"frame is nested deeper than {MAX_JSON_DEPTH} levels")
+    return data
+
+
+def _shallow(data: Any) -> bool:
+    """No object or array in ``data`` is nested deeper than MAX_JSON_DEPTH (iterative)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return False
+        if type(value) is dict:
+            stack.extend((v, depth + 1) for v in value.values() if type(v) in (dict, list))
+        elif type(value) is list:
+            stack.extend((v, depth + 1) for v in value if type(v) in (dict, list))
+    return True
+
+
+def _decode(raw: str | bytes, table: dict[str, type[Message]], strict: bool = False) -> Message:
+    if strict:
+        data = parse_json(raw)
+    else:
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ProtocolError(ErrorCode.BAD_JSON, f"frame is not valid json: {exc}") from exc
     if _has_surrogate_escape(raw) and not _valid_unicode(data):
         raise ProtocolError(ErrorCode.BAD_JSON,
                             "frame is not valid json: a \\u escape leaves a lone surrogate")
     if type(data) is not dict:
         raise ProtocolError(ErrorCode.BAD_MESSAGE, "frame must be a json object")
-    rid = data.get("rid") if type(data.get("rid")) is str else None
-    msg_id = data.get("id") if type(data.get("id")) is str else None
+    rid, msg_id = _echo(data.get("rid")), _echo(data.get("id"))
     kind = data.get("type")
     if type(kind) is not str:
         raise ProtocolError(
@@ -866,11 +1056,20 @@ def _decode(raw: str | bytes, table: dict[str, type[Message]]) -> Message:
             ErrorCode.UNKNOWN_TYPE, f"unknown message type {kind!r}", rid=rid, id=msg_id
         )
     try:
-        return structure(data, cls)
+        return structure(data, cls, strict=strict)
+    except ValueOutOfRange as exc:
+        raise ProtocolError(
+            ErrorCode.INVALID_VALUE, f"bad {kind} message: {exc}", rid=rid, id=msg_id
+        ) from exc
     except SchemaError as exc:
         raise ProtocolError(
             ErrorCode.BAD_MESSAGE, f"bad {kind} message: {exc}", rid=rid, id=msg_id
         ) from exc
+
+
+def _echo(value: Any) -> str | None:
+    """A rid or id an error may echo: a string within MAX_ID_CHARS, else None."""
+    return value if type(value) is str and len(value) <= MAX_ID_CHARS else None
 
 
 def _has_surrogate_escape(raw: str | bytes) -> bool:
@@ -897,13 +1096,21 @@ def _valid_unicode(data: Any) -> bool:
 
 
 def decode_client(raw: str | bytes) -> Message:
-    """Parse and check a client frame; raise ProtocolError with a code otherwise."""
-    return _decode(raw, CLIENT_MESSAGES)
+    """Parse and check a client frame, every bound included; raise ProtocolError with a
+    code otherwise (``bad_json``, ``bad_message``, ``unknown_type``, ``invalid_value``)."""
+    return _decode(raw, CLIENT_MESSAGES, strict=True)
 
 
 def decode_server(raw: str | bytes) -> Message:
-    """Parse and check a relay frame (used by the daemon and the tests)."""
-    return _decode(raw, SERVER_MESSAGES)
+    """Parse and check a relay frame (used by the daemon and the tests). A compact
+    presence frame (``p``) comes back as the PresenceUpdate it stands for."""
+    msg = _decode(raw, SERVER_MESSAGES)
+    if type(msg) is PresenceCompact:
+        try:
+            return msg.expand()
+        except SchemaError as exc:
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, f"bad p message: {exc}") from exc
+    return msg
 
 
 def encode(msg: Message) -> str:

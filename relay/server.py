@@ -6,26 +6,28 @@ import asyncio
 import http
 import json
 import logging
+import sqlite3
 import time
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from relay import __version__, fastpath
+from relay import __version__, fastpath, httpside
 from relay.accounts import Accounts
-from relay.auth import Auth
-from relay.config import Config
+from relay.auth import Auth, SignInThrottle
+from relay.config import Config, origins
 from relay.connection import WRITE_LIMIT, RelayConnection, WsTransport
-from relay.core.service import Core
-from relay.errors import AuthError
+from relay.core.client import TokenBucket
+from relay.core.service import STORAGE_RETRY, Core
+from relay.errors import AuthError, StoreBusy, StoreError
 from relay.fanout import LocalFanout
 from relay.metrics import Metrics
 from relay.protocol import (
     AUTH_PATH,
     EPHEMERAL_TYPES,
+    PRESENCE_FORMS,
     PROTOCOL_VERSION,
     SESSION_PATH,
     SUPPORTED_VERSIONS,
@@ -48,17 +50,27 @@ from relay.store.sqlite import SqliteStore
 CLOSE_TIMEOUT = 10.0  # seconds a closing handshake may take before the socket is dropped
 
 log = logging.getLogger("relay.server")
+MAX_QUEUE = 16  # frames read ahead per connection (each up to max_frame_bytes)
+AUTH_ATTEMPTS = 5.0  # sign-up/sign-in attempts per /auth connection, refilling 1 a second
 
 
 class RelayServer:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.metrics = Metrics()
-        self.store = SqliteStore(config.data_dir / "relay.sqlite3", config.sqlite_synchronous)
+        self.store = SqliteStore(config.data_dir / "relay.sqlite3", config.sqlite_synchronous,
+                                 config.storage_wait)
         self.fanout = LocalFanout(self.metrics, config.presence_batch_ms / 1000)
         self.core = Core(config, self.store, self.fanout, self.metrics)
         self.auth = Auth(config.jwt_secret, config.token_ttl, config.bcrypt_rounds)
-        self.accounts = Accounts(self.store, self.auth)
+        self.accounts = Accounts(self.store, self.auth, SignInThrottle(
+            config.signin_free_failures, config.signin_address_failures, config.signin_max_delay))
+        self.origins = origins(config)
+        self.user_conns: dict[str, int] = {}  # /ws connections per user, handshakes included
+        self.storage_problem: str | None = None  # why the last write probe failed
+        self.storage_busy = False  # the last probe found the database locked elsewhere
+        self.metrics_listener: httpside.MetricsListener | None = None
+        self.metrics_port = 0
         self.server: Server | None = None
         self.tasks: set[asyncio.Task[Any]] = set()
         self.next_conn = 0
@@ -83,7 +95,14 @@ class RelayServer:
         return int(self.server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
-        await self.store.open()
+        """Open the store (raise StoreError when it cannot be opened or written), listen."""
+        try:
+            await self.store.open()
+            problem = await self.store.probe(timeout=self.config.storage_wait)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open the database in {self.config.data_dir}: {exc}") from exc
+        if problem is not None:
+            raise StoreError(f"{problem} ({self.config.data_dir})")
         self.server = await serve(
             self.handler,
             self.config.host,
@@ -91,58 +110,134 @@ class RelayServer:
             process_request=self.process_request,
             compression=None,
             max_size=self.config.max_frame_bytes,
-            max_queue=64,
+            max_queue=MAX_QUEUE,
             write_limit=WRITE_LIMIT,
             create_connection=RelayConnection,
             server_header=f"ensemble-relay/{__version__}",
             close_timeout=CLOSE_TIMEOUT,
         )
+        if self.config.metrics_host:
+            self.metrics_listener = httpside.MetricsListener(self.metrics.render,
+                                                             self.config.metrics_token)
+            self.metrics_port = await self.metrics_listener.start(self.config.metrics_host,
+                                                                  self.config.metrics_port)
         self.spawn(self.ticker())
 
     async def ticker(self) -> None:
         period = max(0.05, min(1.0, self.config.presence_timeout / 4))
-        next_count = 0.0
+        next_count = next_probe = 0.0
         while True:
             try:
                 now = time.monotonic()
                 self.core.expire(now)
+                self.limit_buffers()
+                if now >= next_probe:
+                    next_probe = now + self.config.storage_probe_interval
+                    await self.probe_storage()
                 if now >= next_count:
                     self.sessions_open = await self.store.session_count()
                     next_count = now + 5.0
+            except StoreBusy:
+                pass  # reported by probe_storage; counted again on the next tick
             except Exception:
                 log.exception("periodic task failed")
             await asyncio.sleep(period)
 
+    async def probe_storage(self) -> None:
+        try:
+            problem = await self.store.probe()
+            busy = False
+        except StoreBusy:
+            problem, busy = None, True
+        if problem != self.storage_problem:
+            if problem is None:
+                log.info("storage writable again")
+            else:
+                log.error("storage cannot be written", extra={"reason": problem})
+        self.storage_problem, self.storage_busy = problem, busy
+
+    def limit_buffers(self) -> None:
+        """Keep all send buffers together under max_total_buffer_bytes: disconnect the
+        receivers furthest behind (1008) until the rest fit."""
+        clients = [(c.transport.buffered(), c) for c in self.core.clients if not c.closed]
+        total = sum(n for n, _ in clients)
+        if total <= self.config.max_total_buffer_bytes:
+            return
+        clients.sort(key=lambda item: item[0], reverse=True)
+        for n, client in clients:
+            if total <= self.config.max_total_buffer_bytes or n <= WRITE_LIMIT:
+                break
+            log.warning("send buffers over budget: dropping a slow receiver",
+                        extra={"conn": client.conn_id, "buffered": n, "total": total})
+            self.metrics.slow_disconnects += 1
+            client.close(CloseCode.POLICY_VIOLATION, "receiver too slow (relay send budget)")
+            total -= n
+
     # -- HTTP side of the handshake
+
+    def healthz(self) -> Response:
+        """200 while the store can be written (``storage``: ok, or busy while another
+        process holds the database); 503 with the reason when it cannot."""
+        body: dict[str, object] = {"status": "ok", "version": __version__,
+                                   "protocol": PROTOCOL_VERSION,
+                                   "uptime": round(time.time() - self.started, 1),
+                                   "storage": "busy" if self.storage_busy else "ok"}
+        status = http.HTTPStatus.OK
+        if self.storage_problem is not None:
+            body.update(status="unavailable", storage="unwritable", reason=self.storage_problem)
+            status = http.HTTPStatus.SERVICE_UNAVAILABLE
+        return httpside.response(status, json.dumps(body), "application/json")
 
     async def process_request(self, conn: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
         if path == "/healthz":
-            body = json.dumps({"status": "ok", "version": __version__,
-                               "protocol": PROTOCOL_VERSION,
-                               "uptime": round(time.time() - self.started, 1)})
-            return _response(http.HTTPStatus.OK, body, "application/json")
-        if path == "/metrics":
-            return _response(http.HTTPStatus.OK, self.metrics.render(),
-                             "text/plain; version=0.0.4; charset=utf-8")
+            return self.healthz()
+        if path == "/metrics" and not self.config.metrics_host:
+            return httpside.metrics_response(self.metrics.render, self.config.metrics_token,
+                                             request.headers)
+        if path not in (AUTH_PATH, SESSION_PATH):
+            return httpside.response(http.HTTPStatus.NOT_FOUND, "not found\n", "text/plain")
+        refused = httpside.check_origin(request.headers, self.origins)
+        if refused is not None:
+            self.metrics.errors[ErrorCode.FORBIDDEN_ORIGIN] += 1
+            return refused
         if path == AUTH_PATH:
             return None
-        if path != SESSION_PATH:
-            return _response(http.HTTPStatus.NOT_FOUND, "not found\n", "text/plain")
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            return _unauthorized("missing bearer token")
+            return httpside.unauthorized("missing bearer token")
         try:
             uid = self.auth.verify(token.strip())
         except AuthError as exc:
-            return _unauthorized(str(exc), exc.code)
-        user = await self.store.get_user(uid)
-        if user is None:
-            return _unauthorized("unknown user")
+            return httpside.unauthorized(str(exc), exc.code)
         assert isinstance(conn, RelayConnection)
+        cap = self.config.max_connections_per_user
+        if self.user_conns.get(uid, 0) >= cap:
+            self.metrics.errors[ErrorCode.TOO_MANY_CONNECTIONS] += 1
+            return httpside.refusal(http.HTTPStatus.TOO_MANY_REQUESTS,
+                                    ErrorCode.TOO_MANY_CONNECTIONS,
+                                    f"at most {cap} connections per user",
+                                    (("Retry-After", "5"),))
+        self.user_conns[uid] = self.user_conns.get(uid, 0) + 1
+        conn.on_lost = lambda: self._release(uid)
+        try:
+            user = await self.store.get_user(uid)
+        except StoreBusy:
+            return httpside.refusal(http.HTTPStatus.SERVICE_UNAVAILABLE,
+                                    ErrorCode.STORAGE_BUSY, "the database is busy",
+                                    (("Retry-After", str(int(STORAGE_RETRY))),))
+        if user is None:
+            return httpside.unauthorized("unknown user")
         conn.user = UserRef(id=user.id, name=user.name)
         return None
+
+    def _release(self, uid: str) -> None:
+        left = self.user_conns.get(uid, 0) - 1
+        if left > 0:
+            self.user_conns[uid] = left
+        else:
+            self.user_conns.pop(uid, None)
 
     # -- WebSocket side
 
@@ -167,6 +262,11 @@ class RelayServer:
         finally:
             log.info("connection closed", extra={"conn": conn_id, "code": conn.close_code})
 
+    async def _refuse_binary(self, conn: ServerConnection) -> None:
+        await self._refuse_and_close(conn, ErrorCode.BAD_MESSAGE,
+                                     "binary frames are not accepted: send JSON text frames",
+                                     CloseCode.UNSUPPORTED_DATA)
+
     async def _refuse_and_close(self, conn: ServerConnection, code: str, text: str,
                                 close_code: int, rid: str | None = None) -> None:
         self.metrics.errors[code] += 1
@@ -180,6 +280,9 @@ class RelayServer:
         except TimeoutError:
             await self._refuse_and_close(conn, ErrorCode.HELLO_REQUIRED, "no hello received",
                                          CloseCode.HELLO_REQUIRED)
+            return False
+        if isinstance(raw, bytes):
+            await self._refuse_binary(conn)
             return False
         try:
             msg = decode_client(raw)
@@ -201,43 +304,55 @@ class RelayServer:
                 f"protocol {msg.protocol} is not supported (supported: {versions})",
                 CloseCode.UNSUPPORTED_VERSION, msg.rid)
             return False
+        form = None
+        if msg.presence is not None:  # the newest encoding the client reads, up to ours
+            form = max(1, min(msg.presence, max(PRESENCE_FORMS)))
+            if isinstance(conn, RelayConnection):
+                conn.presence_form = form
         await conn.send(encode(Welcome(protocol=PROTOCOL_VERSION,
                                        server=f"ensemble-relay/{__version__}",
-                                       limits=self.core.limits(), user=user, rid=msg.rid)))
+                                       limits=self.core.limits(), user=user, presence=form,
+                                       rid=msg.rid)))
         self.metrics.messages_out["welcome"] += 1
         return True
 
     async def auth_loop(self, conn: ServerConnection) -> None:
-        tokens, last = 5.0, time.monotonic()
+        attempts = TokenBucket(1.0, AUTH_ATTEMPTS, time.monotonic())
+        address = str(conn.remote_address[0]) if conn.remote_address else ""
         async for raw in conn:
-            now = time.monotonic()
-            tokens = min(5.0, tokens + (now - last))
-            last = now
+            if isinstance(raw, bytes):
+                await self._refuse_binary(conn)
+                return
             try:
                 msg = decode_client(raw)
                 self.metrics.messages_in[msg.TYPE] += 1
-                if tokens < 1.0:
+                if not attempts.take(time.monotonic()):
                     raise ProtocolError(ErrorCode.RATE_LIMITED, "too many attempts",
-                                        rid=getattr(msg, "rid", None))
-                tokens -= 1.0
+                                        rid=getattr(msg, "rid", None), retry_after=1.0)
                 reply: Message
                 if isinstance(msg, SignUp):
                     reply = await self.accounts.sign_up(msg)
                 elif isinstance(msg, SignIn):
-                    reply = await self.accounts.sign_in(msg)
+                    reply = await self.accounts.sign_in(msg, address)
                 else:
                     raise ProtocolError(ErrorCode.UNAUTHORIZED,
                                         f"{msg.TYPE} needs a token: use {SESSION_PATH}",
                                         rid=getattr(msg, "rid", None))
+            except StoreBusy:
+                self.metrics.errors[ErrorCode.STORAGE_BUSY] += 1
+                reply = Error(code=ErrorCode.STORAGE_BUSY, message="the database is busy",
+                              rid=_rid(raw), retry_after=STORAGE_RETRY)
             except ProtocolError as exc:
                 self.metrics.errors[exc.code] += 1
-                reply = Error(code=exc.code, message=exc.message, rid=exc.rid)
+                reply = Error(code=exc.code, message=exc.message, rid=exc.rid,
+                              retry_after=exc.retry_after)
             self.metrics.messages_out[reply.TYPE] += 1
             await conn.send(encode(reply))
 
     async def session_loop(self, conn: RelayConnection, conn_id: int, user: UserRef) -> None:
         core = self.core
         client = core.connect(conn_id, user, WsTransport(conn, self))
+        client.presence_form = conn.presence_form
         conn.client = client
         strikes_limit = self.config.rate_strikes
 
@@ -247,7 +362,7 @@ class RelayServer:
             if fields is None:
                 return False
             now = time.monotonic()
-            if client.tokens + (now - client.last_refill) * client.rate < 1.0:
+            if client.bucket.peek(now) < 1.0:
                 return False  # rate limited: the loop below refuses it (and may close)
             core.admit(client, now)
             core.cursor(client, fields)
@@ -256,6 +371,12 @@ class RelayServer:
         conn.on_text = on_text
         try:
             async for raw in conn:
+                if client.closed:
+                    continue  # closing: read what is queued so the close handshake ends
+                if isinstance(raw, bytes):
+                    client.closed = True
+                    self.spawn(self._refuse_binary(conn))
+                    continue
                 if not core.admit(client, time.monotonic()):
                     rid = _rid(raw)
                     core.refuse(client, ProtocolError(ErrorCode.RATE_LIMITED,
@@ -265,8 +386,7 @@ class RelayServer:
                                                                          "user": user.id})
                         client.closed = True
                         self.metrics.closes[CloseCode.RATE_LIMITED] += 1
-                        await conn.close(CloseCode.RATE_LIMITED, "rate limit exceeded")
-                        break
+                        self.spawn(conn.close(CloseCode.RATE_LIMITED, "rate limit exceeded"))
                     continue
                 try:
                     msg = fastpath.decode(raw)
@@ -309,27 +429,15 @@ class RelayServer:
             log.warning("connections did not close in time")
         for task in list(self.tasks):
             task.cancel()
+        if self.metrics_listener is not None:
+            await self.metrics_listener.close()
         await self.store.close()
 
 
 def _rid(raw: str | bytes) -> str | None:
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     rid = data.get("rid") if isinstance(data, dict) else None
     return rid if isinstance(rid, str) else None
-
-
-def _response(status: http.HTTPStatus, body: str, content_type: str) -> Response:
-    data = body.encode()
-    headers = Headers([("Content-Type", content_type), ("Content-Length", str(len(data))),
-                       ("Connection", "close")])
-    return Response(status.value, status.phrase, headers, data)
-
-
-def _unauthorized(reason: str, code: str = ErrorCode.UNAUTHORIZED) -> Response:
-    body = json.dumps({"error": code, "message": reason})
-    resp = _response(http.HTTPStatus.UNAUTHORIZED, body, "application/json")
-    resp.headers["WWW-Authenticate"] = 'Bearer realm="ensemble"'
-    return resp

@@ -114,13 +114,18 @@ class WireClient:
 
     @classmethod
     async def connect(cls, url: str, token: str, *, hello: bool = True,
-                      protocol: int = PROTOCOL_VERSION, user_id: str = "") -> WireClient:
+                      protocol: int = PROTOCOL_VERSION, user_id: str = "",
+                      presence: int | None = None) -> WireClient:
         ws = await connect(url.rstrip("/") + SESSION_PATH, compression=None,
                            additional_headers={"Authorization": f"Bearer {token}"},
                            open_timeout=TIMEOUT, max_size=None)
         client = cls(ws, user_id)
         if hello:
-            await client.send(Hello(protocol=protocol, client="tests"))
+            if presence is None:
+                await client.send(Hello(protocol=protocol, client="tests"))
+            else:  # as the client writes it (a relay older than encodings ignores it)
+                await client.send({"type": "hello", "protocol": protocol, "client": "tests",
+                                   "presence": presence})
             if protocol == PROTOCOL_VERSION:
                 client.welcome = await client.expect(Welcome)
                 if client.welcome.user is not None:

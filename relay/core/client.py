@@ -31,22 +31,56 @@ class Transport(Protocol):
         """Start closing the connection with a close code."""
 
 
+class TokenBucket:
+    """The relay's one rate limiter: ``rate`` tokens a second refill it up to ``size``.
+
+    Used per connection (frames), per user (durable writes: count and bytes) and for
+    sign-in attempts on /auth.
+    """
+
+    __slots__ = ("level", "rate", "size", "stamp")
+
+    def __init__(self, rate: float, size: float, now: float) -> None:
+        self.rate = rate
+        self.size = size
+        self.level = float(size)
+        self.stamp = now
+
+    def peek(self, now: float) -> float:
+        """Tokens available at ``now`` (nothing is spent)."""
+        level = self.level + (now - self.stamp) * self.rate
+        return level if level < self.size else self.size
+
+    def take(self, now: float, cost: float = 1.0) -> bool:
+        """Spend ``cost`` tokens if there are that many; False (nothing spent) otherwise."""
+        level = self.peek(now)
+        self.stamp = now
+        if level >= cost:
+            self.level = level - cost
+            return True
+        self.level = level
+        return False
+
+    def wait(self, now: float, cost: float = 1.0) -> float:
+        """Seconds until ``cost`` tokens are available (0 when they are now)."""
+        missing = min(cost, self.size) - self.peek(now)
+        return max(0.0, missing / self.rate)
+
+
 class Client:
     __slots__ = (
-        "burst",
+        "bucket",
         "closed",
         "conn_id",
-        "last_refill",
         "last_seen",
         "max_buffer",
         "metrics",
         "pending",
-        "rate",
+        "presence_form",
         "roles",
         "stale",
         "strike_start",
         "strikes",
-        "tokens",
         "transport",
         "user",
     )
@@ -68,10 +102,7 @@ class Client:
         self.roles: dict[str, Role] = {}  # joined sessions on this connection -> role
         self.stale: set[str] = set()  # sessions where this client's presence timed out
         self.last_seen = now
-        self.rate = rate
-        self.burst = burst
-        self.tokens = float(burst)
-        self.last_refill = now
+        self.bucket = TokenBucket(rate, burst, now)
         self.strikes = 0  # refused frames since strike_start
         self.strike_start = now
         self.max_buffer = max_buffer
@@ -79,6 +110,7 @@ class Client:
         # Presence waiting for a busy socket: session id -> user id -> merged fields
         # (field name -> JSON text, as relay.core.wirejson encodes them).
         self.pending: dict[str, dict[str, dict[str, str]]] = {}
+        self.presence_form = 1  # presence encoding agreed at hello (wirejson.PRESENCE_FORMS)
         self.metrics: Metrics | None = None
 
     @property
@@ -88,14 +120,8 @@ class Client:
     # -- rate limit (token bucket)
 
     def allow(self, now: float) -> bool:
-        tokens = self.tokens + (now - self.last_refill) * self.rate
-        self.last_refill = now
-        if tokens > self.burst:
-            tokens = self.burst
-        if tokens >= 1.0:
-            self.tokens = tokens - 1.0
+        if self.bucket.take(now):
             return True
-        self.tokens = tokens
         if now - self.strike_start > STRIKE_WINDOW:
             self.strike_start = now
             self.strikes = 0
@@ -121,8 +147,9 @@ class Client:
     def send(self, msg: Message) -> None:
         self.write(encode(msg).encode(), msg.TYPE)
 
-    def error(self, code: str, message: str, rid: str | None = None, id: str | None = None) -> None:
-        self.send(Error(code=code, message=message, rid=rid, id=id))
+    def error(self, code: str, message: str, rid: str | None = None, id: str | None = None,
+              retry_after: float | None = None) -> None:
+        self.send(Error(code=code, message=message, rid=rid, id=id, retry_after=retry_after))
 
     def close(self, code: int, reason: str) -> None:
         if not self.closed:
@@ -153,10 +180,12 @@ class Client:
             return 0
         pending, self.pending = self.pending, {}
         sent = 0
+        form = self.presence_form
         for sid, peers in pending.items():
             if not peers:
                 continue
-            self.write(wirejson.presence_frame(sid, map(wirejson.peer, peers.values())),
-                       "presence")
+            self.write(wirejson.presence_frame(
+                sid, [wirejson.peer(p, form) for p in peers.values()], form=form),
+                "presence" if form == 1 else "p")
             sent += len(peers)
         return sent

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from relay.core import permissions
+from relay.core import permissions, projects
 from relay.core.room import Room
 from relay.protocol import (
     Anchor,
@@ -24,7 +24,9 @@ from relay.protocol import (
     ReactionToggle,
     Thread,
     ThreadCreate,
+    ThreadDelete,
     ThreadResolve,
+    path_problem,
 )
 from relay.store.base import LogLine, Write
 
@@ -221,7 +223,7 @@ async def reaction_toggle(core: Core, client: Client, msg: ReactionToggle) -> No
                              actor=client.user, at=now, message=m)
 
             return Write(session_id=room.id, build=chat_event, audience=_audience(m), chats=[m])
-        comment = await _comment(core, room, msg.target_id, msg)
+        comment = await _comment(core, room, uid, msg.target_id, msg)
         _toggle(comment.reactions, emoji, uid)
 
         def comment_event(seq: int) -> Event:
@@ -236,25 +238,30 @@ async def reaction_toggle(core: Core, client: Client, msg: ReactionToggle) -> No
 # -- comment threads
 
 
-async def _thread(core: Core, room: Room, thread_id: str, msg: Any) -> Thread:
+async def _thread(core: Core, room: Room, uid: str, thread_id: str, msg: Any) -> Thread:
+    """A thread of the session's project, once ``uid`` is a member of that project.
+
+    Anything else reads as not found: the ids of other projects' threads reveal nothing.
+    """
     found = await core.store.thread(thread_id)
-    if found is None or found[1] != room.record.repo_key:
+    pid = room.record.project_id
+    if found is None or found[1] != pid or not await projects.has_access(core.store, pid, uid):
         raise _not_found("thread", msg)
     return found[0]
 
 
-async def _comment(core: Core, room: Room, comment_id: str, msg: Any) -> Comment:
+async def _comment(core: Core, room: Room, uid: str, comment_id: str, msg: Any) -> Comment:
     comment = await core.store.comment(comment_id)
     if comment is None or comment.deleted:
         raise _not_found("message or comment", msg)
-    await _thread(core, room, comment.thread_id, msg)
+    await _thread(core, room, uid, comment.thread_id, msg)
     return comment
 
 
 def _check_anchor(core: Core, anchor: Anchor, msg: Any) -> None:
     bad = (
-        not anchor.path or len(anchor.path) > 1024 or anchor.path.startswith("/")
-        or "\\" in anchor.path or anchor.start_line < 0 or anchor.end_line < anchor.start_line
+        path_problem(anchor.path) is not None
+        or anchor.start_line < 0 or anchor.end_line < anchor.start_line
         or anchor.end_line - anchor.start_line >= MAX_ANCHOR_LINES
         or len(anchor.before) > MAX_CONTEXT_LINES or len(anchor.after) > MAX_CONTEXT_LINES
         or len(anchor.text) > MAX_ANCHOR_LINES
@@ -285,6 +292,7 @@ async def thread_create(core: Core, client: Client, msg: ThreadCreate) -> None:
                          actor=client.user, at=now, thread=thread)
 
         return Write(session_id=room.id, build=event, threads=[thread],
+                     thread_project_id=room.record.project_id,
                      thread_repo_key=room.record.repo_key, comments=[first],
                      mentions=_mention_rows(names, room, client, msg.text, now,
                                             thread_id=msg.id, comment_id=msg.id),
@@ -298,7 +306,7 @@ async def comment_reply(core: Core, client: Client, msg: CommentReply) -> None:
     uid = client.user.id
 
     async def build(room: Room) -> Write:
-        thread = await _thread(core, room, msg.thread_id, msg)
+        thread = await _thread(core, room, uid, msg.thread_id, msg)
         _nonempty(core, msg.text, msg)
         now = core.clock()
         names = mentions_in(msg.text, room, uid, None)
@@ -322,7 +330,7 @@ async def comment_edit(core: Core, client: Client, msg: CommentEdit) -> None:
     uid = client.user.id
 
     async def build(room: Room) -> Write:
-        c = await _comment(core, room, msg.comment_id, msg)
+        c = await _comment(core, room, uid, msg.comment_id, msg)
         _check_author("comment_edit", room, uid, c.author.id, msg)
         _nonempty(core, msg.text, msg)
         now = core.clock()
@@ -344,7 +352,7 @@ async def comment_delete(core: Core, client: Client, msg: CommentDelete) -> None
     uid = client.user.id
 
     async def build(room: Room) -> Write:
-        c = await _comment(core, room, msg.comment_id, msg)
+        c = await _comment(core, room, uid, msg.comment_id, msg)
         _check_author("comment_delete", room, uid, c.author.id, msg)
         now = core.clock()
         _blank(c)
@@ -362,7 +370,7 @@ async def thread_resolve(core: Core, client: Client, msg: ThreadResolve) -> None
     uid = client.user.id
 
     async def build(room: Room) -> Write:
-        thread = await _thread(core, room, msg.thread_id, msg)
+        thread = await _thread(core, room, uid, msg.thread_id, msg)
         now = core.clock()
         thread.resolved = msg.resolved
         thread.resolved_by = uid if msg.resolved else None
@@ -373,8 +381,31 @@ async def thread_resolve(core: Core, client: Client, msg: ThreadResolve) -> None
                          actor=client.user, at=now, thread=thread)
 
         return Write(session_id=room.id, build=event, threads=[thread],
+                     thread_project_id=room.record.project_id,
                      thread_repo_key=room.record.repo_key,
                      log=[LogLine(kind=kind, actor=uid, at=now, subject=thread.id)])
+
+    await core.durable(client, msg, build)
+
+
+async def thread_delete(core: Core, client: Client, msg: ThreadDelete) -> None:
+    """The host deletes a whole thread; peers drop it on the ``thread_deleted`` event."""
+    uid = client.user.id
+
+    async def build(room: Room) -> Write:
+        thread = await _thread(core, room, uid, msg.thread_id, msg)
+        now = core.clock()
+        gone = Thread(id=thread.id, session_id=thread.session_id, anchor=thread.anchor,
+                      author=thread.author, created_at=thread.created_at, comments=[],
+                      resolved=thread.resolved, resolved_by=thread.resolved_by)
+
+        def event(seq: int) -> Event:
+            return Event(session_id=room.id, seq=seq, id=msg.id, kind="thread_deleted",
+                         actor=client.user, at=now, thread=gone)
+
+        return Write(session_id=room.id, build=event, deleted_threads=[thread.id],
+                     log=[LogLine(kind="thread_deleted", actor=uid, at=now, subject=thread.id,
+                                  detail=thread.anchor.path)])
 
     await core.durable(client, msg, build)
 
@@ -389,4 +420,5 @@ HANDLERS: dict[str, Handler] = {
     "comment_edit": comment_edit,
     "comment_delete": comment_delete,
     "thread_resolve": thread_resolve,
+    "thread_delete": thread_delete,
 }

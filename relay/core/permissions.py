@@ -28,6 +28,7 @@ MATRIX: dict[str, frozenset[Role]] = {
     "comment_edit": WRITERS,  # author only
     "comment_delete": EVERYONE,  # author, or the host
     "thread_resolve": WRITERS,
+    "thread_delete": HOST,
     "invite_create": HOST,
     "invite_revoke": HOST,
     "invite_list": HOST,
@@ -40,11 +41,12 @@ MATRIX: dict[str, frozenset[Role]] = {
 AUTHOR_ONLY = frozenset({"chat_edit", "comment_edit"})
 AUTHOR_OR_HOST = frozenset({"chat_delete", "comment_delete"})
 
-# Refused once the session has ended (it becomes read-only).
+# Refused once the session has ended (it becomes read-only). Removing a participant stays
+# possible: it revokes access to the project's threads, which outlive the session.
 WRITES = frozenset({
     "status", "cursor", "viewport", "focus", "chat_send", "chat_edit", "chat_delete",
     "reaction_toggle", "thread_create", "comment_reply", "comment_edit", "comment_delete",
-    "thread_resolve", "invite_create", "role_set", "participant_remove", "session_end",
+    "thread_resolve", "thread_delete", "invite_create", "role_set", "session_end",
 })
 
 

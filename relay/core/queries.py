@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import TYPE_CHECKING
 
+from relay.core import projects
 from relay.protocol import (
     ChatMessage,
     EventLogQuery,
@@ -76,8 +78,9 @@ async def export(core: Core, client: Client, msg: ExportRequest) -> None:
         if not more or not page:
             break
         before = page[0].seq
-    threads = [t for t in await core.store.threads_for_repo(room.record.repo_key)
-               if t.session_id == room.id]
+    pid = room.record.project_id
+    threads = [t for t in await core.store.project_threads(pid) if t.session_id == room.id] \
+        if await projects.has_access(core.store, pid, uid) else []
     if msg.format == "json":
         content = json.dumps({
             "session": to_wire(room.info()),
@@ -94,12 +97,43 @@ def _when(t: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t))
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
+_RULE_LINE = re.compile(r"^\s*([-=*_])(\s*\1)*\s*$")
+
+
+def _md_text(text: str) -> str:
+    """Text shown literally in Markdown (names, paths): every special character escaped,
+    line breaks flattened."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.splitlines()))
+
+
+def _fence(lines: list[str]) -> str:
+    """A backtick fence longer than any backtick run in ``lines``, so no line closes it."""
+    longest = max((len(m) for line in lines for m in re.findall(r"`+", line)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def _quoted(text: str) -> list[str]:
+    """A comment or chat body as a block quote that cannot escape it: no heading (leading
+    ``#``, setext underline or rule), no remote image (``![`` and HTML tags escaped)."""
+    out: list[str] = []
+    for line in text.splitlines() or [""]:
+        line = line.replace("<", "&lt;").replace("![", "\\![")
+        stripped = line.lstrip()
+        if stripped.startswith("#") or _RULE_LINE.match(line):
+            line = line[: len(line) - len(stripped)] + "\\" + stripped
+        out.append(f"  > {line}".rstrip())
+    return out
+
+
 def markdown(room: Room, threads: list[Thread], chat: list[ChatMessage]) -> str:
+    """The session as Markdown: code quoted in fences nothing can close, bodies quoted
+    so that they cannot add headings or load remote images."""
     r = room.record
-    out = [f"# {r.name}", ""]
+    out = [f"# {_md_text(r.name)}", ""]
     repo = r.repo.remote or r.repo.name or r.repo.root_commit or "unknown repository"
-    out.append(f"Repository: {repo}  ")
-    out.append(f"Host: {r.host_name or r.host}  ")
+    out.append(f"Repository: {_md_text(repo)}  ")
+    out.append(f"Host: {_md_text(r.host_name or r.host)}  ")
     out.append(f"Started: {_when(r.created_at)}" + (f"  \nEnded: {_when(r.ended_at)}"
                                                      if r.ended_at else ""))
     out += ["", "## Comment threads", ""]
@@ -109,22 +143,27 @@ def markdown(room: Room, threads: list[Thread], chat: list[ChatMessage]) -> str:
         a = t.anchor
         lines = f"{a.start_line + 1}" + (f"-{a.end_line + 1}" if a.end_line != a.start_line else "")
         state = "resolved" if t.resolved else "open"
-        out += [f"### {a.path}:{lines} ({state})", "", "```"]
+        fence = _fence(a.text)
+        out += [f"### {_md_text(a.path)}:{lines} ({state})", "", fence]
         out += a.text
-        out += ["```", ""]
+        out += [fence, ""]
         for c in t.comments:
-            body = "_deleted_" if c.deleted else c.text
             edited = " (edited)" if c.edited_at else ""
-            out.append(f"- **{c.author.name}** ({_when(c.created_at)}){edited}: {body}")
+            out.append(f"- **{_md_text(c.author.name)}** (@{_md_text(c.author.id)}, "
+                       f"{_when(c.created_at)}){edited}:")
+            out += ["", "  _deleted_"] if c.deleted else ["", *_quoted(c.text)]
+            out.append("")
         out.append("")
     out += ["## Chat", ""]
     if not chat:
         out.append("_No messages._")
     for m in chat:
-        body = "_deleted_" if m.deleted else m.text
-        to = f" → {m.to}" if m.to else ""
+        to = f" → @{_md_text(m.to)}" if m.to else ""
         reply = " (reply)" if m.parent_id else ""
-        out.append(f"- **{m.author.name}**{to}{reply} ({_when(m.created_at)}): {body}")
+        out.append(f"- **{_md_text(m.author.name)}** (@{_md_text(m.author.id)}){to}{reply} "
+                   f"({_when(m.created_at)}):")
+        out += ["", "  _deleted_"] if m.deleted else ["", *_quoted(m.text)]
+        out.append("")
     return "\n".join(out) + "\n"
 
 

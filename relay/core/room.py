@@ -11,7 +11,11 @@ from relay.store.base import MemberRecord, SessionRecord
 
 
 def repo_key(repo: RepoIdentity, session_id: str) -> str:
-    """Threads are shared by sessions on the same repository: root commit, else remote."""
+    """The repository a session claims: root commit, else remote.
+
+    Only a hint: a host's new session continues the host's OWN latest project with the
+    same key. Access to persisted threads follows project membership (relay.core.projects).
+    """
     if repo.root_commit:
         return "commit:" + repo.root_commit.strip().lower()
     if repo.remote:
@@ -59,7 +63,7 @@ class Room:
         return SessionInfo(
             session_id=r.id, name=r.name, repo=r.repo,
             host=UserRef(id=r.host, name=r.host_name or r.host), created_at=r.created_at,
-            ended_at=r.ended_at, role=role,
+            ended_at=r.ended_at, role=role, project_id=r.project_id or None,
         )
 
     def member_ref(self, user_id: str) -> UserRef:

@@ -11,8 +11,10 @@ from typing import Any
 
 from relay.config import Config
 from relay.core import durable, permissions, queries, sessions, wirejson
+from relay.core.budget import WriteBudget
 from relay.core.client import Client, Transport
 from relay.core.room import Room
+from relay.errors import StoreBusy, StoreError
 from relay.fanout import Fanout
 from relay.fastpath import CursorFields
 from relay.metrics import Metrics
@@ -33,6 +35,7 @@ from relay.protocol import (
     UserRef,
     ViewportUpdate,
     encode,
+    path_problem,
 )
 from relay.schema import to_wire
 from relay.store.base import LogLine, Store, Write
@@ -40,7 +43,9 @@ from relay.store.base import LogLine, Store, Write
 log = logging.getLogger("relay.core")
 
 Handler = Callable[["Core", Client, Any], Awaitable[None]]
-MAX_PATH = 1024
+# Requests that store something without a client id: charged to the write budget too.
+CHARGED = frozenset({"session_create", "invite_create"})
+STORAGE_RETRY = 1.0  # retry_after of storage_busy refusals, in seconds
 MAX_SELECTIONS = 100
 
 
@@ -64,6 +69,8 @@ class Core:
         for table in (sessions.HANDLERS, durable.HANDLERS, queries.HANDLERS):
             self.handlers.update(table)
         self.shutting_down = False
+        self.budget = WriteBudget(config.user_writes_per_minute,
+                                  config.user_write_bytes_per_minute)
 
     def limits(self) -> Limits:
         c = self.config
@@ -134,9 +141,16 @@ class Core:
             if handler is None:
                 raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"{kind} is not accepted here",
                                     rid=getattr(msg, "rid", None))
+            if kind in CHARGED:
+                self.budget.charge(client.user.id, len(encode(msg)), time.monotonic(), msg)
             await handler(self, client, msg)
         except ProtocolError as exc:
             self.refuse(client, exc, msg)
+        except StoreBusy:
+            log.warning("storage busy", extra={"type": kind, "conn": client.conn_id})
+            self.refuse(client, ProtocolError(
+                ErrorCode.STORAGE_BUSY, "the database is busy: nothing was stored, send it again",
+                retry_after=STORAGE_RETRY), msg)
         except Exception:
             log.exception("handler failed", extra={"type": kind, "conn": client.conn_id})
             self.refuse(client, ProtocolError(ErrorCode.INTERNAL, "internal error"), msg)
@@ -146,7 +160,8 @@ class Core:
         mid = exc.id if exc.id is not None else getattr(msg, "id", None)
         self.metrics.errors[exc.code] += 1
         log.debug("refused", extra={"code": exc.code, "conn": client.conn_id})
-        client.error(exc.code, exc.message, rid=rid, id=mid if isinstance(mid, str) else None)
+        client.error(exc.code, exc.message, rid=rid, id=mid if isinstance(mid, str) else None,
+                     retry_after=exc.retry_after)
 
     # -- helpers for handlers
 
@@ -202,7 +217,8 @@ class Core:
         of an action stored just before a role change or the session's end is acked.
         """
         room = self.room_of(client, msg.session_id, msg)
-        fp = fingerprint(msg)
+        raw = canonical(msg)
+        fp = hashlib.sha256(raw).hexdigest()
         async with room.lock:
             prev = await self.store.action(msg.id)
             if prev is not None:
@@ -216,6 +232,7 @@ class Core:
             write = await build(room)
             if write is None:
                 return
+            self.budget.charge(client.user.id, len(raw), time.monotonic(), msg)
             write.client_id = msg.id
             write.user_id = client.user.id
             write.fingerprint = fp
@@ -289,8 +306,11 @@ class Core:
             if not clients:
                 del room.clients[uid]
         if self.go_offline(room, client, reason):
-            await self.store.append_log(room.id, LogLine(kind="leave", actor=uid, at=self.clock(),
-                                                         detail=reason))
+            try:
+                await self.store.append_log(room.id, LogLine(kind="leave", actor=uid,
+                                                             at=self.clock(), detail=reason))
+            except StoreError as exc:  # the leave itself happened: only its log line is lost
+                log.warning("leave not logged", extra={"session": room.id, "error": str(exc)})
         if not room.clients:
             self.rooms.pop(room.id, None)
 
@@ -312,6 +332,7 @@ class Core:
 
     def expire(self, now: float) -> None:
         """Drop the presence of clients silent for longer than the presence timeout."""
+        self.budget.prune(now)
         deadline = now - self.config.presence_timeout
         for client in tuple(self.clients):
             if client.last_seen >= deadline:
@@ -334,11 +355,15 @@ class Core:
                 self.go_live(room, client)
 
 
-def fingerprint(msg: Any) -> str:
+def canonical(msg: Any) -> bytes:
+    """The message without its rid, as canonical JSON (what fingerprints and sizes use)."""
     data = to_wire(msg)
     data.pop("rid", None)
-    raw = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(raw.encode()).hexdigest()
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def fingerprint(msg: Any) -> str:
+    return hashlib.sha256(canonical(msg)).hexdigest()
 
 
 # -- ephemeral traffic: synchronous, never stored
@@ -354,7 +379,7 @@ def _presence(core: Core, client: Client, msg: Any, action: str, entry: dict[str
     if state is not None:
         state.update(entry)
     fields = wirejson.fields(entry) if encoded is None else encoded
-    fields["user_id"] = wirejson.string(uid)
+    fields["user_id"] = fields["u"] = wirejson.string(uid)
     core.fanout.publish_presence(room.id, uid, fields)
 
 
@@ -369,9 +394,9 @@ class Ref:
 
 
 def _check_path(path: str, msg: Any) -> None:
-    if not path or len(path) > MAX_PATH or path.startswith("/") or "\\" in path:
-        raise ProtocolError(ErrorCode.INVALID_VALUE,
-                            "path must be a workspace-relative POSIX path", rid=msg.rid)
+    problem = path_problem(path)
+    if problem is not None:
+        raise ProtocolError(ErrorCode.INVALID_VALUE, problem, rid=msg.rid)
 
 
 def on_cursor(core: Core, client: Client, msg: CursorUpdate) -> None:
@@ -395,10 +420,11 @@ def cursor_presence(core: Core, client: Client, session_id: str, path: str,
     if content_hash is not None:
         cursor["content_hash"] = content_hash
     entry: dict[str, Any] = {"cursor": cursor}
-    encoded = {"cursor": wirejson.cursor(path, selections, content_hash)}
+    encoded = {"cursor": wirejson.cursor(path, selections, content_hash),
+               "c": wirejson.cursor_short(path, selections, content_hash)}
     if sent_at is not None:
         entry["sent_at"] = sent_at
-        encoded["sent_at"] = wirejson.value(sent_at)
+        encoded["sent_at"] = encoded["t"] = wirejson.value(sent_at)
     _presence(core, client, msg, "cursor", entry, session_id, encoded)
 
 

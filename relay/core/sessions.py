@@ -7,6 +7,7 @@ import secrets
 import uuid
 from typing import TYPE_CHECKING
 
+from relay.core import projects
 from relay.core.room import Room, repo_key
 from relay.protocol import (
     CloseCode,
@@ -57,11 +58,13 @@ async def session_create(core: Core, client: Client, msg: SessionCreate) -> None
     sid = uuid.uuid4().hex
     now = core.clock()
     uid = client.user.id
-    record = SessionRecord(id=sid, name=name, repo=msg.repo, repo_key=repo_key(msg.repo, sid),
-                           host=uid, created_at=now, host_name=client.user.name)
+    key = repo_key(msg.repo, sid)
+    project, new = await projects.for_new_session(core, client, msg, key, now)
+    record = SessionRecord(id=sid, name=name, repo=msg.repo, repo_key=key, host=uid,
+                           created_at=now, host_name=client.user.name, project_id=project.id)
     host = MemberRecord(session_id=sid, user_id=uid, name=client.user.name, role="host",
                         joined_at=now)
-    await core.store.create_session(record, host)
+    await core.store.create_session(record, host, project if new else None)
     await core.store.append_log(sid, LogLine(kind="session_created", actor=uid, at=now))
     log.info("session created", extra={"session": sid, "user": uid})
     room = await core.room(sid)
@@ -112,9 +115,12 @@ async def _admit(core: Core, client: Client, room: Room, invite: InviteRecord | 
     uid = client.user.id
     sid = room.id
     member = room.members.get(uid)
-    is_member = member is not None and member.removed_at is None
+    # Removal from any session of the project revokes access to all of it.
+    revoked = await projects.revoked_at(core.store, room.record.project_id, uid)
+    removed = [t for t in (member.removed_at if member else None, revoked) if t is not None]
+    is_member = member is not None and member.removed_at is None and revoked is None
     if not is_member and invite is None:
-        if member is not None:
+        if removed:
             raise ProtocolError(ErrorCode.REMOVED, "you were removed from this session",
                                 rid=msg.rid)
         raise ProtocolError(ErrorCode.NOT_IN_SESSION, "not a member: join with an invite",
@@ -123,8 +129,7 @@ async def _admit(core: Core, client: Client, room: Room, invite: InviteRecord | 
         raise ProtocolError(ErrorCode.SESSION_FULL, "the session is full", rid=msg.rid)
     if not is_member and invite is not None:
         inv = invite.invite
-        if member is not None and member.removed_at is not None \
-                and invite.created_at <= member.removed_at:
+        if removed and invite.created_at <= max(removed):
             raise ProtocolError(ErrorCode.REMOVED, "removed: this invite predates the removal",
                                 rid=msg.rid)
         if inv.max_uses is not None and inv.uses >= inv.max_uses:
@@ -148,6 +153,7 @@ async def _admit(core: Core, client: Client, room: Room, invite: InviteRecord | 
         async with room.lock:
             await core.commit(room, Write(
                 session_id=sid, build=build, members=[new],
+                project_members=projects.grant(room, uid, now),
                 log=[LogLine(kind="member_added", actor=uid, at=now, subject=uid,
                              detail=f"invite {inv.invite_id} as {inv.role}")]))
             room.members[uid] = new
@@ -165,7 +171,9 @@ async def enter(core: Core, client: Client, room: Room, last_seq: int | None,
         await core.store.append_log(room.id, LogLine(kind="join", actor=uid, at=core.clock()))
     store = core.store
     chat, has_more = await store.chat_page(room.id, uid, None, core.config.history_page)
-    threads = await store.threads_for_repo(room.record.repo_key)
+    pid = room.record.project_id
+    threads = await store.project_threads(pid) if await projects.has_access(store, pid, uid) \
+        else []
     mentions = await store.pending_mentions(room.id, uid)
     events = []
     if last_seq is not None:
@@ -302,6 +310,7 @@ async def participant_remove(core: Core, client: Client, msg: ParticipantRemove)
     async with room.lock:
         await core.commit(room, Write(
             session_id=room.id, build=build, members=[removed],
+            project_members=projects.revoke(room, m.user_id, now),
             log=[LogLine(kind="participant_removed", actor=client.user.id, at=now,
                          subject=m.user_id)]))
         room.members[m.user_id] = removed
@@ -310,6 +319,7 @@ async def participant_remove(core: Core, client: Client, msg: ParticipantRemove)
     for c in tuple(room.clients.get(m.user_id, ())):
         await core.leave(room, c, "removed")
         c.close(CloseCode.REMOVED, "removed from the session")
+    await projects.remove_elsewhere(core, room, client, m.user_id, now)
     log.info("participant removed", extra={"session": room.id, "user": m.user_id})
 
 

@@ -7,6 +7,12 @@ merging a newer update of the same peer is a dict update, no decoding.
 
 The output is exactly what ``json.dumps(..., separators=(",", ":"),
 ensure_ascii=False)`` gives for the same values (tests/relay/test_wirejson.py).
+
+Two presence encodings (docs/protocol.md, "Presence encodings"): 1, the ``presence``
+frame with named fields, and 2, the compact ``p`` frame (short keys, selections and
+ranges as flat arrays of numbers). An update's fields hold both: the long names
+(``cursor``, ``sent_at``, ...) with their encoding-1 text and the short names (``c``,
+``t``, ...) with their encoding-2 text; ``peer`` picks the ones of an encoding.
 """
 
 from __future__ import annotations
@@ -20,8 +26,18 @@ from typing import Any
 string = encode_basestring  # the C encoder where CPython has it; a JSON string literal
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_QUAD = "%d,%d,%d,%d"
 _SELECTION = '{"anchor":{"line":%d,"character":%d},"active":{"line":%d,"character":%d}}'
-_KEYS: dict[str, str] = {}
+PRESENCE_FORMS = (1, 2)  # the presence encodings
+# long field name (encoding 1) -> short name (encoding 2)
+SHORT = {"user_id": "u", "cursor": "c", "viewport": "v", "focus": "f", "status": "s",
+         "sent_at": "t"}
+# field name -> its key text in an entry of each encoding; "" leaves the field out
+_KEYS: dict[str, str] = {**{k: "" for k in SHORT.values()},
+                         **{k: string(k) + ":" for k in SHORT}}
+_SHORT_KEYS: dict[str, str] = {**{k: "" for k in SHORT},
+                               **{k: string(k) + ":" for k in SHORT.values()}}
+KEYS = {1: _KEYS, 2: _SHORT_KEYS}
 
 
 def value(v: Any) -> str:
@@ -35,8 +51,19 @@ def value(v: Any) -> str:
 
 
 def fields(entry: Mapping[str, Any]) -> dict[str, str]:
-    """Encode each field of a presence entry."""
-    return {k: value(v) for k, v in entry.items()}
+    """Encode each field of a presence entry, in both encodings."""
+    out = {k: value(v) for k, v in entry.items()}
+    for k, v in entry.items():
+        short = SHORT.get(k)
+        if short is None:
+            continue
+        if k == "cursor":
+            out[short] = cursor_short(v["path"], v["selections"], v.get("content_hash"))
+        elif k == "viewport":
+            out[short] = viewport_short(v["path"], v["ranges"])
+        else:
+            out[short] = out[k]
+    return out
 
 
 def cursor(path: str, selections: Iterable[Mapping[str, Mapping[str, int]]],
@@ -51,25 +78,51 @@ def cursor(path: str, selections: Iterable[Mapping[str, Mapping[str, int]]],
     return text + "}"
 
 
-def peer(parts: Mapping[str, str]) -> str:
-    """One peer entry from its encoded fields."""
-    keys = _KEYS
+def cursor_short(path: str, selections: Iterable[Mapping[str, Mapping[str, int]]],
+                 content_hash: str | None) -> str:
+    """A cursor in encoding 2: [path, [anchor line, anchor character, active line,
+    active character, ...], content_hash?]."""
+    nums = ",".join([_QUAD % (s["anchor"]["line"], s["anchor"]["character"],
+                                      s["active"]["line"], s["active"]["character"])
+                     for s in selections])
+    text = "[" + string(path) + ",[" + nums + "]"
+    if content_hash is not None:
+        text += "," + string(content_hash)
+    return text + "]"
+
+
+def viewport_short(path: str, ranges: Iterable[Mapping[str, Mapping[str, int]]]) -> str:
+    """A viewport in encoding 2: [path, [start line, start character, end line, end
+    character, ...]]."""
+    nums = ",".join([_QUAD % (r["start"]["line"], r["start"]["character"],
+                                      r["end"]["line"], r["end"]["character"])
+                     for r in ranges])
+    return "[" + string(path) + ",[" + nums + "]]"
+
+
+def peer(parts: Mapping[str, str], form: int = 1) -> str:
+    """One peer entry of presence encoding ``form`` from its encoded fields."""
+    keys = KEYS[form]
     out = []
     for k, v in parts.items():
         key = keys.get(k)
-        if key is None:
-            key = keys[k] = string(k) + ":"
-        out.append(key + v)
+        if key is None:  # a field without a short name: its own name in both encodings
+            key = _KEYS[k] = _SHORT_KEYS[k] = string(k) + ":"
+        if key:
+            out.append(key + v)
     return "{" + ",".join(out) + "}"
 
 
-def presence_head(session_id: str) -> str:
+def presence_head(session_id: str, form: int = 1) -> str:
+    if form == 2:
+        return '{"type":"p","s":' + string(session_id) + ',"p":['
     return '{"type":"presence","session_id":' + string(session_id) + ',"peers":['
 
 
-def presence_frame(session_id: str, peers: Iterable[str], head: str | None = None) -> bytes:
-    """A whole presence frame from encoded peer entries (``head``: presence_head, when
-    the caller builds several frames of one session)."""
+def presence_frame(session_id: str, peers: Iterable[str], head: str | None = None,
+                   form: int = 1) -> bytes:
+    """A whole presence frame from encoded peer entries of encoding ``form`` (``head``:
+    presence_head, when the caller builds several frames of one session)."""
     if head is None:
-        head = presence_head(session_id)
+        head = presence_head(session_id, form)
     return (head + ",".join(peers) + "]}").encode()

@@ -45,6 +45,31 @@ class SessionRecord:
     ended_at: float | None = None
     last_seq: int = 0
     host_name: str = ""
+    project_id: str = ""
+
+
+@dataclass(slots=True)
+class ProjectRecord:
+    """A team space: sessions belong to it, its threads outlive them.
+
+    ``repo_key`` is only a hint (how the owner's later sessions on the same repository
+    find it again); access follows ``project_members``, granted by invites.
+    """
+
+    id: str
+    owner: str
+    repo_key: str
+    created_at: float
+
+
+@dataclass(slots=True)
+class ProjectMemberRecord:
+    """Access to a project's persisted data; ``removed_at`` set once a host revoked it."""
+
+    project_id: str
+    user_id: str
+    granted_at: float
+    removed_at: float | None = None
 
 
 @dataclass(slots=True)
@@ -94,10 +119,15 @@ class Write:
     audience: frozenset[str] | None = None  # None: everyone in the session
     chats: list[ChatMessage] = field(default_factory=list)
     threads: list[Thread] = field(default_factory=list)  # stored without their comments
+    thread_project_id: str = ""
     thread_repo_key: str = ""
+    deleted_threads: list[str] = field(default_factory=list)  # removed with their comments
     comments: list[Comment] = field(default_factory=list)
     mentions: list[tuple[str, Mention]] = field(default_factory=list)  # (user id, mention)
     members: list[MemberRecord] = field(default_factory=list)
+    # Grants and revocations; a revocation also removes the user from every session of
+    # the project, in the same transaction.
+    project_members: list[ProjectMemberRecord] = field(default_factory=list)
     log: list[LogLine] = field(default_factory=list)
     ended_at: float | None = None
 
@@ -121,7 +151,22 @@ class Store(ABC):
 
     # sessions and members
     @abstractmethod
-    async def create_session(self, session: SessionRecord, host: MemberRecord) -> None: ...
+    async def create_session(self, session: SessionRecord, host: MemberRecord,
+                             project: ProjectRecord | None = None) -> None:
+        """Store a session and its host; with ``project``, create that project first
+        (its owner becomes its first member), all in one transaction."""
+
+    # projects
+    @abstractmethod
+    async def get_project(self, project_id: str) -> ProjectRecord | None: ...
+
+    @abstractmethod
+    async def latest_project(self, owner: str, repo_key: str) -> ProjectRecord | None:
+        """The owner's most recent project with this repository key."""
+
+    @abstractmethod
+    async def project_member(self, project_id: str, user_id: str) -> ProjectMemberRecord | None:
+        ...
 
     @abstractmethod
     async def get_session(self, session_id: str) -> SessionRecord | None: ...
@@ -177,13 +222,13 @@ class Store(ABC):
 
     @abstractmethod
     async def thread(self, thread_id: str) -> tuple[Thread, str] | None:
-        """A thread with its comments, and its repository key."""
+        """A thread with its comments, and the id of its project."""
 
     @abstractmethod
     async def comment(self, comment_id: str) -> Comment | None: ...
 
     @abstractmethod
-    async def threads_for_repo(self, repo_key: str) -> list[Thread]: ...
+    async def project_threads(self, project_id: str) -> list[Thread]: ...
 
     # mentions and log
     @abstractmethod

@@ -1,9 +1,12 @@
 """SQLite store through sqlite-utils: WAL, versioned migrations, commit before ack.
 
-Calls run inline on the event loop: SQLite answers these small indexed queries in
-microseconds, and running them in order on one connection keeps seq allocation
-trivially atomic. Entities are stored as their wire JSON next to the indexed
-columns that queries need.
+Calls never run on the event loop: every public method runs, in call order, on one
+store thread (relay/store/offloop.py), so a database held by another process stalls only the
+calls that need it, never presence, health checks or other connections. Running
+them in order on one connection keeps seq allocation trivially atomic. A call waits
+at most ``busy_timeout`` seconds from the moment it was made (queueing included)
+and then raises StoreBusy. Entities are stored as their wire JSON next to the
+indexed columns that queries need.
 """
 
 from __future__ import annotations
@@ -30,21 +33,24 @@ from relay.protocol import (
     Thread,
 )
 from relay.schema import structure, to_wire
+from relay.store import sqlite_projects
 from relay.store.base import (
     ActionRecord,
     InviteRecord,
     LogLine,
     MemberRecord,
+    ProjectMemberRecord,
+    ProjectRecord,
     SessionRecord,
     Store,
     UserRecord,
     Write,
 )
 from relay.store.migrations import MIGRATIONS
+from relay.store.offloop import OffLoop, off_loop, write_problem
 
 log = logging.getLogger("relay.store")
 T = TypeVar("T")
-
 
 
 def _dump(value: Any) -> str:
@@ -62,12 +68,22 @@ def _audience(users: frozenset[str] | None) -> str | None:
 _VISIBLE = "(audience IS NULL OR instr(audience, :uid) > 0)"
 
 
-class SqliteStore(Store):
-    def __init__(self, path: Path | str, synchronous: str = "FULL") -> None:
+@off_loop
+class SqliteStore(OffLoop, Store):
+    def __init__(self, path: Path | str, synchronous: str = "FULL",
+                 busy_timeout: float = 2.0) -> None:
+        super().__init__(busy_timeout)
         self.path = str(path)
         self.synchronous = synchronous.upper()
         self._conn: sqlite3.Connection | None = None
         self._db: sqlite_utils.Database | None = None
+        self._busy_ms = -1  # the connection's busy_timeout pragma now
+
+    def _wait_at_most(self, seconds: float) -> None:
+        ms = max(1, int(seconds * 1000))
+        if self._conn is not None and abs(ms - self._busy_ms) > 50:
+            self._conn.execute(f"PRAGMA busy_timeout={ms}")
+            self._busy_ms = ms
 
     # -- lifecycle
 
@@ -85,7 +101,7 @@ class SqliteStore(Store):
             self._db.enable_wal()
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=5000")
+        self._wait_at_most(max(self.busy_timeout, 5.0))
         self._migrate()
 
     def _migrate(self) -> None:
@@ -114,10 +130,28 @@ class SqliteStore(Store):
         return _Tx(self._conn)
 
     async def close(self) -> None:
+        await self._submit(self._close)
+        self._stop_thread()
+
+    def _close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
             self._db = None
+
+    async def probe(self, timeout: float = 0.2) -> str | None:
+        """Why the store cannot be written now, or None: a write in a transaction that is
+        rolled back, plus a file created, synced and removed in the data folder. A database
+        merely locked by another writer counts as writable (StoreBusy is raised)."""
+        result: str | None = await self._submit(self._probe, time.monotonic() + timeout)
+        return result
+
+    def _probe(self, deadline: float) -> str | None:
+        if self._conn is None:
+            return "the store is not open"
+        self._wait_at_most(max(0.001, deadline - time.monotonic()))
+        return write_problem(self._conn, None if self.path == ":memory:" else
+                             Path(self.path).parent)
 
     def _one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
         for row in self.db.query(sql, params):
@@ -147,16 +181,19 @@ class SqliteStore(Store):
             id=row["id"], name=row["name"], repo=_load(row["repo"], RepoIdentity),
             repo_key=row["repo_key"], host=row["host"], created_at=row["created_at"],
             ended_at=row["ended_at"], last_seq=row["last_seq"],
-            host_name=row.get("host_name") or row["host"],
+            host_name=row.get("host_name") or row["host"], project_id=row["project_id"] or "",
         )
 
-    async def create_session(self, session: SessionRecord, host: MemberRecord) -> None:
+    async def create_session(self, session: SessionRecord, host: MemberRecord,
+                             project: ProjectRecord | None = None) -> None:
         with self._tx():
+            if project is not None:
+                sqlite_projects.insert_project(self.db, project)
             self.db.execute(
-                "INSERT INTO sessions (id, name, host, repo, repo_key, created_at, last_seq)"
-                " VALUES (?, ?, ?, ?, ?, ?, 0)",
+                "INSERT INTO sessions (id, name, host, repo, repo_key, created_at, last_seq,"
+                " project_id) VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
                 [session.id, session.name, session.host, _dump(session.repo), session.repo_key,
-                 session.created_at],
+                 session.created_at, session.project_id],
             )
             self._upsert_member(host)
 
@@ -193,6 +230,17 @@ class SqliteStore(Store):
     async def session_count(self) -> int:
         row = self._one("SELECT count(*) AS n FROM sessions WHERE ended_at IS NULL")
         return int(row["n"]) if row else 0
+
+    # -- projects
+
+    async def get_project(self, project_id: str) -> ProjectRecord | None:
+        return sqlite_projects.get_project(self.db, project_id)
+
+    async def latest_project(self, owner: str, repo_key: str) -> ProjectRecord | None:
+        return sqlite_projects.latest_project(self.db, owner, repo_key)
+
+    async def project_member(self, project_id: str, user_id: str) -> ProjectMemberRecord | None:
+        return sqlite_projects.member(self.db, project_id, user_id)
 
     def _upsert_member(self, m: MemberRecord) -> None:
         self.db.execute(
@@ -291,11 +339,11 @@ class SqliteStore(Store):
                         resolved=thread.resolved, resolved_by=thread.resolved_by,
                     )
                     db.execute(
-                        "INSERT INTO threads (id, session_id, repo_key, created_at, data)"
-                        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                        "INSERT INTO threads (id, session_id, repo_key, project_id, created_at,"
+                        " data) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
                         " data = excluded.data",
                         [thread.id, thread.session_id, write.thread_repo_key,
-                         thread.created_at, _dump(meta)],
+                         write.thread_project_id, thread.created_at, _dump(meta)],
                     )
                 for c in write.comments:
                     db.execute(
@@ -311,8 +359,13 @@ class SqliteStore(Store):
                         " VALUES (?, ?, ?, ?)",
                         [user_id, sid, seq, _dump(mention)],
                     )
+                for thread_id in write.deleted_threads:
+                    db.execute("DELETE FROM comments WHERE thread_id = ?", [thread_id])
+                    db.execute("DELETE FROM threads WHERE id = ?", [thread_id])
                 for member in write.members:
                     self._upsert_member(member)
+                for pm in write.project_members:
+                    sqlite_projects.upsert_member(db, pm)
                 for line in write.log:
                     self._log(sid, line)
         except sqlite3.IntegrityError as exc:
@@ -359,20 +412,21 @@ class SqliteStore(Store):
         return [_load(r["data"], Comment) for r in rows]
 
     async def thread(self, thread_id: str) -> tuple[Thread, str] | None:
-        row = self._one("SELECT data, repo_key FROM threads WHERE id = ?", [thread_id])
+        row = self._one("SELECT data, project_id FROM threads WHERE id = ?", [thread_id])
         if row is None:
             return None
         thread = _load(row["data"], Thread)
         thread.comments = self._comments(thread_id)
-        return thread, row["repo_key"]
+        return thread, row["project_id"] or ""
 
     async def comment(self, comment_id: str) -> Comment | None:
         row = self._one("SELECT data FROM comments WHERE id = ?", [comment_id])
         return _load(row["data"], Comment) if row else None
 
-    async def threads_for_repo(self, repo_key: str) -> list[Thread]:
+    async def project_threads(self, project_id: str) -> list[Thread]:
         rows = self.db.query(
-            "SELECT id, data FROM threads WHERE repo_key = ? ORDER BY created_at", [repo_key]
+            "SELECT id, data FROM threads WHERE project_id = ? ORDER BY created_at, rowid",
+            [project_id],
         )
         out = []
         for row in rows:

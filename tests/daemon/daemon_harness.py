@@ -49,6 +49,7 @@ class DaemonClient:
         self.client = LanguageClient(f"test-{name}", "0", converter_factory=_converter)
         self.notes: dict[str, list[Any]] = {m: [] for m in SERVER_NOTIFICATIONS}
         self.notes["textDocument/publishDiagnostics"] = []
+        self.notes["window/showMessage"] = []
         self._changed = asyncio.Event()
         self.stderr = bytearray()
         self.init_seconds: float | None = None

@@ -134,6 +134,28 @@ def test_mirror_upserts_events_and_merges_presence() -> None:
     assert ended.ended
 
 
+def test_mirror_drops_deleted_threads_live_in_catch_up_and_across_a_rejoin() -> None:
+    """thread_deleted removes the thread (also from a catch-up's upserts); a rejoin whose
+    state no longer lists a thread reports it removed."""
+    def thread(tid: str) -> Thread:
+        return Thread(id=tid, session_id="s1", author=ALICE, created_at=3.0, comments=[],
+                      anchor=Anchor(path="a.py", start_line=0, end_line=0, text=["x"]))
+
+    m = SessionMirror(state(threads=[thread("t1"), thread("t2"), thread("t3")]))
+    change = m.apply(Event(session_id="s1", seq=4, id="d", kind="thread_deleted", actor=ALICE,
+                           at=4.0, thread=thread("t1")))
+    assert change.removed_threads == ["t1"] and change.threads == []
+    assert sorted(m.threads) == ["t2", "t3"]
+    late = Comment(id="c", thread_id="t1", author=BOB, text="late", created_at=5.0)
+    assert m.apply(Event(session_id="s1", seq=5, id="c", kind="comment_created", actor=BOB,
+                         at=5.0, comment=late)).threads == []
+    gone = Event(session_id="s1", seq=6, id="d2", kind="thread_deleted", actor=ALICE, at=6.0,
+                 thread=thread("t2"))
+    change = m.load(state(threads=[thread("t2")], events=[gone]))
+    assert sorted(change.removed_threads) == ["t2", "t3"] and change.threads == []
+    assert m.threads == {}
+
+
 def test_outbox_keeps_order_and_state_across_reopen(tmp_path: Path) -> None:
     """Entries come back in write order after reopening; ids are unique; state persists."""
     path = tmp_path / "o.sqlite3"

@@ -128,3 +128,25 @@ def test_refresh_only_when_the_client_supports_it_and_native_ui_turns_it_off() -
     assert not inlay_refresh_supported(None)
     assert enabled(None) and enabled(InitializationOptions())
     assert not enabled(InitializationOptions(native_ui=True))
+
+
+def test_a_display_name_that_differs_from_the_username_shows_both() -> None:
+    """'Alice (@mallory)' where the name is not the username; the name alone otherwise, in
+    diagnostics, code lenses, inlay hints and peer diagnostics."""
+    from daemon.lsp_features import display_name, peer_diagnostics, summary
+
+    mallory = UserRef(id="mallory", name="Alice")
+    assert display_name("Alice", "alice") == "Alice"
+    assert display_name("Alice", "mallory") == "Alice (@mallory)"
+    thread = _thread()
+    thread.comments[0].author = mallory
+    assert summary(thread).startswith("Alice (@mallory): ")
+    caret = Position(line=1, character=2)
+    peer = PeerView(user=mallory, role="editor", online=True, status="active", color=0,
+                    uri=URI, selections=[Selection(anchor=caret, active=caret)])
+    [hint] = peer_inlay_hints([peer], URI, LINES, "utf-16")
+    assert hint.label == "◀ Alice (@mallory)"
+    [diag] = peer_diagnostics([peer], URI, LINES, "utf-16")
+    assert diag.message == "Alice (@mallory) is here"
+    assert diag.severity == types.DiagnosticSeverity.Hint and diag.source == SOURCE
+    assert (diag.range.start.line, diag.range.start.character) == (1, 2)

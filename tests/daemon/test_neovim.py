@@ -53,6 +53,12 @@ THREAD_LINE = 1
 
 async def _alice_thread(relay_url: str, daemons: Callable[..., Any], text: str) -> str:
     """Alice signs up, creates a session with a thread on THREAD_LINE; returns an invite."""
+    return (await _alice_session(relay_url, daemons, text))[0]
+
+
+async def _alice_session(relay_url: str, daemons: Callable[..., Any], text: str
+                         ) -> tuple[str, Any]:
+    """``_alice_thread``, returning alice's daemon too."""
     alice = await daemons("alice", relay_url)
     (alice.workspace / "src").mkdir(parents=True, exist_ok=True)
     (alice.workspace / "src" / "greet.py").write_text(SOURCE, encoding="utf-8")
@@ -75,7 +81,7 @@ async def _alice_thread(relay_url: str, daemons: Callable[..., Any], text: str) 
     await alice.wait_for(
         Method.DID_CHANGE_OUTBOX, lambda p: id(p) not in earlier and p["pending"] == 0
     )
-    return str(invite["token"])
+    return str(invite["token"]), alice
 
 
 def _daemons_of(tag: str) -> list[psutil.Process]:
@@ -90,7 +96,7 @@ def _daemons_of(tag: str) -> list[psutil.Process]:
 
 
 async def _run_nvim(tmp_path: Path, relay_url: str, token: str, invite: str,
-                    encoding: str) -> dict[str, Any]:
+                    encoding: str, min_diagnostics: int = 1) -> dict[str, Any]:
     ws = tmp_path / f"ws-nvim-{encoding}"
     (ws / "src").mkdir(parents=True)
     target = ws / "src" / "greet.py"
@@ -115,6 +121,7 @@ async def _run_nvim(tmp_path: Path, relay_url: str, token: str, invite: str,
         "encoding": encoding,
         "timeout_ms": 30000,
         "out": str(out),
+        "min_diagnostics": min_diagnostics,
     }
     env = dict(os.environ, ENSEMBLE_NVIM=json.dumps(config))
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
@@ -179,3 +186,23 @@ async def test_utf8_only_client_gets_byte_columns_on_an_emoji_line(
     assert len(line.encode("utf-8")) != len(line.encode("utf-16-le")) // 2
     assert (diag["lnum"], diag["col"]) == (THREAD_LINE, 4)
     assert diag["end_col"] == len(line.encode("utf-8"))
+
+
+async def test_neovim_07_sees_where_a_peer_is(
+    relay: Any, daemons: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Neovim 0.7 cannot draw inlay hints: a peer's caret also arrives as a Hint
+    diagnostic "Alice is here" at the caret, which 0.7 draws."""
+    invite, alice = await _alice_session(relay.url, daemons, "look here")
+    uri = await alice.open("src/greet.py")
+    caret = {"line": 5, "character": 4}
+    alice.notify(Method.CURSOR, {"uri": uri, "selections": [{"anchor": caret,
+                                                              "active": caret}]})
+    token = await sign_up(relay.url, "bob", PASSWORD, "Bob")
+    report = await _run_nvim(tmp_path, relay.url, token, invite, "utf-16", min_diagnostics=2)
+    assert report.get("error") is None, report
+    peers = [d for d in report["diagnostics"]
+             if d["source"] == "ensemble" and d["message"].startswith("Alice is here")]
+    assert len(peers) == 1, report
+    # severity 4 is Hint; line 5 "def main():", the caret after "def " (ASCII: col 4)
+    assert (peers[0]["severity"], peers[0]["lnum"], peers[0]["col"]) == (4, 5, 4), report

@@ -97,7 +97,8 @@ async def test_caret_in_a_file_that_differs_locally_is_approximate(
     a_uri = await alice.open("app.py")
     await bob.open("app.py", "# local change\n" + CODE)
     alice.notify(Method.CURSOR, {"uri": a_uri, "selections": [_caret(1, X_UTF16)]})
-    await bob.wait_for(Method.DID_CHANGE_PEERS, _peer_at("alice", X_UTF16, approximate=True))
+    # clamped into Bob's text: his line 1 is "def f():", 8 characters
+    await bob.wait_for(Method.DID_CHANGE_PEERS, _peer_at("alice", 8, approximate=True))
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,12 @@ LINE = "s = 'héllo 🎉 wörld'"  # é, ö: 2 UTF-8 bytes, 1 UTF-16 unit; 🎉:
 
 async def setup(daemons: Any, relay: Any, tmp_path: Path, **opts: Any
                 ) -> tuple[Any, WireClient, str]:
+    alice, bob, uri, _ = await setup_session(daemons, relay, tmp_path, **opts)
+    return alice, bob, uri
+
+
+async def setup_session(daemons: Any, relay: Any, tmp_path: Path, **opts: Any
+                        ) -> tuple[Any, WireClient, str, str]:
     ws = tmp_path / "ws"
     ws.mkdir()
     (ws / "a.py").write_text("\n".join([LINE] * 50) + "\n")
@@ -28,9 +36,9 @@ async def setup(daemons: Any, relay: Any, tmp_path: Path, **opts: Any
     await alice.request("ensemble/createSession", {"name": "s"})
     invite = await alice.request("ensemble/createInvite", {})
     bob = await WireClient.connect(relay.url, await sign_up(relay.url, "bob"), user_id="bob")
-    await bob.join(invite=invite["token"])
+    state = await bob.join(invite=invite["token"])
     uri = await alice.open("a.py")
-    return alice, bob, uri
+    return alice, bob, uri, state.session.session_id
 
 
 def alice_states(bob: WireClient, key: str) -> list[PeerPresence]:
@@ -120,3 +128,39 @@ async def test_idle_and_away_after_inactivity_then_active_again(
     for status in ("idle", "away", "active"):
         await alice.wait_for("ensemble/didChangeSession", lambda p, s=status: bool(
             p.get("session")) and p["session"]["you"]["status"] == s)
+
+
+def _frames_out(relay: Any, kind: str) -> int:
+    with urllib.request.urlopen(relay.http_url + "/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    m = re.search(rf'^ensemble_messages_out_total{{type="{kind}"}} (\d+)$', text, re.M)
+    return int(m.group(1)) if m else 0
+
+
+async def test_daemon_reads_peers_in_the_compact_presence_encoding(
+        daemons: Any, relay: Any, tmp_path: Path) -> None:
+    """The daemon asks for presence encoding 2; a peer's cursor, viewport and status reach
+    the editor from `p` frames, while the peer (an encoding-1 client) gets `presence`."""
+    alice, bob, uri, sid = await setup_session(daemons, relay, tmp_path)
+    assert bob.welcome is not None and bob.welcome.presence is None
+    await bob.send({"type": "cursor", "session_id": sid, "path": "a.py",
+                    "selections": [caret(7, 3)], "sent_at": time.time()})
+    await bob.send({"type": "viewport", "session_id": sid, "path": "a.py",
+                    "ranges": [{"start": {"line": 2, "character": 0},
+                                "end": {"line": 30, "character": 0}}]})
+    await bob.send({"type": "status", "session_id": sid, "status": "idle"})
+
+    def bob_seen(p: Any) -> bool:
+        return any(v["user"]["id"] == "bob" and v.get("selections")
+                   and v["selections"][0]["active"] == {"line": 7, "character": 3}
+                   and v.get("visible") and v["status"] == "idle" for v in p["peers"])
+
+    peers = await alice.wait_for("ensemble/didChangePeers", bob_seen)
+    view = next(v for v in peers["peers"] if v["user"]["id"] == "bob")
+    assert view["visible"][0]["start"]["line"] == 2 and view["visible"][0]["end"]["line"] == 30
+    assert _frames_out(relay, "p") >= 1  # what alice's daemon got
+    alice.notify("ensemble/cursor", {"uri": uri, "selections": [caret(5, 1)]})
+    await wait_cursor(bob, lambda p: p.cursor.selections[0].active.line == 5)
+    assert any(r.startswith('{"type":"presence"') for r in bob.raw)
+    assert not any(r.startswith('{"type":"p",') for r in bob.raw)
+

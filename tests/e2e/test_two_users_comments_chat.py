@@ -17,6 +17,7 @@ import pytest
 from tests.e2e import ensemble as ui
 from tests.e2e.harness import CodeServerFactory, SharedRepo, WindowOpener
 from tests.e2e.vscode import Chat, Comments
+from tests.e2e.vscode_comments import ThreadView
 
 pytestmark = [pytest.mark.vscode, pytest.mark.timeout(300)]
 
@@ -98,6 +99,46 @@ def test_comment_thread_on_a_line_is_shared_replied_reacted_and_moves_with_the_c
     )
     assert "Should this return **value * 2**?" in exported, exported
     assert "src/app.py" in exported, exported
+
+    # Alice ends the session and starts a new one on the same repository: the thread is
+    # back in her gutter, and bob, invited into the new session, sees it too.
+    alice.run_command("Ensemble: End Session")
+    alice.click_dialog_button(r"End the session for everyone", "End Session")
+    alice.wait_for(lambda: not re.search(r"\d+ participants?", ui.status_text(alice)),
+                   "alice out of the ended session")
+    ac.wait_thread_gone(lambda t: "Should this return" in t.label + t.title
+                        or bool(t.comments), "the threads of the ended session to leave")
+    ui.start_session(alice, "day two")
+    alice.open_file("src/app.py")
+    _thread_back(ac, 7, "alice's thread back in her new session")
+    ui.join_session(bob, ui.copy_invite_link(alice, "Editor"))
+    bob.open_file("src/app.py")
+    _thread_back(bc, 5, "the earlier thread in bob's window after joining the new session")
+
+    # Only the host is offered "Delete Thread"; it removes the thread from both gutters.
+    assert not any(a.startswith("Delete Thread") for a in bc.thread_actions(5)), \
+        bc.thread_actions(5)
+    assert any(a.startswith("Delete Thread") for a in ac.thread_actions(7)), ac.thread_actions(7)
+    ac.click_thread_action(7, "Delete Thread")
+    alice.click_dialog_button(r"Delete this thread", "Delete Thread")
+    for c, who in ((ac, "alice"), (bc, "bob")):
+        c.wait_thread_gone(lambda t: bool(t.comments), f"the deleted thread gone at {who}'s")
+        c.wb.wait_for(lambda c=c, line=7 if who == "alice" else 5: not c.has_glyph(line),
+                      f"the deleted thread's glyph gone at {who}'s")
+
+
+def _thread_back(c: Comments, line: int, what: str) -> None:
+    """The thread of the first session (2 comments, alice's first), shown at `line`; threads
+    arrive collapsed, so its gutter glyph is clicked once it is there."""
+
+    def back(t: ThreadView) -> bool:
+        return t.count == 2 and bool(t.comments) and "Should this return" in t.comments[0].body
+
+    c.wb.wait_for(lambda: c.has_glyph(line), f"{what}: the glyph on line {line}")
+    if not any(back(t) for t in c.threads()):
+        c.expand_at(line)
+    thread = c.wait_thread(back, what)
+    assert thread.start == line and thread.comments[1].author == "Bob", thread
 
 
 def test_chat_messages_mentions_injection_replies_and_offline_outbox(

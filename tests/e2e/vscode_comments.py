@@ -77,6 +77,15 @@ class Comments:
             )
         return out
 
+    def wait_thread_gone(
+        self, predicate: Callable[[ThreadView], bool], what: str, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
+        self.wb.wait_for(
+            lambda: not any(predicate(t) for t in self.threads()),
+            f"{what} (threads: {self.threads()})",
+            timeout,
+        )
+
     def wait_thread(
         self, predicate: Callable[[ThreadView], bool], what: str, timeout: float = DEFAULT_TIMEOUT
     ) -> ThreadView:
@@ -121,13 +130,32 @@ class Comments:
         scope = widget if widget is not None else self.page.locator(".review-widget")
         scope.locator(".monaco-button", has_text=re.compile(rf"^{re.escape(label)}$")).first.click()
 
-    def expand_at(self, line: int) -> None:
-        """Click the thread glyph in the gutter of `line` to show a collapsed thread."""
-        glyph = self._margin_row(line).locator(
+    def _glyph(self, line: int) -> Any:
+        return self._margin_row(line).locator(
             ".comment-range-glyph.comment-thread, .comment-range-glyph.comment-thread-unresolved,"
             " .comment-range-glyph.comment-thread-resolved"
         )
-        glyph.first.click()
+
+    def has_glyph(self, line: int) -> bool:
+        """A thread (collapsed or not) sits on `line`."""
+        return self._glyph(line).count() > 0
+
+    def expand_at(self, line: int) -> None:
+        """Click the thread glyph in the gutter of `line` to show a collapsed thread."""
+        self._glyph(line).first.click()
+
+    def thread_actions(self, line: int) -> list[str]:
+        """Titles of the actions in the title bar of the thread widget on `line`."""
+        head = self._widget(line).locator(".head")
+        head.hover()
+        labels = head.locator(".action-label").evaluate_all(
+            "els => els.map(e => e.getAttribute('aria-label') || '')")
+        return [str(x) for x in labels]
+
+    def click_thread_action(self, line: int, title: str) -> None:
+        head = self._widget(line).locator(".head")
+        head.hover()
+        head.locator(f'.action-label[aria-label^="{title}"]').first.click()
 
     def reply(self, line: int, text: str, button: str = "Reply") -> None:
         widget = self._widget(line)

@@ -134,6 +134,22 @@ class ViewsMixin(WorkbenchBase):
                 return
         raise VSCodeError(f"{self.name}: no notification /{message_pattern}/ with {button!r}")
 
+    def click_dialog_button(self, message_pattern: str, button: str,
+                            timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Answer a modal dialog (showWarningMessage with modal: true) by its button."""
+        rx = re.compile(message_pattern)
+        box = self.page.locator(".monaco-dialog-box")
+
+        def shown() -> bool:
+            return box.count() > 0 and box.first.is_visible() and bool(
+                rx.search(box.first.inner_text()))
+
+        self.wait_for(shown, f"a dialog /{rx.pattern}/", timeout)
+        box.first.locator(".monaco-button", has_text=re.compile(rf"^{re.escape(button)}$")
+                          ).first.click()
+        self.wait_for(lambda: box.count() == 0 or not box.first.is_visible(),
+                      f"the dialog /{rx.pattern}/ to close", timeout)
+
     def clear_notifications(self) -> None:
         self.run_command("Notifications: Clear All Notifications")
 

@@ -91,22 +91,25 @@ async def test_invalid_anchor_is_refused(trio):
     assert err.code == ErrorCode.INVALID_VALUE
 
 
-async def test_threads_outlive_the_session_and_show_in_a_later_session_on_the_same_repo(relay):
+async def test_threads_outlive_the_session_and_show_in_the_hosts_later_session_on_the_same_repo(
+        relay):
     first = await make_trio(relay.url, root_commit="c0ffee")
     tid = new_id()
     await first.editor.request(ThreadCreate(id=tid, session_id=first.sid, anchor=anchor(),
                                             text="keep me"), Ack)
     await first.host.request(SessionEnd(session_id=first.sid), Ok)
-    await first.close()
-    other = await connected(relay.url, "other")
-    later = await other.create_session("next day", root_commit="C0FFEE")
+    later = await first.host.create_session("next day", root_commit="C0FFEE")
     assert [t.id for t in later.threads] == [tid]
     assert later.threads[0].comments[0].text == "keep me"
     # ... and can be continued there.
-    await other.request(CommentReply(id=new_id(), session_id=later.session.session_id,
-                                     thread_id=tid, text="still relevant"), Ack)
-    unrelated = await other.create_session("elsewhere", root_commit="beef")
+    await first.host.request(CommentReply(id=new_id(), session_id=later.session.session_id,
+                                          thread_id=tid, text="still relevant"), Ack)
+    unrelated = await first.host.create_session("elsewhere", root_commit="beef")
     assert unrelated.threads == []
+    # Another user claiming the same repository starts an empty project of their own.
+    other = await connected(relay.url, "other")
+    assert (await other.create_session("mine", root_commit="c0ffee")).threads == []
+    await first.close()
 
 
 async def test_repository_matches_by_normalized_remote_when_no_root_commit(relay):
@@ -155,3 +158,29 @@ async def test_export_as_json_and_markdown_holds_threads_and_chat(trio):
     assert "src/app.py:11-12" in md and "comment body" in md and "chat body" in md
     assert "private" in md  # the recipient sees their direct message
 
+
+
+async def test_markdown_export_keeps_code_and_bodies_in_their_place(trio):
+    """A ``` line in a thread's code stays inside its fence; comment and chat bodies
+    cannot add headings or load remote images."""
+    code = ["s = '''", "```", "# not a heading", "'''"]
+    a = Anchor(path="src/we`ird.py", start_line=0, end_line=3, text=code, before=[], after=[])
+    body = "# Injected heading\n![tracker](http://evil.example/p.png)\n<img src=x>\nok\n==="
+    await trio.editor.request(ThreadCreate(id=new_id(), session_id=trio.sid, anchor=a,
+                                           text=body), Ack)
+    await trio.host.request(ChatSend(id=new_id(), session_id=trio.sid,
+                                     text="## chat heading\n![](http://evil.example/c.png)"), Ack)
+    res = await trio.editor.request(ExportRequest(session_id=trio.sid, format="markdown"),
+                                    ExportResult)
+    lines = res.content.splitlines()
+    headings = [line for line in lines if line.startswith("#") and line not in code]
+    assert headings == ["# trio", "## Comment threads", r"### src/we\`ird.py:1-4 (open)",
+                        "## Chat"]
+    start = lines.index(r"### src/we\`ird.py:1-4 (open)") + 2
+    assert lines[start] == "````" and lines[start + 1:start + 5] == code
+    assert lines[start + 5] == "````"
+    assert "![" not in res.content.replace("\\![", "")
+    assert "<img" not in res.content
+    quoted = [line for line in lines if line.startswith("  > ")]
+    assert r"  > \# Injected heading" in quoted and r"  > \## chat heading" in quoted
+    assert r"  > \===" in quoted

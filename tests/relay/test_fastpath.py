@@ -72,6 +72,29 @@ UNUSUAL = [
     frame(content_hash=5),
     frame(rid=5),
     json.dumps({"type": "heartbeat", "note": "cursor"}),
+    # Bounds: the fast path declines, the generic decoder answers invalid_value or bad_json.
+    frame(path="/etc/passwd"),
+    frame(path=""),
+    frame(path="a\\b.py"),
+    frame(path="x" * 1025),
+    frame(path="a/../b.py"),
+    frame(path="a//b.py"),
+    frame(path="./a.py"),
+    frame(path="C:/a.py"),
+    frame(path="a\u202eb.py"),
+    frame(selections=[{"anchor": {"line": -5, "character": 0},
+                       "active": {"line": 1, "character": 0}}]),
+    frame(selections=[{"anchor": {"line": 1, "character": 0},
+                       "active": {"line": 1, "character": 10**30}}]),
+    frame(selections=[{"anchor": {"line": 2**31, "character": 0},
+                       "active": {"line": 1, "character": 0}}]),
+    frame(sent_at=float("nan")),
+    frame(sent_at=float("inf")),
+    frame(sent_at=10**30),
+    frame(rid="r" * 129),
+    frame(session_id="s" * 129),
+    frame(content_hash="h" * 129),
+    frame(extra=json.loads("[" * 40 + "]" * 40)),
 ]
 
 
@@ -177,10 +200,6 @@ CORE_CASES = [
     {"rid": ...},
     {"sent_at": ..., "content_hash": ...},
     {"selections": [{**SEL, "extra": 1}, SEL]},
-    {"path": "/etc/passwd"},  # invalid_value
-    {"path": ""},
-    {"path": "a\\b.py"},
-    {"path": "x" * 1025},
     {"selections": [SEL] * 101},  # too many selections
     {"session_id": "feedfacefeedface"},  # not joined: not_in_session
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from relay.protocol import (
@@ -21,7 +22,7 @@ from relay.protocol import (
     ViewersResult,
     ViewportUpdate,
 )
-from tests.helpers import connected
+from tests.helpers import WireClient, connected, user
 
 
 def sel(line: int, ch: int = 0) -> Selection:
@@ -136,3 +137,39 @@ async def test_heartbeats_keep_presence_alive(relay_factory):
         raise AssertionError(f"{left.user_id} timed out despite heartbeats")
 
 
+
+
+async def test_presence_encoding_is_negotiated_at_hello_old_clients_keep_the_named_form(relay):
+    old = await connected(relay.url, "old")
+    assert old.welcome is not None and old.welcome.presence is None
+    sid = (await old.create_session()).session.session_id
+    name, token = await user(relay.url, "new")
+    new = await WireClient.connect(relay.url, token, user_id=name, presence=2)
+    assert new.welcome is not None and new.welcome.presence == 2
+    invite = (await old.request(InviteCreate(session_id=sid), InviteResult)).invite.token
+    await new.join(invite=invite)
+    future_name, future_token = await user(relay.url, "future")
+    future = await WireClient.connect(relay.url, future_token, user_id=future_name, presence=9)
+    assert future.welcome is not None and future.welcome.presence == 2  # the newest it has
+
+    at = 1764000000.5
+    await new.send(CursorUpdate(session_id=sid, path="src/ä.py", selections=[sel(3, 4)],
+                                sent_at=at, content_hash="c" * 40))
+    got = await old.expect(PresenceUpdate, predicate=lambda f: peer(f, name) is not None)
+    await old.send(CursorUpdate(session_id=sid, path="src/ä.py", selections=[sel(3, 4)],
+                                sent_at=at, content_hash="c" * 40))
+    short = await new.expect(PresenceUpdate, predicate=lambda f: peer(f, old.user_id) is not None)
+    assert short.session_id == sid
+    p = peer(short, old.user_id)
+    assert p.cursor.path == "src/ä.py" and p.cursor.content_hash == "c" * 40
+    assert [(s.anchor.character, s.active.character) for s in p.cursor.selections] == [(4, 5)]
+    assert p.sent_at == at
+    named = next(r for r in old.raw if r.startswith('{"type":"presence"') and name in r)
+    compact = next(r for r in new.raw if r.startswith('{"type":"p",') and old.user_id in r)
+    assert compact.count(sid) == 1 and '"user_id"' not in compact
+    assert json.loads(compact) == {"type": "p", "s": sid, "p": [
+        {"c": ["src/ä.py", [3, 4, 3, 5], "c" * 40], "t": at, "u": old.user_id}]}
+    assert len(compact.encode()) < len(named.encode()) * 0.6
+    assert peer(got, name).cursor.selections[0].active.character == 5
+    for c in (old, new, future):
+        await c.close()

@@ -24,7 +24,8 @@ def test_every_error_code_is_documented(code):
 
 
 def test_every_close_code_the_relay_uses_is_documented():
-    used = [CloseCode.MESSAGE_TOO_BIG, CloseCode.SERVICE_RESTART, CloseCode.UNSUPPORTED_VERSION,
+    used = [CloseCode.UNSUPPORTED_DATA, CloseCode.MESSAGE_TOO_BIG, CloseCode.SERVICE_RESTART,
+            CloseCode.UNSUPPORTED_VERSION,
             CloseCode.HELLO_REQUIRED, CloseCode.REMOVED, CloseCode.RATE_LIMITED,
             CloseCode.POLICY_VIOLATION]
     for code in used:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from relay.core import wirejson
+from relay.protocol import ErrorCode, ProtocolError, decode_server
 
 
 def dumps(v: Any) -> str:
@@ -42,3 +43,47 @@ def test_cursor_matches_json_dumps(content_hash: str | None) -> None:
         expected["content_hash"] = content_hash
     assert wirejson.cursor(expected["path"], sels, content_hash) == dumps(expected)
     assert wirejson.cursor("a", [], None) == dumps({"path": "a", "selections": []})
+
+
+def test_compact_encoding_carries_the_same_presence_as_the_named_one() -> None:
+    sels = [{"anchor": {"line": 3, "character": 0}, "active": {"line": 4, "character": 9}},
+            {"anchor": {"line": 8, "character": 1}, "active": {"line": 8, "character": 1}}]
+    entry = {"cursor": {"path": "src/ä \"q\".py", "selections": sels, "content_hash": "f" * 40},
+             "viewport": {"path": "b.py", "ranges": [
+                 {"start": {"line": 0, "character": 0}, "end": {"line": 40, "character": 2}}]},
+             "focus": "", "status": "idle", "sent_at": 1764000000.123456, "user_id": "u1"}
+    fields = wirejson.fields(entry)
+    assert wirejson.peer(fields) == dumps(entry)  # encoding 1 unchanged by the short fields
+    short = {"c": ["src/ä \"q\".py", [3, 0, 4, 9, 8, 1, 8, 1], "f" * 40],
+             "v": ["b.py", [0, 0, 40, 2]], "f": "", "s": "idle", "t": 1764000000.123456,
+             "u": "u1"}
+    assert wirejson.peer(fields, 2) == dumps(short)
+    named = wirejson.presence_frame("s1", [wirejson.peer(fields)])
+    compact = wirejson.presence_frame("s1", [wirejson.peer(fields, 2)], form=2)
+    assert compact == dumps({"type": "p", "s": "s1", "p": [short]}).encode()
+    assert decode_server(compact) == decode_server(named)
+    assert len(compact) < len(named) * 0.7
+    no_hash = wirejson.cursor_short("a", [], None)
+    assert json.loads(no_hash) == ["a", []]
+
+
+@pytest.mark.parametrize("peer", [
+    {"c": ["a.py", [1, 2, 3]]},  # not four numbers per selection
+    {"c": ["a.py", [1, 2, 3, -4]]},  # negative
+    {"c": ["a.py", [1, 2, 3, 4.5]]},  # not integers
+    {"c": ["a.py"]},  # no selections
+    {"c": [1, [1, 2, 3, 4]]},  # path not a string
+    {"c": ["a.py", [1, 2, 3, 4], 7]},  # content_hash not a string
+    {"c": ["a.py", [1, 2, 3, 4], "h", "extra"]},
+    {"v": ["a.py", [0, 0, 1]]},
+    {"v": ["a.py"]},
+    {"s": "asleep"},
+    {"t": "yesterday"},
+])
+def test_malformed_compact_presence_is_refused_with_a_code(peer: dict[str, Any]) -> None:
+    frame = dumps({"type": "p", "s": "s1", "p": [{"u": "u1", **peer}]})
+    with pytest.raises(ProtocolError) as exc:
+        decode_server(frame)
+    assert exc.value.code == ErrorCode.BAD_MESSAGE
+    with pytest.raises(ProtocolError):
+        decode_server(dumps({"type": "p", "s": "s1", "p": [peer]}))  # no user id

@@ -28,6 +28,7 @@ export type {
   SessionView,
   TargetParams,
   Thread,
+  ThreadIdParams,
   ThreadsChangedParams,
   ThreadsParams,
   ThreadsResult,

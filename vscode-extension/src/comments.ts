@@ -51,6 +51,7 @@ export function registerComments(ctx: Ctx): ThreadManager {
     }),
     cmd('ensemble.comments.resolve', (t: vscode.CommentThread) => threads.resolve(t, true)),
     cmd('ensemble.comments.reopen', (t: vscode.CommentThread) => threads.resolve(t, false)),
+    cmd('ensemble.comments.deleteThread', (t: vscode.CommentThread) => threads.deleteThread(t)),
     cmd('ensemble.comments.show', (threadId: string) => threads.show(threadId)),
     cmd('ensemble.comments.reload', () => threads.load()),
     cmd('ensemble.exportComments', () => exportComments(ctx)),

@@ -2,6 +2,8 @@ import * as vscode from 'vscode';
 import { colorId, selectionColorId } from './colors';
 import { showNameTags } from './config';
 import type { Ctx } from './ctx';
+import { drawEach, validPoint } from './guarded';
+import { displayName, escapeMarkdown } from './names';
 import type { PeerView } from './protocol';
 
 /** Normalizes a URI string so the daemon's and the editor's spellings compare equal. */
@@ -88,17 +90,24 @@ class PeerDecorations implements vscode.Disposable {
     const doc = editor.document;
     const approx = peer.approximate === true;
     const hover = new vscode.MarkdownString(
-      `**${peer.user.name}** (${peer.role}, ${peer.status})${approx ? '\n\nApproximate position: the file differs here.' : ''}`,
+      `**${escapeMarkdown(displayName(peer.user))}** (${peer.role}, ${peer.status})${approx ? '\n\nApproximate position: the file differs here.' : ''}`,
     );
     const carets: vscode.DecorationOptions[] = [];
     const selections: vscode.Range[] = [];
     for (const s of peer.selections) {
-      const active = doc.validatePosition(new vscode.Position(s.active.line, s.active.character));
-      const anchor = doc.validatePosition(new vscode.Position(s.anchor.line, s.anchor.character));
+      const active = position(doc, s.active);
+      const anchor = position(doc, s.anchor);
+      if (!active || !anchor) {
+        continue; // not a position at all (the daemon drops these; never trust it blindly)
+      }
       carets.push({ range: new vscode.Range(active, active), hoverMessage: hover });
       if (!active.isEqual(anchor)) {
         selections.push(new vscode.Range(anchor, active));
       }
+    }
+    if (carets.length === 0) {
+      this.clear(editor);
+      return;
     }
     editor.setDecorations(approx ? this.caretApprox : this.caret, carets);
     editor.setDecorations(approx ? this.caret : this.caretApprox, []);
@@ -124,10 +133,23 @@ class PeerDecorations implements vscode.Disposable {
   }
 }
 
+/** A peer's position inside `doc`, or undefined when it is no position (negative, not a
+ * finite integer); `new vscode.Position` throws on those. */
+function position(doc: vscode.TextDocument, p: unknown): vscode.Position | undefined {
+  const point = validPoint(p);
+  if (!point) {
+    return undefined;
+  }
+  const line = Math.min(point.line, Math.max(0, doc.lineCount - 1));
+  return doc.validatePosition(new vscode.Position(line, point.character));
+}
+
 /** Draws every online peer's cursor and selections in the visible editors showing their file. */
 export class CursorRenderer implements vscode.Disposable {
   private readonly sets = new Map<string, PeerDecorations>();
   private readonly subscriptions: vscode.Disposable[] = [];
+  /** Peers whose drawing failed, logged once each: one bad peer never stops the others. */
+  private readonly failed = new Set<string>();
 
   constructor(private readonly ctx: Ctx) {
     this.subscriptions.push(
@@ -159,14 +181,14 @@ export class CursorRenderer implements vscode.Disposable {
     }
     for (const [id, set] of this.sets) {
       const peer = present.get(id);
-      if (!peer || set.key !== `${peer.user.name}\u0000${peer.color}\u0000${tags}`) {
+      if (!peer || set.key !== `${displayName(peer.user)}\u0000${peer.color}\u0000${tags}`) {
         set.dispose();
         this.sets.delete(id);
       }
     }
     for (const [id, peer] of present) {
       if (!this.sets.has(id)) {
-        this.sets.set(id, new PeerDecorations(peer.user.name, peer.color, tags));
+        this.sets.set(id, new PeerDecorations(displayName(peer.user), peer.color, tags));
       }
     }
     this.render();
@@ -179,9 +201,13 @@ export class CursorRenderer implements vscode.Disposable {
     }
     const peers = new Map(this.ctx.state.peers.map((p) => [p.user.id, p]));
     for (const editor of only ? [only] : vscode.window.visibleTextEditors) {
-      for (const [id, set] of this.sets) {
-        set.apply(editor, peers.get(id));
-      }
+      drawEach(
+        this.sets,
+        (id, set) => set.apply(editor, peers.get(id)),
+        (_id, set) => set.clear(editor),
+        this.failed,
+        (message) => this.ctx.log(`cursor of ${message}`),
+      );
     }
   }
 

@@ -34,6 +34,8 @@ function initializationOptions(context: vscode.ExtensionContext, tokens: TokenSt
     away_after: config.awayAfter(),
     cursor_rate: config.cursorRate(),
     log_level: config.logLevel(),
+    ignore: config.ignoreGlobs(),
+    peer_diagnostics: false,
   });
 }
 

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { colorId } from './colors';
 import type { Ctx } from './ctx';
+import { displayName } from './names';
 import type { PeerView, Role, Status } from './protocol';
 
 /** One row of the Participants view; commands get it as their argument. */
@@ -59,7 +60,7 @@ export function participantNodes(ctx: Ctx): ParticipantNode[] {
   const me = session.you.user.id;
   const nodes = new Map<string, ParticipantNode>();
   const peers = new Map(ctx.state.peers.map((p) => [p.user.id, p]));
-  nodes.set(me, new ParticipantNode(me, session.you.user.name, session.you.role, session.you.status ?? 'active', true, 0, undefined));
+  nodes.set(me, new ParticipantNode(me, displayName(session.you.user), session.you.role, session.you.status ?? 'active', true, 0, undefined));
   for (const member of session.participants) {
     if (member.user.id === me) {
       continue;
@@ -70,7 +71,7 @@ export function participantNodes(ctx: Ctx): ParticipantNode[] {
       member.user.id,
       new ParticipantNode(
         member.user.id,
-        peer?.user.name ?? member.user.name,
+        displayName(peer?.user ?? member.user),
         peer?.role ?? member.role,
         online ? (peer?.status ?? member.status ?? 'active') : 'offline',
         false,
@@ -83,7 +84,7 @@ export function participantNodes(ctx: Ctx): ParticipantNode[] {
     if (!nodes.has(peer.user.id)) {
       nodes.set(
         peer.user.id,
-        new ParticipantNode(peer.user.id, peer.user.name, peer.role, peer.online ? peer.status : 'offline', false, peer.color, peer),
+        new ParticipantNode(peer.user.id, displayName(peer.user), peer.role, peer.online ? peer.status : 'offline', false, peer.color, peer),
       );
     }
   }

@@ -32,6 +32,8 @@ export interface InitializationOptions {
   /** max cursor/viewport updates per second */
   cursor_rate?: number;
   log_level?: string;
+  ignore?: string[];
+  peer_diagnostics?: boolean | null;
 }
 
 export interface SignInResult {
@@ -98,6 +100,8 @@ export interface SessionInfo {
   ended_at?: number | null;
   /** the asking user's role, when a member */
   role?: Role | null;
+  /** the project the session belongs to */
+  project_id?: string | null;
 }
 
 /** What identifies a repository across machines. */
@@ -285,6 +289,10 @@ export interface ResolveThreadParams {
   resolved: boolean;
 }
 
+export interface ThreadIdParams {
+  thread_id: string;
+}
+
 export interface ThreadsResult {
   threads: LocalThread[];
 }
@@ -447,6 +455,7 @@ export const Method = {
   EDIT_COMMENT: 'ensemble/editComment',
   DELETE_COMMENT: 'ensemble/deleteComment',
   RESOLVE_THREAD: 'ensemble/resolveThread',
+  DELETE_THREAD: 'ensemble/deleteThread',
   THREADS: 'ensemble/threads',
   EXPORT: 'ensemble/export',
   CURSOR: 'ensemble/cursor',
@@ -494,6 +503,7 @@ export interface Requests {
   'ensemble/editComment': { params: EditParams; result: Queued };
   'ensemble/deleteComment': { params: TargetParams; result: Queued };
   'ensemble/resolveThread': { params: ResolveThreadParams; result: Queued };
+  'ensemble/deleteThread': { params: ThreadIdParams; result: Queued };
   'ensemble/threads': { params: ThreadsParams; result: ThreadsResult };
   'ensemble/export': { params: ExportParams; result: ExportResult };
 }
@@ -546,6 +556,9 @@ export const ErrorCode = {
   NOT_AUTHOR: 'not_author',
   ID_CONFLICT: 'id_conflict',
   INVALID_VALUE: 'invalid_value',
+  TOO_MANY_CONNECTIONS: 'too_many_connections',
+  STORAGE_BUSY: 'storage_busy',
+  FORBIDDEN_ORIGIN: 'forbidden_origin',
   REMOVED: 'removed',
   SHUTTING_DOWN: 'shutting_down',
   INTERNAL: 'internal',

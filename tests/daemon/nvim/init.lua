@@ -1,6 +1,7 @@
 -- Headless Neovim as a plain LSP client of the Ensemble daemon (Neovim 0.7 API).
 -- Configuration comes from ENSEMBLE_NVIM (JSON): cmd, cwd, env, root, file, init,
--- invite, encoding, timeout_ms, out. Everything observed is written as JSON to `out`.
+-- invite, encoding, timeout_ms, out, min_diagnostics (how many to wait for, default 1).
+-- Everything observed is written as JSON to `out`.
 local cfg = vim.fn.json_decode(os.getenv("ENSEMBLE_NVIM"))
 local report = { log = {} }
 
@@ -81,8 +82,9 @@ local function run()
   local bufnr = vim.api.nvim_get_current_buf()
   vim.lsp.buf_attach_client(bufnr, client_id)
   local ns = vim.lsp.diagnostic.get_namespace(client_id)
+  local want = cfg.min_diagnostics or 1
   local got = vim.wait(cfg.timeout_ms, function()
-    return #vim.diagnostic.get(bufnr, { namespace = ns }) > 0
+    return #vim.diagnostic.get(bufnr, { namespace = ns }) >= want
   end, 20)
   report.diagnostics = {}
   for _, d in ipairs(vim.diagnostic.get(bufnr, { namespace = ns })) do

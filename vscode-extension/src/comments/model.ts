@@ -1,5 +1,6 @@
 // Pure helpers for comment threads (no vscode import: unit-tested under node --test).
 import type { Comment, LocalThread, Role, Thread } from '../collab-protocol';
+import { inlineCode } from '../names';
 
 export const COMMENT_REACTIONS = ['👍', '👎', '❤️', '🎉', '😄', '😕', '👀', '🚀'] as const;
 
@@ -19,6 +20,9 @@ export function threadContext(t: Thread, v: Viewer): string {
   const parts = ['ensemble-thread', t.resolved ? 'isResolved' : 'isOpen'];
   if (mayComment(v)) {
     parts.push('canResolve');
+  }
+  if (v.role === 'host') {
+    parts.push('canDeleteThread');
   }
   return parts.join(' ');
 }
@@ -58,7 +62,7 @@ export function outdatedNote(t: LocalThread): string {
   const lines = a.start_line === a.end_line ? `line ${a.start_line + 1}` : `lines ${a.start_line + 1}-${a.end_line + 1}`;
   const fence = fenceFor(a.text);
   return (
-    `**Outdated**: the code this thread was written on is no longer in \`${a.path}\` ` +
+    `**Outdated**: the code this thread was written on is no longer in ${inlineCode(a.path)} ` +
     `(it was at ${lines}):\n\n${fence}\n${a.text.join('\n')}\n${fence}\n`
   );
 }

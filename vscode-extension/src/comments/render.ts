@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { displayName } from '../names';
 import type { Comment, LocalThread } from '../collab-protocol';
 import { COMMENT_REACTIONS, Viewer, commentContext, highlightMentions, outdatedNote, visibleComments } from './model';
 
@@ -64,7 +65,7 @@ export function buildComments(
     const pending = threadPending || replies.has(c.id);
     const ec = new EnsembleComment(c, pending, thread);
     const editingText = editing.get(c.id);
-    ec.author = { name: c.author.name || c.author.id };
+    ec.author = { name: displayName(c.author) };
     ec.timestamp = new Date(c.created_at * 1000);
     ec.contextValue = commentContext(c, v, pending);
     ec.reactions = reactionsOf(c, v.me);
@@ -82,7 +83,7 @@ export function buildComments(
 
 /** The thread widget's title: who started it, resolved, outdated. */
 export function threadLabel(lt: LocalThread): string {
-  const starter = lt.thread.author.name || lt.thread.author.id;
+  const starter = displayName(lt.thread.author);
   const resolved = lt.thread.resolved ? ' · resolved' : '';
   return lt.outdated || !lt.range
     ? `Outdated: was at line ${lt.thread.anchor.start_line + 1} (started by ${starter})${resolved}`

@@ -13,6 +13,7 @@ import type {
   ReplyParams,
   ResolveThreadParams,
   TargetParams,
+  ThreadIdParams,
   ThreadsChangedParams,
   ThreadsParams,
   ThreadsResult,
@@ -347,6 +348,26 @@ export class ThreadManager implements vscode.Disposable {
       this.render(e);
     } catch (err) {
       void vscode.window.showErrorMessage(`Ensemble: could not ${resolved ? 'resolve' : 'reopen'} the thread: ${describeError(err)}`);
+    }
+  }
+
+  /** Host only: deletes the thread for everyone once confirmed; it leaves the gutter on the
+   *  daemon's didChangeThreads (removed), like a deletion made in another window. */
+  async deleteThread(thread: vscode.CommentThread): Promise<void> {
+    const e = this.entryOf(thread);
+    if (!e) {
+      return;
+    }
+    const answer = await vscode.window.showWarningMessage(
+      'Delete this thread and all its comments for everyone?', { modal: true }, 'Delete Thread');
+    if (answer !== 'Delete Thread') {
+      return;
+    }
+    try {
+      const params: ThreadIdParams = { thread_id: e.local.thread.id };
+      await this.ctx.request<Queued>(Method.DELETE_THREAD, params);
+    } catch (err) {
+      void vscode.window.showErrorMessage(`Ensemble: could not delete the thread: ${describeError(err)}`);
     }
   }
 

@@ -48,6 +48,13 @@ describe('comment permissions', () => {
     assert.equal(threadContext(t, { me: 'alice', role: 'editor' }), 'ensemble-thread isOpen canResolve');
     assert.equal(threadContext({ ...t, resolved: true }, { me: 'bob', role: 'viewer' }), 'ensemble-thread isResolved');
   });
+
+  it('offers deleting a whole thread to the host only', () => {
+    const t = thread({ start: { line: 4, character: 0 }, end: { line: 4, character: 0 } }).thread;
+    assert.equal(threadContext(t, { me: 'alice', role: 'host' }), 'ensemble-thread isOpen canResolve canDeleteThread');
+    assert.doesNotMatch(threadContext(t, { me: 'bob', role: 'editor' }), /canDeleteThread/);
+    assert.doesNotMatch(threadContext(t, { me: 'bob', role: 'viewer' }), /canDeleteThread/);
+  });
 });
 
 describe('thread placement', () => {

@@ -22,6 +22,10 @@ from relay.protocol import (
 )
 from tests.helpers import WireClient, connected, new_id, sign_in
 
+# No rate limit or write budget: these tests send streams of durable writes.
+UNLIMITED = ("--rate-per-second", "100000", "--rate-burst", "100000",
+             "--user-writes-per-minute", "1000000", "--user-write-bytes-per-minute", "1000000000")
+
 
 async def test_sigkill_restart_loses_no_acked_message(relay_factory):
     relay = relay_factory()
@@ -60,7 +64,7 @@ async def test_sigkill_in_the_middle_of_a_stream_of_sends_loses_no_acked_message
     """The relay is killed while a stream of sends is still being handled: every ack the
     client got names a message stored with that seq after restart, and nothing is stored
     twice when the client re-sends the whole stream."""
-    relay = relay_factory("--rate-per-second", "100000", "--rate-burst", "100000")
+    relay = relay_factory(*UNLIMITED)
     host = await connected(relay.url, "host")
     sid = (await host.create_session()).session.session_id
     ids = [new_id() for _ in range(1500)]
@@ -164,7 +168,7 @@ async def test_graceful_shutdown_with_a_stalled_peer_is_clean(relay_factory):
     """A member that stopped reading, with megabytes queued toward it, makes the shutdown wait
     out the close timeout; the relay still records every leave before closing its store,
     exits 0 and logs no error."""
-    relay = relay_factory("--rate-per-second", "100000", "--rate-burst", "100000")
+    relay = relay_factory(*UNLIMITED)
     host = await connected(relay.url, "host")
     sid = (await host.create_session()).session.session_id
     invite = (await host.request(InviteCreate(session_id=sid), InviteResult)).invite.token

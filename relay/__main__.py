@@ -19,6 +19,12 @@ EXIT_STORAGE = 3  # the data folder or database cannot be opened or written
 
 
 async def serve(cfg: config_mod.Config) -> None:
+    # Handlers first: a SIGTERM sent as soon as the listening line is read must shut down
+    # gracefully, not end the process with the default action.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     server = RelayServer(cfg)
     await server.start()
     print(f"ensemble-relay listening on ws://{cfg.host}:{server.port}", file=sys.stderr,
@@ -28,10 +34,6 @@ async def serve(cfg: config_mod.Config) -> None:
               file=sys.stderr, flush=True)
     log.info("relay started", extra={"host": cfg.host, "port": server.port,
                                      "data_dir": str(cfg.data_dir), "dev": cfg.dev})
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("shutting down")
     await server.shutdown()

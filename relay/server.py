@@ -47,6 +47,8 @@ from relay.protocol import (
 )
 from relay.store.sqlite import SqliteStore
 
+CLOSE_TIMEOUT = 10.0  # seconds a closing handshake may take before the socket is dropped
+
 log = logging.getLogger("relay.server")
 MAX_QUEUE = 16  # frames read ahead per connection (each up to max_frame_bytes)
 AUTH_ATTEMPTS = 5.0  # sign-up/sign-in attempts per /auth connection, refilling 1 a second
@@ -112,6 +114,7 @@ class RelayServer:
             write_limit=WRITE_LIMIT,
             create_connection=RelayConnection,
             server_header=f"ensemble-relay/{__version__}",
+            close_timeout=CLOSE_TIMEOUT,
         )
         if self.config.metrics_host:
             self.metrics_listener = httpside.MetricsListener(self.metrics.render,
@@ -418,7 +421,10 @@ class RelayServer:
         self.server.close(close_connections=True, code=CloseCode.SERVICE_RESTART,
                           reason="relay restarting")
         try:
-            await asyncio.wait_for(self.server.wait_closed(), 10)
+            # Longer than the close timeout, after which websockets aborts a connection and
+            # its handler returns: the store closes only after every handler's own writes
+            # (the leave records), never under them.
+            await asyncio.wait_for(self.server.wait_closed(), CLOSE_TIMEOUT + 5)
         except TimeoutError:
             log.warning("connections did not close in time")
         for task in list(self.tasks):

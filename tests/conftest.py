@@ -5,6 +5,10 @@
   ``relay_factory("--presence-timeout", "1")``; each has stop(), kill() (SIGKILL) and
   restart(same_port=False, kill=False).
 Helpers to talk to it live in tests/helpers.py (sign_up, WireClient).
+
+At teardown every relay still running is stopped with SIGTERM; the test fails when any stop
+did not exit with 0 or a relay logged an error or a traceback that the test does not allow
+with ``@pytest.mark.allow_errors(...)`` (tests/health.py, docs/testing.md).
 """
 
 from __future__ import annotations
@@ -15,13 +19,20 @@ from pathlib import Path
 
 import pytest
 
+from tests import health
 from tests.relayproc import RelayProcess
 
 RelayFactory = Callable[..., RelayProcess]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "allow_errors(*patterns): regexes of error records (log lines with their "
+        "tracebacks) that this test's relays and daemons may write; see tests/health.py")
+
+
 @pytest.fixture
-def relay_factory(tmp_path: Path) -> Iterator[RelayFactory]:
+def relay_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RelayFactory]:
     started: list[RelayProcess] = []
     counter = itertools.count()
 
@@ -33,8 +44,13 @@ def relay_factory(tmp_path: Path) -> Iterator[RelayFactory]:
         return proc.start()
 
     yield make
+    failures: list[str] = []
+    allow = health.allowance(request.node)
     for proc in started:
-        proc.kill()
+        if proc.running():
+            proc.stop()
+        failures += proc.health(allow)
+    health.fail_if(failures)
 
 
 @pytest.fixture

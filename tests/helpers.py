@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import itertools
 import json
+import re
+import urllib.request
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -44,6 +46,17 @@ def unique_name(prefix: str = "user") -> str:
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+def metric(http_url: str, name: str) -> float:
+    """The value of an unlabelled metric on the relay's /metrics (blocking: call it in a
+    thread from async code). A metric that is not there fails: a renamed metric must not read
+    as zero."""
+    with urllib.request.urlopen(http_url + "/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    m = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
+    assert m is not None, f"metric {name} missing from /metrics"
+    return float(m.group(1))
 
 
 class RelayRefused(Exception):

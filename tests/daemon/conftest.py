@@ -1,4 +1,9 @@
-"""Fixtures for daemon tests: real daemon processes (the relay comes from tests/conftest.py)."""
+"""Fixtures for daemon tests: real daemon processes (the relay comes from tests/conftest.py).
+
+At teardown every daemon still running gets shutdown + exit; the test fails when one did not
+exit with 0 or wrote an error record or a traceback to stderr that the test does not allow
+with ``@pytest.mark.allow_errors(...)`` (tests/health.py, docs/testing.md).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,12 @@ from typing import Any
 import pytest
 from daemon_harness import DaemonClient
 
+from tests import health
+
 
 @pytest.fixture
-async def daemons(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+async def daemons(tmp_path: Path, request: pytest.FixtureRequest
+                  ) -> AsyncIterator[Callable[..., Any]]:
     """Factory of started daemons (each with its own workspace copy and data folder)."""
     started: list[DaemonClient] = []
 
@@ -27,4 +35,10 @@ async def daemons(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
         return client
 
     yield make
-    await asyncio.gather(*(c.stop() for c in started), return_exceptions=True)
+    results = await asyncio.gather(*(c.stop() for c in started), return_exceptions=True)
+    allow = health.allowance(request.node)
+    failures = [f"daemon {c.name}: stop raised {r!r}" for c, r in zip(started, results, strict=True)
+                if isinstance(r, BaseException)]
+    for c in started:
+        failures += c.health(allow)
+    health.fail_if(failures)

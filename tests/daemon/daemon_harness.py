@@ -23,6 +23,7 @@ from pygls.protocol import (
 )
 
 from daemon.protocol import SERVER_NOTIFICATIONS
+from tests import health
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,6 +54,8 @@ class DaemonClient:
         self.stderr = bytearray()
         self.init_seconds: float | None = None
         self.init_cpu: float | None = None
+        self.killed = False  # by kill(): its exit code is the test's doing
+        self.stop_failures: list[str] = []  # what went wrong in stop(), for health()
         for method in self.notes:
             self.client.feature(method)(self._recorder(method))
 
@@ -155,21 +158,51 @@ class DaemonClient:
         return uri
 
     async def stop(self) -> None:
-        """shutdown + exit, then wait for the process to end."""
+        """shutdown + exit, then wait for the process to end. Nothing is swallowed: a failed
+        shutdown, a process that does not end or ends with another code than 0 is recorded
+        in ``stop_failures`` (health() reports it; the ``daemons`` fixture fails the test)."""
+        if getattr(self, "proc", None) is None:  # never started
+            await self.client.stop()
+            return
         if self.proc.returncode is None:
             try:
                 await asyncio.wait_for(self.client.shutdown_async(None), 10)
                 self.client.exit(None)
-            except Exception:
-                pass
+            except Exception as exc:
+                self.stop_failures.append(f"shutdown request failed: {exc!r}")
             try:
                 await asyncio.wait_for(self.proc.wait(), 10)
             except asyncio.TimeoutError:
+                self.stop_failures.append("did not exit within 10 s of shutdown + exit")
                 self.proc.kill()
+                await self.proc.wait()
+            if self.proc.returncode != 0 and not self.killed:
+                self.stop_failures.append(f"exited with code {self.proc.returncode} after "
+                                          "shutdown + exit (expected 0)")
         await self.client.stop()
+        await self._drained()
+
+    async def _drained(self) -> None:
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(self._drain), 5)
+
+    def stderr_lines(self) -> list[str]:
+        return self.stderr.decode(errors="replace").splitlines()
+
+    def health(self, allow: health.Allowance) -> list[str]:
+        """Error records and tracebacks on stderr (not allowed by ``allow``), and a stop()
+        that went wrong (see tests/health.py)."""
+        if getattr(self, "proc", None) is None:
+            return []
+        what = f"daemon {self.name} (pid {self.proc.pid})"
+        failures = [f"{what}: {f}" for f in self.stop_failures]
+        if self.proc.returncode is None:
+            failures.append(f"{what} still running at teardown")
+        return failures + health.check(what, self.stderr_lines(), allow)
 
     async def kill(self) -> None:
         """SIGKILL: no shutdown, nothing flushed."""
+        self.killed = True
         self.proc.kill()
         await self.proc.wait()
         with contextlib.suppress(Exception):

@@ -79,13 +79,20 @@ async def test_coalescer_sends_first_and_latest_and_skips_repeats() -> None:
         assert time.monotonic() < deadline, sent
         await asyncio.sleep(0.01)
     c.put("cursor", cursor(10), 10)
-    await asyncio.sleep(0.3)  # longer than the interval: a wrongly sent repeat would show
-    assert sent == [1, 10]
-    c.forget()
-    c.put("cursor", cursor(10), 10)
-    while sent != [1, 10, 10]:
+    # A marker next: it must be the next value out. It is put once the interval is over, so
+    # a wrongly kept repeat has gone out already rather than being replaced by it.
+    await asyncio.sleep(0.3)
+    c.put("cursor", cursor(11), 11)
+    while len(sent) < 3:
         assert time.monotonic() < deadline, sent
         await asyncio.sleep(0.01)
+    assert sent == [1, 10, 11]
+    c.forget()
+    c.put("cursor", cursor(11), 11)  # forgotten: the same value goes out again
+    while len(sent) < 4:
+        assert time.monotonic() < deadline, sent
+        await asyncio.sleep(0.01)
+    assert sent == [1, 10, 11, 11]
     c.cancel()
 
 

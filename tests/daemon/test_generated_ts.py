@@ -8,10 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from daemon import protocol
 from daemon.gen_ts import OUTPUT, generate
+from tests import ci
 
 ROOT = Path(__file__).resolve().parents[2]
 TSC = ROOT / "node_modules" / "typescript" / "bin" / "tsc"
@@ -62,9 +61,11 @@ def test_every_method_and_type_is_declared() -> None:
     assert "'ensemble/listSessions': { params: Empty; result: SessionInfo[] };" in text
 
 
-@pytest.mark.skipif(not TSC.exists() or shutil.which("node") is None, reason="typescript absent")
 def test_generated_file_compiles_under_strict_typescript(tmp_path: Path) -> None:
     """tsc --strict accepts the generated declarations on their own."""
+    ci.need([w for w, ok in (("typescript (npm install)", TSC.exists()),
+                             ("node", shutil.which("node") is not None)) if not ok],
+            "run `make node_modules/.stamp`")
     shutil.copy(OUTPUT, tmp_path / "protocol.generated.ts")
     config = {
         "compilerOptions": {"strict": True, "noEmit": True, "target": "es2020", "types": []},

@@ -24,6 +24,7 @@ import psutil
 import pytest
 
 from daemon.protocol import Method
+from tests import ci
 from tests.helpers import sign_up
 
 NVIM = shutil.which("nvim")
@@ -31,10 +32,12 @@ ROOT = Path(__file__).resolve().parents[2]
 INIT_LUA = Path(__file__).parent / "nvim" / "init.lua"
 PASSWORD = "correct horse battery staple"
 
-pytestmark = [
-    pytest.mark.skipif(NVIM is None, reason="neovim is not installed"),
-    pytest.mark.timeout(240),
-]
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture(autouse=True)
+def _neovim() -> None:
+    ci.need([] if NVIM else ["neovim (nvim)"], "run `make tools`")
 
 SOURCE = """\
 def greet(name):

@@ -82,9 +82,15 @@ async def test_cursor_updates_are_throttled_and_the_latest_goes_out(
         alice.notify("ensemble/cursor", {"uri": uri, "selections": [caret(199 % 50, 7)]})
     alice.notify("ensemble/cursor", {"uri": "file:///elsewhere/secret.py",
                                      "selections": [caret(3, 0)]})
-    await asyncio.sleep(0.5)  # give a wrongly sent frame the time to arrive
-    await bob.barrier()
-    assert alice_states(bob, "cursor") == []
+    # A marker after them: the next cursor bob gets from alice must be the marker. First the
+    # coalescing interval (0.1 s) runs out and a daemon round trip passes, so that a wrongly
+    # sent frame has left the coalescer and cannot be replaced by the marker.
+    await asyncio.sleep(0.3)
+    await alice.request("ensemble/state")
+    alice.notify("ensemble/cursor", {"uri": uri, "selections": [caret(3, 5)]})
+    following = await wait_cursor(bob, lambda p: True)
+    assert following.cursor is not None and following.cursor.path == "a.py"
+    assert following.cursor.selections[0].active == Position(line=3, character=5)
 
 
 async def test_utf8_client_columns_are_utf16_on_the_wire(daemons: Any, relay: Any,

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests import health
 from tests.e2e.harness import (
     APP_PY,
     CHROMIUM,
@@ -92,15 +93,24 @@ def code_server(vscode_tools: None, request: pytest.FixtureRequest) -> Iterator[
 
     yield start
     failed = getattr(request.node, "rep_call", None)
+    allow = health.allowance(request.node)
+    failures: list[str] = []
     for server in started.servers:
         if failed is not None and failed.failed:
             print(f"\n===== code-server {server.name} log (tail) =====\n{server.log()[-4000:]}")
             print(
                 f"\n===== {server.name} extension host logs =====\n{server.exthost_logs()[-8000:]}"
             )
+        # The daemons' stderr reaches the Ensemble output channel: errors and tracebacks there
+        # fail the test like a daemon's in tests/daemon, and so does a daemon that crashed.
+        output = server.ensemble_output()
+        failures += health.check(f"{server.name}'s daemons (Ensemble output)", output, allow)
+        failures += [f"{server.name}: {line}" for line in output
+                     if "daemon stopped unexpectedly" in line and not allow.allows(line)]
         kill_tree(server.proc)
     for d in started.dirs:
         shutil.rmtree(d, ignore_errors=True)
+    health.fail_if(failures)
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)

@@ -7,6 +7,7 @@ without breaking the flows.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import statistics
@@ -14,7 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.harness import ROOT, CodeServerFactory, SharedRepo, WindowOpener
+import psutil
+
+from tests.e2e.harness import ROOT, CodeServer, CodeServerFactory, SharedRepo, WindowOpener
 from tests.e2e.vscode import TreeRow, VSCodeError, Workbench
 
 PARTICIPANTS_VIEW = "Participants"
@@ -197,6 +200,20 @@ def start_pair(
     """Alice hosts a session, Bob joins it by the invite link; both signed up through the UI.
 
     Bob opens his own copy of the shared repository, or ``bob_folder`` when given."""
+    alice, bob, _, _ = start_pair_servers(code_server, browser, workspace, relay, vsix,
+                                          bob_folder)
+    return alice, bob
+
+
+def start_pair_servers(
+    code_server: CodeServerFactory,
+    browser: WindowOpener,
+    workspace: SharedRepo,
+    relay: Any,
+    vsix: Path,
+    bob_folder: Path | None = None,
+) -> tuple[Workbench, Workbench, CodeServer, CodeServer]:
+    """start_pair, also returning alice's and bob's code-servers."""
     alice_server = code_server("alice", relay_url=relay.url, vsix=vsix)
     bob_server = code_server("bob", relay_url=relay.url, vsix=vsix)
     alice = browser(alice_server, workspace.copy_for("alice"))
@@ -208,7 +225,18 @@ def start_pair(
 
     sign_up(bob, "bob", "Bob")
     join_session(bob, link)
-    return alice, bob
+    return alice, bob, alice_server, bob_server
+
+
+def daemon_processes(server: CodeServer) -> list[psutil.Process]:
+    """The Ensemble daemons (`python -m daemon`) running under one user's code-server."""
+    found = []
+    for p in psutil.Process(server.proc.pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            cmd = p.cmdline()
+            if "-m" in cmd and "daemon" in cmd:
+                found.append(p)
+    return found
 
 
 SCREENSHOTS = ROOT / "docs" / "img"

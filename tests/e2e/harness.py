@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-import pytest
 
+from tests.ci import IN_CI, need  # noqa: F401  (IN_CI is re-exported)
 from tests.e2e.vscode import Workbench
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +33,6 @@ CODE_SERVER = TOOLS / "code-server/node_modules/.bin/code-server"
 CHROMIUM = Path(os.environ.get("ENSEMBLE_CHROMIUM", "/usr/bin/chromium"))
 EXTENSION_DIR = ROOT / "vscode-extension"
 EXTENSION_ID = "ensemble.ensemble"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -69,12 +68,7 @@ def missing_tools() -> list[str]:
 
 def require_tools(what: list[str], hint: str) -> None:
     """Skip (or fail under CI=true) when something the real-editor tests need is absent."""
-    if not what:
-        return
-    reason = f"real VS Code tests need {', '.join(what)}: {hint}"
-    if IN_CI:
-        pytest.fail(reason)
-    pytest.skip(reason)
+    need(what, hint)
 
 
 def find_vsix() -> Path | None:
@@ -166,6 +160,15 @@ class CodeServer:
                     f"--- {p.relative_to(self.user_data_dir)}\n{p.read_text(errors='replace')}"
                 )
         return "\n".join(out)
+
+    def ensemble_output(self) -> list[str]:
+        """The lines of the Ensemble output channel: the extension's log and, through the
+        language client, its daemons' stderr."""
+        lines: list[str] = []
+        for p in sorted((self.user_data_dir / "logs").rglob("*.log")):
+            if "Ensemble" in p.name:
+                lines += p.read_text(errors="replace").splitlines()
+        return lines
 
     def installed_extensions(self) -> list[str]:
         res = subprocess.run(

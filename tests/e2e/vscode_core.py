@@ -57,6 +57,18 @@ class WorkbenchBase:
                 raise VSCodeError(f"{self.name}: timed out after {timeout:.0f}s waiting for {what}")
             self.page.wait_for_timeout(every * 1000)
 
+    def hold(self, check: Callable[[], object], what: str, seconds: float,
+             every: float = 0.1) -> None:
+        """Wait out a window: `check` must stay truthy for `seconds` (for "nothing appears"
+        checks, where reading once right away would prove nothing)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            if not check():
+                raise VSCodeError(f"{self.name}: {what} no longer held")
+            if time.monotonic() > deadline:
+                return
+            self.page.wait_for_timeout(every * 1000)
+
     def wait_ready(self, timeout: float = 90.0) -> None:
         """The workbench is drawn and its status bar (hence the remote connection) is up."""
         self.page.wait_for_selector(".monaco-workbench", timeout=timeout * 1000)

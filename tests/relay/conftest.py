@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
 from relay.protocol import InviteCreate, InviteResult
+from tests import health
 from tests.helpers import WireClient, connected
 from tests.relayproc import RelayProcess
 
@@ -17,7 +19,28 @@ def relay(tmp_path_factory: pytest.TempPathFactory):
     sessions); tests that stop, kill or reconfigure a relay use ``relay_factory``."""
     proc = RelayProcess(tmp_path_factory.mktemp("shared-relay")).start()
     yield proc
-    proc.kill()
+    checked = proc.checked
+    proc.stop()
+    # What no test's window covered (its last moments, the shutdown) and the exit code.
+    health.fail_if(proc.health(health.Allowance(), since=checked))
+
+
+@pytest.fixture(autouse=True)
+def shared_relay_health(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test that uses the shared relay is held to what the relay logged while it ran
+    (up to a marker connection made at its teardown, after its other fixtures closed)."""
+    if "relay" not in request.fixturenames:
+        yield
+        return
+    proc: RelayProcess = request.getfixturevalue("relay")
+    start = proc.checked  # what came after the last test's marker counts here
+    yield
+    if not proc.running():
+        health.fail_if([f"the shared relay exited during the test:\n{proc.log()[-3000:]}"])
+    end = proc.sync_log()
+    proc.checked = end
+    health.fail_if(proc.health(health.allowance(request.node), since=start, until=end,
+                               exits=False))
 
 
 @dataclass

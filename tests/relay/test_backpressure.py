@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-import urllib.request
 
 from websockets.asyncio.client import connect
 
 from relay.protocol import InviteCreate, InviteResult
-from tests.helpers import TIMEOUT, connected, sign_up, unique_name
-
-
-def _metric(http_url: str, name: str) -> float:
-    with urllib.request.urlopen(http_url + "/metrics", timeout=10) as resp:
-        text = resp.read().decode()
-    m = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
-    return float(m.group(1)) if m else 0.0
+from tests.helpers import TIMEOUT, connected, metric, sign_up, unique_name
 
 
 def _selection(line: int, width: int) -> dict[str, object]:
@@ -45,7 +36,7 @@ async def test_stalled_receiver_is_coalesced_then_converges_to_the_latest(relay_
             await sender.send({"type": "cursor", "session_id": sid, "path": "big.py",
                                "selections": wide})
         await sender.barrier()
-        assert _metric(relay.http_url, "ensemble_presence_coalesced_total") > 0
+        assert metric(relay.http_url, "ensemble_presence_coalesced_total") > 0
         # Read everything now: updates were merged, and the last one is the latest.
         frames, latest = 0, -1
         loop = asyncio.get_running_loop()
@@ -59,4 +50,4 @@ async def test_stalled_receiver_is_coalesced_then_converges_to_the_latest(relay_
                     if peer["user_id"] == sender.user_id and "cursor" in peer:
                         latest = peer["cursor"]["selections"][0]["active"]["line"]
         assert frames < sent
-        assert _metric(relay.http_url, "ensemble_slow_disconnects_total") == 0
+        assert metric(relay.http_url, "ensemble_slow_disconnects_total") == 0

@@ -36,9 +36,12 @@ class Wire:
         self.is_busy = False
         self.pending_bytes = 0
         self.closed: tuple[int, str] | None = None
+        self.written_at: dict[str, float] = {}  # when a frame of each type was last written
 
     def write(self, data: bytes) -> None:
-        self.frames.append(json.loads(data))
+        frame = json.loads(data)
+        self.frames.append(frame)
+        self.written_at[frame["type"]] = time.monotonic()
 
     def write_now(self, data: bytes) -> bool:
         if self.is_busy or self.pending_bytes:
@@ -272,14 +275,21 @@ async def test_relay_behind_spaces_flushes_then_flushes_every_turn_again(h):
     h.core.ephemeral(h.clients["bob"], decode_client(json.dumps(_cursor(sid, 0))))
     time.sleep(0.1)  # the loop is held up: the pending update gets 100 ms old
     await _presence_frames(h.wire("ann"), 1)
+    first_at = h.wire("ann").written_at["presence"]
     assert fanout.spacing == 0.2  # behind: flushes are spaced now
     h.core.ephemeral(h.clients["bob"], decode_client(json.dumps(_cursor(sid, 1))))
     for _ in range(5):
         await asyncio.sleep(0)
     assert not h.wire("ann").of("presence")  # held back, not sent on the next turn
     h.core.ephemeral(h.clients["cat"], decode_client(json.dumps(_cursor(sid, 2))))
-    (frame,) = await _presence_frames(h.wire("ann"), 1)
+    # The first frame after that flush holds both (bob's was not sent alone, early or late)
+    # and was written no sooner than the spacing after it: waiting for it is the whole
+    # window, not a pause.
+    (frame,) = await _presence_frames(h.wire("ann"), 1, timeout=5.0)
+    assert h.wire("ann").written_at["presence"] - first_at >= 0.2 - 0.005
     assert {p["user_id"] for p in frame["peers"]} == {"bob", "cat"}  # they share a frame
+    assert [p["cursor"]["selections"][0]["active"]["line"] for p in frame["peers"]
+            if p["user_id"] == "bob"] == [1]
     bob = h.wire("bob").take("presence")[-1]
     assert [p["user_id"] for p in bob["peers"]] == ["cat"]  # still no echo
     await asyncio.sleep(0.35)  # past the hold: the next flush that is on time ends spacing

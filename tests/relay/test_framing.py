@@ -38,60 +38,68 @@ def cursor(sid: str, path: str) -> bytes:
                        "selections": [{"anchor": pos, "active": pos}]}).encode()
 
 
+def probe(rid: str, pad: int = 0) -> bytes:
+    """A well-formed cursor frame (the fast path takes it) for a session the sender is not
+    in: the relay answers each one with its own error carrying ``rid``. Unlike presence,
+    which the relay merges per loop turn, these answers show every frame, once, in order."""
+    return json.dumps({"type": "cursor", "session_id": "not-joined", "path": "p" * pad + ".py",
+                       "rid": rid, "selections": [{"anchor": {"line": 1, "character": 0},
+                                                   "active": {"line": 1, "character": 0}}]
+                       }).encode()
+
+
 def write_raw(client: WireClient, data: bytes) -> None:
     client.ws.transport.write(data)
 
 
-def editor_paths(trio: Any) -> list[str]:
-    """The editor's cursor paths in the presence frames the host received, in order."""
-    return [p.cursor.path for f in trio.host.frames if isinstance(f, PresenceUpdate)
-            for p in f.peers if p.user_id == trio.editor.user_id and p.cursor is not None]
+def answered(client: WireClient) -> list[str]:
+    """The rids of every frame the client received, in arrival order."""
+    return [rid for raw in client.raw if (rid := json.loads(raw).get("rid")) is not None]
 
 
-async def until_seen(trio: Any, path: str) -> list[str]:
-    """Poll (with a deadline) until the host received the editor's cursor on ``path``."""
+async def until_answered(client: WireClient, rid: str) -> None:
+    """Poll (with a deadline) until the answer to ``rid`` arrived."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 10
-    while path not in (paths := editor_paths(trio)):
-        assert loop.time() < deadline, f"{path} never arrived: {paths}"
+    while rid not in answered(client):
+        assert loop.time() < deadline, f"{rid} never answered: {answered(client)}"
         await asyncio.sleep(0.01)
-    return paths
 
 
-async def settled(trio: Any, last: str, sent: list[str]) -> None:
-    """``last`` arrived, then nothing else, and every path came in the order sent."""
-    await until_seen(trio, last)
-    await trio.editor.barrier()
-    await trio.host.barrier()
-    seen = editor_paths(trio)
-    assert seen[-1] == last
-    indexes = [sent.index(p) for p in seen]
-    assert indexes == sorted(indexes), seen
-    assert trio.editor.take(Error) == []
+async def settled(client: WireClient, sent: list[str]) -> None:
+    """Every frame sent was handled exactly once and in the order sent, and nothing else
+    was answered: the answers' rids are exactly ``sent``."""
+    await until_answered(client, sent[-1])
+    await client.barrier()
+    got = [rid for rid in answered(client) if rid in sent]
+    assert got == sent
+    errors = client.take(Error)
+    assert {e.code for e in errors} == {"not_in_session"}, errors
+    assert sorted(e.rid or "" for e in errors) == sorted(r for r in sent if r != "between")
 
 
 async def test_two_cursor_frames_in_one_read_are_both_handled_in_order(trio):
-    write_raw(trio.editor, masked(cursor(trio.sid, "one.py")) + masked(cursor(trio.sid, "two.py")))
-    await settled(trio, "two.py", ["one.py", "two.py"])
+    write_raw(trio.editor, masked(probe("one")) + masked(probe("two")))
+    await settled(trio.editor, ["one", "two"])
 
 
 async def test_frame_split_across_reads_is_handled_once_complete(trio):
-    second = masked(cursor(trio.sid, "split.py"))
-    write_raw(trio.editor, masked(cursor(trio.sid, "whole.py")) + second[:9])
-    await until_seen(trio, "whole.py")  # the first read was handled, the rest is pending
+    second = masked(probe("split"))
+    write_raw(trio.editor, masked(probe("whole")) + second[:9])
+    await until_answered(trio.editor, "whole")  # the first read was handled, the rest pending
     write_raw(trio.editor, second[9:])
-    await settled(trio, "split.py", ["whole.py", "split.py"])
+    await settled(trio.editor, ["whole", "split"])
 
 
 async def test_frame_split_inside_its_header_is_handled(trio):
-    first = masked(cursor(trio.sid, "first.py"))
-    data = masked(cursor(trio.sid, "header.py"))
+    first = masked(probe("first"))
+    data = masked(probe("header"))
     write_raw(trio.editor, first + data[:1])
-    await until_seen(trio, "first.py")
+    await until_answered(trio.editor, "first")
     write_raw(trio.editor, data[1:4])
     await trio.host.barrier()  # a loop turn of the relay or more in between
     write_raw(trio.editor, data[4:])
-    await settled(trio, "header.py", ["first.py", "header.py"])
+    await settled(trio.editor, ["first", "header"])
 
 
 async def test_ping_between_text_frames_is_answered_and_order_kept(trio):
@@ -105,34 +113,51 @@ async def test_ping_between_text_frames_is_answered_and_order_kept(trio):
         original(frame)
 
     protocol.recv_frame = recv_frame
-    write_raw(trio.editor, masked(cursor(trio.sid, "before.py")) + masked(b"knock", opcode=9)
-              + masked(cursor(trio.sid, "after.py")))
+    write_raw(trio.editor, masked(probe("before")) + masked(b"knock", opcode=9)
+              + masked(probe("after")))
     assert await asyncio.wait_for(pongs, 10) == b"knock"
-    await settled(trio, "after.py", ["before.py", "after.py"])
+    await settled(trio.editor, ["before", "after"])
 
 
 async def test_frame_with_16_bit_length_is_handled(trio):
-    path = "src/" + "d" * 300 + ".py"
-    payload = cursor(trio.sid, path)
+    payload = probe("long", pad=300)
     assert 126 <= len(payload) < 65536
-    write_raw(trio.editor, masked(payload) + masked(cursor(trio.sid, "next.py")))
-    await settled(trio, "next.py", [path, "next.py"])
+    write_raw(trio.editor, masked(payload) + masked(probe("next")))
+    await settled(trio.editor, ["long", "next"])
 
 
 async def test_fragmented_text_message_is_left_to_websockets_and_order_kept(trio):
-    payload = cursor(trio.sid, "fragments.py")
-    write_raw(trio.editor, masked(cursor(trio.sid, "plain.py"))
+    payload = probe("fragments")
+    write_raw(trio.editor, masked(probe("plain"))
               + masked(payload[:20], fin=False) + masked(payload[20:], opcode=0)
-              + masked(cursor(trio.sid, "after.py")))
-    await settled(trio, "after.py", ["plain.py", "fragments.py", "after.py"])
+              + masked(probe("after")))
+    await settled(trio.editor, ["plain", "fragments", "after"])
 
 
 async def test_non_cursor_frame_between_cursors_is_handled_in_order(trio):
     listing = json.dumps({"type": "session_list", "rid": "between"}).encode()
-    write_raw(trio.editor, masked(cursor(trio.sid, "a.py")) + masked(listing)
-              + masked(cursor(trio.sid, "b.py")))
+    write_raw(trio.editor, masked(probe("a")) + masked(listing) + masked(probe("b")))
     await trio.editor.expect(SessionListResult, predicate=lambda r: r.rid == "between")
-    await settled(trio, "b.py", ["a.py", "b.py"])
+    await settled(trio.editor, ["a", "between", "b"])
+
+
+async def test_valid_cursor_frames_in_one_read_reach_the_peer(trio):
+    """The fast path delivers real cursors too: the last of a read reaches the host."""
+    write_raw(trio.editor, masked(cursor(trio.sid, "one.py")) + masked(cursor(trio.sid, "two.py"))
+              + masked(probe("done")))
+    await settled(trio.editor, ["done"])
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while "two.py" not in (paths := editor_paths(trio)):
+        assert loop.time() < deadline, paths
+        await asyncio.sleep(0.01)
+    assert paths[-1] == "two.py" and set(paths) <= {"one.py", "two.py"}
+
+
+def editor_paths(trio: Any) -> list[str]:
+    """The editor's cursor paths in the presence frames the host received, in order."""
+    return [p.cursor.path for f in trio.host.frames if isinstance(f, PresenceUpdate)
+            for p in f.peers if p.user_id == trio.editor.user_id and p.cursor is not None]
 
 
 async def test_invalid_utf8_text_frame_closes_1007(relay):

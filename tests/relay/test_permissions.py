@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from relay.protocol import (
     Ack,
     Anchor,
@@ -26,6 +28,8 @@ from relay.protocol import (
     RoleSet,
     SessionEnd,
     SessionJoin,
+    SyncRequest,
+    SyncResult,
     ThreadCreate,
     ThreadResolve,
     UserLeft,
@@ -71,9 +75,28 @@ async def test_viewer_cannot_create_reply_resolve_or_edit_code_comments(trio):
         ThreadResolve(id=new_id(), session_id=trio.sid, thread_id=tid, resolved=True),
         CommentEdit(id=new_id(), session_id=trio.sid, comment_id=tid, text="no"),
     ]
+    before = (await trio.host.request(SyncRequest(session_id=trio.sid, after_seq=0),
+                                      SyncResult)).last_seq
+    for c in (trio.host, trio.editor, trio.viewer):
+        await c.barrier()
+        c.take(Event)
     for msg in cases:
         err = await trio.viewer.error(msg)
         assert err.code == ErrorCode.FORBIDDEN and err.id == msg.id, err
+    # Nothing was broadcast: a marker sent after the refusals is everyone's next event ...
+    marker = new_id()
+    await trio.host.request(ChatSend(id=marker, session_id=trio.sid, text="marker"), Ack)
+    for c in (trio.host, trio.editor, trio.viewer):
+        ev = await c.expect(Event)
+        assert ev.id == marker, (c.user_id, ev)
+    # ... and nothing was stored: the marker is the only event since, the thread unchanged.
+    res = await trio.host.request(SyncRequest(session_id=trio.sid, after_seq=before),
+                                  SyncResult)
+    assert [e.id for e in res.events] == [marker]
+    state = await trio.host.join(session_id=trio.sid)
+    (thread,) = state.threads
+    assert thread.id == tid and not thread.resolved
+    assert [(c.id, c.text) for c in thread.comments] == [(tid, "look")]
 
 
 async def test_viewer_chats_and_reacts(trio):
@@ -175,3 +198,21 @@ async def test_removed_participant_is_closed_at_once_and_cannot_rejoin_with_old_
 async def test_remove_unknown_participant_is_not_found(trio):
     err = await trio.host.error(ParticipantRemove(session_id=trio.sid, user_id="nobody"))
     assert err.code == ErrorCode.NOT_FOUND
+
+
+async def test_removed_user_with_two_windows_has_both_closed_at_once(relay):
+    """Both of bob's windows are closed with 4xxx removed; the host hears one user_left."""
+    host = await connected(relay.url, "host")
+    sid = (await host.create_session()).session.session_id
+    invite = (await host.request(InviteCreate(session_id=sid), InviteResult)).invite.token
+    bob1 = await connected(relay.url, "bob")
+    await bob1.join(invite=invite)
+    bob2 = await WireClient.connect(relay.url, await sign_in(relay.url, bob1.user_id))
+    await bob2.join(session_id=sid)
+    await host.request(ParticipantRemove(session_id=sid, user_id=bob1.user_id), Ok)
+    codes = await asyncio.gather(bob1.wait_closed(5), bob2.wait_closed(5))
+    assert codes == [CloseCode.REMOVED, CloseCode.REMOVED]
+    left = await host.expect(UserLeft)
+    assert (left.user_id, left.reason) == (bob1.user_id, "removed")
+    await host.barrier()
+    assert host.take(UserLeft) == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from relay.protocol import (
     Ack,
     ChatSend,
@@ -24,7 +26,7 @@ from relay.protocol import (
     UserJoined,
     UserLeft,
 )
-from tests.helpers import RelayRefused, WireClient, connected, new_id
+from tests.helpers import RelayRefused, WireClient, connected, metric, new_id
 
 
 async def _invite(host: WireClient, sid: str, role: str = "editor", **kw: object) -> str:
@@ -173,18 +175,38 @@ async def test_disconnect_announces_user_left_disconnected(relay):
     assert left.reason == "disconnected"
 
 
-async def test_second_window_of_same_user_keeps_user_online(relay):
+async def _session_clients_become(relay, n: int) -> None:
+    """Wait until the relay has handled connects and disconnects down to ``n`` clients."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while (now := await asyncio.to_thread(metric, relay.http_url, "ensemble_session_clients")
+           ) != n:
+        assert loop.time() < deadline, f"{now} session clients, waiting for {n}"
+        await asyncio.sleep(0.02)
+
+
+async def test_second_window_of_same_user_keeps_user_online(relay_factory):
+    """Closing one of bob's two windows announces nothing and leaves him online; closing the
+    second announces exactly one user_left."""
+    relay = relay_factory()  # its own relay: the client count below is this test's alone
     alice = await connected(relay.url, "alice")
     sid = (await alice.create_session()).session.session_id
     bob1 = await connected(relay.url, "bob")
     await bob1.join(invite=await _invite(alice, sid))
     bob2 = await WireClient.connect(relay.url, await _token_of(relay, bob1))
     await bob2.join(session_id=sid)
+    await _session_clients_become(relay, 3)
     await bob1.close()
+    await _session_clients_become(relay, 2)  # the relay has handled the first close
+    state = await alice.join(session_id=sid)
+    assert [p.online for p in state.participants if p.user.id == bob1.user_id] == [True]
     await alice.barrier()
-    assert not alice.take(UserLeft)
+    assert alice.take(UserLeft) == []
     await bob2.close()
     assert (await alice.expect(UserLeft)).user_id == bob1.user_id
+    await _session_clients_become(relay, 1)
+    await alice.barrier()
+    assert alice.take(UserLeft) == []  # one user_left, not one per window
 
 
 async def test_end_session_makes_it_read_only_for_everyone(relay):

@@ -173,6 +173,9 @@ export async function run(): Promise<void> {
     }
   }
   log(`${tests.length - failures.length} passed, ${failures.length} failed`);
+  if (tests.length === 0) {
+    throw new Error('no integration tests ran');
+  }
   if (failures.length) {
     throw new Error(`${failures.length} of ${tests.length} integration tests failed: ${failures.join('; ')}`);
   }

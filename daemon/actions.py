@@ -182,8 +182,9 @@ class Actions:
         return self._queue(msg, Method.RESOLVE_THREAD)
 
     async def delete_thread(self, p: ThreadIdParams) -> Queued:
-        """Host only: the relay refuses others (``forbidden``, as ``didError``)."""
+        """Host only: others are refused here with the relay's code (``forbidden``)."""
         m = self.d.require_session()
+        permits.check(m, "thread_delete")
         msg = ThreadDelete(id=self.d.new_id(), session_id=m.session_id, thread_id=p.thread_id)
         return self._queue(msg, Method.DELETE_THREAD)
 

@@ -70,6 +70,7 @@ async def test_what_the_relay_would_refuse_is_refused_before_the_outbox(
         ("ensemble/resolveThread", {"thread_id": tid, "resolved": True}, "forbidden"),
         ("ensemble/editComment", {"target_id": tid, "text": "changed"}, "forbidden"),
         ("ensemble/deleteComment", {"target_id": tid}, "not_author"),
+        ("ensemble/deleteThread", {"thread_id": tid}, "forbidden"),
     ]
     for method, params, code in expected:
         assert await code_of(bob, method, params) == code, method

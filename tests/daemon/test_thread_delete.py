@@ -13,7 +13,7 @@ pytestmark = pytest.mark.timeout(180)
 
 async def test_host_deletes_a_thread_and_the_peer_daemon_drops_it(daemons: Any, relay: Any,
                                                                   tmp_path: Path) -> None:
-    """An editor's deleteThread is refused (didError forbidden); the host's removes the
+    """An editor's deleteThread is refused (forbidden, locally); the host's removes the
     thread from both daemons (didChangeThreads.removed, ensemble/threads)."""
     alice, bob = await pair(daemons, relay, tmp_path)
     uri = await alice.open("app.py")
@@ -28,9 +28,9 @@ async def test_host_deletes_a_thread_and_the_peer_daemon_drops_it(daemons: Any, 
     await bob.wait_for("ensemble/didChangeThreads", lambda p: any(
         t["thread"]["id"] == kept for t in p["threads"]))
 
-    queued = await bob.request("ensemble/deleteThread", {"thread_id": gone})
-    err = await bob.wait_for("ensemble/didError", lambda p: queued["id"] in p["message"])
-    assert err["code"] == "forbidden" and err["method"] == "ensemble/deleteThread"
+    # an editor's delete is refused at once with the relay's code, nothing queued
+    exc = await bob.error_of("ensemble/deleteThread", {"thread_id": gone})
+    assert exc.data["code"] == "forbidden"
 
     await alice.request("ensemble/deleteThread", {"thread_id": gone})
     for d in (alice, bob):

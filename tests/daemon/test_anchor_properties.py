@@ -214,8 +214,12 @@ def _draw_edit(data: st.DataObject, o: Oracle, anchor: Anchor) -> tuple[int, int
         label="kind",
     )
     points = _points(text, a, b)
-    if kind == "enter":  # Enter at column 0 of the thread's first line
+    if kind == "enter":  # Enter at column 0 of the thread's first line, maybe auto-indented
         p = text.rfind("\n", 0, a) + 1
+        line = text[p:].split("\n", 1)[0]
+        indent = len(line) - len(line.lstrip(" "))
+        if data.draw(st.booleans(), label="auto-indent"):
+            return p, p + indent, "\n" + " " * indent
         return p, p, "\n"
     if kind == "block":  # a whole-block deletion, in the shapes editors produce
         line_start = text.rfind("\n", 0, a) + 1
@@ -373,22 +377,27 @@ def test_locating_from_scratch_agrees_with_tracking(data: st.DataObject) -> None
 
 
 @settings(PROFILE)
-@given(_files(), st.integers(1, 4), st.sampled_from(["", "    "]))
+@given(_files(), st.integers(1, 4), st.booleans())
 def test_enter_at_column_zero_of_the_first_line_moves_the_thread_down(
-    file: tuple[list[str], int, int], presses: int, indent: str
+    file: tuple[list[str], int, int], presses: int, auto_indent: bool
 ) -> None:
-    """Enter pressed at column 0 of the thread's first line (as separate didChanges, with
-    or without the indentation an editor may add): the thread moves down by the number
-    of presses and keeps its size."""
+    """Enter pressed at column 0 of the thread's first line, each a didChange of its own:
+    a plain line break, or (auto-indent, as VS Code sends it for languages with
+    indentation rules) the line's leading whitespace replaced by a line break and that
+    indentation. The thread moves down by the number of presses and keeps its size."""
     lines, start, end = file
     anchor = build("shop.py", lines, start, end)
     store = DocumentStore()
     store.open(URI, "\n".join(lines), 1)
     placement = locate(anchor, lines)
+    indent = len(lines[start]) - len(lines[start].lstrip()) if auto_indent else 0
     for n in range(presses):
-        at = types.Position(line=start + n, character=0)
         change = types.TextDocumentContentChangePartial(
-            range=types.Range(start=at, end=at), text="\n" + indent if indent and n else "\n"
+            range=types.Range(
+                start=types.Position(line=start + n, character=0),
+                end=types.Position(line=start + n, character=indent),
+            ),
+            text="\n" + " " * indent,
         )
         edits = store.change(URI, 2 + n, [change])
         now = store.lines(URI)

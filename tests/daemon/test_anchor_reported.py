@@ -75,6 +75,17 @@ def test_three_enters_at_column_zero_of_the_first_line_move_the_thread_down_thre
         placement.start_line, placement.end_line, placement.state)
 
 
+def test_auto_indenting_enters_at_column_zero_move_the_thread_down_three() -> None:
+    """The same keys in a language with indentation rules: VS Code sends each Enter as the
+    line's leading whitespace replaced by a line break and the indentation. The thread
+    moves down three lines; it used to stay and grow over them (lines 14-17, not 17)."""
+    indent = len(SHOP[START]) - len(SHOP[START].lstrip())
+    enters = [_edit(START + n, 0, START + n, indent, "\n" + " " * indent) for n in range(3)]
+    placement, lines = _typing(SHOP, enters)
+    assert (placement.start_line, placement.end_line) == (START + 3, END + 3)
+    assert lines[START + 3 : END + 4] == SHOP[START : END + 1]
+
+
 def test_deleting_from_the_end_of_the_line_above_to_the_end_of_the_thread_outdates_it() -> None:
     """The deletion removes every anchored character (the line above keeps its own text):
     the thread is outdated, not shrunk onto `def price(items):`, as locating from scratch says."""

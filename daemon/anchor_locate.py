@@ -14,8 +14,10 @@
    context line that occurs once in the file sits elsewhere. A window
    must not take in a line that looks more like a context line than like an
    anchored line, nor begin or end on a line without code where the anchored
-   text has code there. Short or weak matches also need agreeing context, and
-   the best candidate must beat the best one elsewhere by a clear margin.
+   text has code there. Short or weak matches also need agreeing context, the
+   best candidate must beat the best one elsewhere (and any exact copy) by a
+   clear margin, and none is taken when the context closed up elsewhere (the
+   code was deleted there).
 
 Among several exact candidates the one whose context matches best wins, the
 one nearest the recorded line breaks ties. A short anchored text (a brace, a
@@ -255,10 +257,33 @@ def _fuzzy(
         return OUTDATED
     best = min(scored, key=lambda c: (-c[0], abs(c[1] - anchor.start_line), c[1], c[2]))
     score, start, window = best
+    if _closed_over(anchor, index, start, window):
+        return OUTDATED  # the context closed up where the code was: it was deleted there
     elsewhere = [s for s, b, w in scored + rivals if b + w <= start or b >= start + window]
     if elsewhere and max(elsewhere) > score - UNIQUE_MARGIN:
         return OUTDATED  # two places look alike: no clear winner
     return _placed(anchor, lines, start, window, "fuzzy")
+
+
+def _closed_over(anchor: Anchor, index: _Index, start: int, window: int) -> bool:
+    """Whether the anchor's context lines before and after sit together somewhere away
+    from the window, with at most one line between them: the anchored code was deleted
+    there, and the window is other code that looks alike."""
+    before = [_norm(t) for t in anchor.before]
+    after = [_norm(t) for t in anchor.after]
+    if not any(_substantive(t) for t in [*before, *after]):
+        return False
+    norm = index.norm_lines
+    for end in range(len(before), len(norm) + 1):  # end: first line after `before`
+        if norm[end - len(before) : end] != before or (not before and end != 0):
+            continue
+        for gap in (0, 1):
+            top = end + gap  # first line of `after`
+            if norm[top : top + len(after)] != after or (not after and top != len(norm)):
+                continue
+            if top + len(after) <= start or end - len(before) >= start + window:
+                return True
+    return False
 
 
 def _score(ratio: float, ctx: float | None) -> float:

@@ -50,7 +50,13 @@ def _typing(lines: list[str], changes: list[types.TextDocumentContentChangeParti
     Placement, list[str]
 ]:
     """The thread's placement after each change arrives as its own didChange, and the text."""
-    anchor = build("shop.py", lines, START, END)
+    return _typing_from(lines, START, END, changes)
+
+
+def _typing_from(
+    lines: list[str], start: int, end: int, changes: list[types.TextDocumentContentChangePartial]
+) -> tuple[Placement, list[str]]:
+    anchor = build("shop.py", lines, start, end)
     store = DocumentStore()
     store.open(URI, "\n".join(lines), 1)
     placement = locate(anchor, lines)
@@ -116,3 +122,20 @@ def test_look_alike_block_is_not_chosen_over_outdated_when_the_block_was_edited_
     rewritten = [*SHOP]
     rewritten[START : END + 1] = ["    return sum(e.price * e.count for e in items)"]
     assert locate(anchor, rewritten).outdated
+
+
+def test_deleted_line_among_generic_context_is_not_placed_on_its_twin() -> None:
+    """The thread's line sits among lines that every look-alike function repeats (no
+    context line is unique). Deleted, its context closes up where it was: that says
+    it was deleted there, so the twin line in mass() does not take the thread."""
+    def body(attr: str) -> list[str]:
+        return ["    size = len(items)", "    limit = size * 2", "    total = base(limit)",
+                f"    total += entry.{attr} * entry.count",
+                "    check(total)", "    record(total)", "    return total"]
+
+    lines = ["def price(items):", *body("price"), "", "def mass(items):", *body("mass")]
+    anchor = build("shop.py", lines, 4, 4)
+    assert locate(anchor, lines[:4] + lines[5:]).outdated
+    placement, now = _typing_from(lines, 4, 4, [_edit(4, 0, 5, 0, "")])
+    assert now == lines[:4] + lines[5:]
+    assert placement.outdated, placement

@@ -237,7 +237,8 @@ def _fuzzy(
     scored: list[tuple[float, int, int]] = []  # (score, start, window)
     rivals = [(_score(1.0, _context_score(anchor, lines, c, size)), c, size) for c in copies]
     for start, window in sorted(_candidates(anchor, index, normed)):
-        if not _evidence(anchor, index, start, window, short):
+        shrunk = window < size  # a line of the anchored text is gone: a stricter test
+        if not _evidence(anchor, index, start, window, short or shrunk):
             continue
         matcher.set_seq1("\n".join(index.norm_lines[start : start + window]))
         if matcher.real_quick_ratio() < FUZZY_THRESHOLD:
@@ -250,7 +251,7 @@ def _fuzzy(
         ctx = _context_score(anchor, lines, start, window)
         if not _convincing(ratio, ctx, short, weight):
             continue
-        if _holds_context(anchor, normed, index.norm_lines[start : start + window]):
+        if _holds_context(anchor, normed, index.norm_lines[start : start + window], shrunk):
             continue
         scored.append((_score(ratio, ctx), start, window))
     if not scored:
@@ -316,16 +317,20 @@ def _evidence(anchor: Anchor, index: _Index, start: int, window: int, short: boo
     return len(found) == len(substantive) or any(len(index.norm_at[t]) == 1 for t in found)
 
 
-def _holds_context(anchor: Anchor, normed: Sequence[str], window: Sequence[str]) -> bool:
+def _holds_context(
+    anchor: Anchor, normed: Sequence[str], window: Sequence[str], shrunk: bool
+) -> bool:
     """Whether a window takes in a line that looks more like one of the anchor's context
-    lines than like any anchored line: the window then covers the code around the
-    thread, not the thread's own code."""
+    lines than like any anchored line (or, for a window shorter than the anchored
+    text, as much): the window then covers the code around the thread, not the
+    thread's own code."""
     context = [c for c in (_norm(t) for t in [*anchor.before, *anchor.after]) if _substantive(c)]
     for line in window:
         if not _substantive(line):
             continue
         near_ctx = max((_line_similarity(line, c) for c in context), default=0.0)
-        if near_ctx > 0 and near_ctx > max(_line_similarity(line, t) for t in normed):
+        near_text = max(_line_similarity(line, t) for t in normed)
+        if near_ctx > 0 and (near_ctx > near_text or (shrunk and near_ctx == near_text)):
             return True
     return False
 

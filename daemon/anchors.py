@@ -9,28 +9,23 @@ context above and below. The daemon uses it three ways (all pure functions):
 
 ``locate(anchor, lines)`` -> :class:`Placement`
     Where the thread belongs in a local text, which may differ from the
-    author's (edits, another branch). In order:
-
-    1. the recorded lines hold exactly the anchored text: same place;
-    2. the anchored text elsewhere, exactly;
-    3. the anchored text with whitespace normalized (reformatted code);
-    4. fuzzy: windows of similar size that still share at least one exact
-       (whitespace-normalized) line with the anchored text or its context,
-       scored by ``difflib`` ratio, accepted only above a threshold and, for
-       weak or short matches, only when the surrounding context agrees.
-
-    Among several candidates the one whose context matches best wins, the one
-    nearest the recorded line breaks ties. A short anchored text (a brace, a
-    blank line) found away from its recorded line needs matching context.
-    Nothing convincing: the placement is outdated (no range), never a guess.
+    author's (edits, another branch): exact, moved, fuzzy with context
+    evidence and a clear winner, else outdated. See daemon.anchor_locate.
 
 ``follow(placement, edits, anchor, lines)``
     Keeps a placement in step with local incremental edits (the
     :class:`~daemon.documents.LineEdit` list that ``DocumentStore.change``
-    returns): edits above shift it, edits inside grow or shrink it, and an
-    edit that replaces the whole anchored span (or the whole document) makes
-    it look the thread up again by text. Threads thus follow typing before
-    the file is saved.
+    returns), character by character (``track``): the thread covers the
+    anchored characters, from the first character of its first line to the
+    end of its last line. Text inserted exactly at its start goes above it
+    (Enter at column 0 of its first line moves it down), text inserted
+    exactly at its end goes below it (Enter at the end of its last line leaves
+    it alone), text inserted between its characters grows it, deletions
+    shrink it. An edit that removes every anchored character (whatever it
+    leaves of the lines around), one that leaves no letter or digit of an
+    anchored text that had some, or a full-document replacement, makes it
+    look the thread up again by text, which finds the code elsewhere or
+    marks it outdated; a thread is never shrunk onto the lines around it.
 
 ``local_thread(thread, uri, placement, lines, encoding)`` builds the
 ``daemon.protocol.LocalThread`` sent to the editor.
@@ -39,47 +34,41 @@ context above and below. The daemon uses it three ways (all pure functions):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from difflib import SequenceMatcher
-from typing import Literal
+from dataclasses import replace
 
+from daemon.anchor_locate import (
+    CONTEXT_LINES,
+    OUTDATED,
+    How,
+    Placement,
+    Span,
+    State,
+    locate,
+    substance,
+)
 from daemon.documents import LineEdit
 from daemon.positions import Encoding, units
 from daemon.protocol import LocalThread
 from relay.protocol import Anchor, Position, Range, Thread
 
-CONTEXT_LINES = 3
-FUZZY_THRESHOLD = 0.6  # below this difflib ratio a window is never a candidate
-STRONG_RATIO = 0.8  # a match this close needs only some context agreement
-TRIVIAL_CHARS = 20  # anchored text with fewer alphanumerics is "short"
-
-State = Literal["same", "moved", "outdated"]
-How = Literal["exact", "normalized", "fuzzy", "tracked", "none"]
+__all__ = [
+    "OUTDATED",
+    "AnchorError",
+    "How",
+    "Placement",
+    "Span",
+    "State",
+    "build",
+    "follow",
+    "local_range",
+    "local_thread",
+    "locate",
+    "track",
+]
 
 
 class AnchorError(ValueError):
     """an anchor that cannot be built from the given lines."""
-
-
-@dataclass(frozen=True, slots=True)
-class Placement:
-    """Where a thread sits in a local text; lines are None when outdated."""
-
-    start_line: int | None
-    end_line: int | None
-    state: State
-    how: How = "none"
-
-    @property
-    def outdated(self) -> bool:
-        return self.start_line is None
-
-    @property
-    def moved(self) -> bool:
-        return self.state == "moved"
-
-
-OUTDATED = Placement(None, None, "outdated", "none")
 
 
 def build(
@@ -105,211 +94,71 @@ def build(
     )
 
 
-def _norm(line: str) -> str:
-    return " ".join(line.split())
+Point = tuple[int, int]
 
 
-def _substance(text: Sequence[str]) -> int:
-    return sum(ch.isalnum() for line in text for ch in line)
+def _map(point: Point, edit: LineEdit, after: bool) -> Point:
+    """Where ``point`` is after ``edit``. A point inside the replaced text, or at
+    either of its ends, goes after the inserted text (``after``) or before it."""
+    p = (edit.start_line, edit.start_char)
+    q = (edit.end_line, edit.end_char)
+    if point < p or (point == p and not after):
+        return point
+    inserted_end = (
+        edit.start_line + edit.inserted_breaks,
+        edit.inserted_tail if edit.inserted_breaks else edit.start_char + edit.inserted_tail,
+    )
+    if point <= q:
+        return inserted_end if after else p
+    if point[0] == q[0]:
+        return inserted_end[0], inserted_end[1] + point[1] - q[1]
+    return point[0] + edit.delta, point[1]
 
 
-def _line_similarity(a: str, b: str) -> float:
-    na, nb = _norm(a), _norm(b)
-    if na == nb:
-        return 1.0
-    if not na or not nb:
-        return 0.0
-    ratio = SequenceMatcher(None, na, nb, autojunk=False).ratio()
-    return ratio if ratio >= 0.6 else 0.0
+def track(span: Span, edit: LineEdit) -> Span | None:
+    """The anchored characters ``span`` after one edit; None when the edit replaced
+    them all (or the whole document).
 
-
-def _context_score(anchor: Anchor, lines: Sequence[str], start: int, size: int) -> float | None:
-    """Agreement of the anchor's context with the lines around a candidate, 0..1;
-    None when the anchor carries no context."""
-    pairs: list[tuple[str, str | None]] = []
-    for k, text in enumerate(reversed(anchor.before), start=1):
-        i = start - k
-        pairs.append((text, lines[i] if i >= 0 else None))
-    for k, text in enumerate(anchor.after):
-        i = start + size + k
-        pairs.append((text, lines[i] if i < len(lines) else None))
-    if not pairs:
-        return None
-    total = sum(_line_similarity(a, b) if b is not None else 0.0 for a, b in pairs)
-    return total / len(pairs)
-
-
-def _pick(
-    anchor: Anchor, lines: Sequence[str], starts: Sequence[int], size: int, short: bool
-) -> int | None:
-    """Best of several equally matching starts: context first, then nearness."""
-    best: tuple[float, int, int] | None = None
-    for start in starts:
-        ctx = _context_score(anchor, lines, start, size)
-        if start != anchor.start_line and short and ctx is not None and ctx < 0.5:
-            continue
-        key = (-(ctx if ctx is not None else 0.5), abs(start - anchor.start_line), start)
-        if best is None or key < best:
-            best = key
-    return None if best is None else best[2]
-
-
-@dataclass(frozen=True, slots=True)
-class _Index:
-    """Lookups over one text: where each line occurs, raw and whitespace-normalized."""
-
-    key: tuple[str, ...]
-    norm_lines: list[str]
-    exact_at: dict[str, list[int]]
-    norm_at: dict[str, list[int]]
-
-    def hits(self, norm_line: str) -> list[int]:
-        """Where a normalized line with some substance occurs (blank-ish lines: nowhere)."""
-        if sum(ch.isalnum() for ch in norm_line) < 3:
-            return []
-        return self.norm_at.get(norm_line, [])
-
-
-_last_index: _Index | None = None
-
-
-def _index(lines: Sequence[str]) -> _Index:
-    """The index of ``lines``; the last one is kept, so placing every thread of a
-    file against the same text (after each keystroke, say) builds it once."""
-    global _last_index
-    key = tuple(lines)
-    if _last_index is not None and _last_index.key == key:
-        return _last_index
-    norm_lines = [_norm(line) for line in key]
-    exact_at: dict[str, list[int]] = {}
-    norm_at: dict[str, list[int]] = {}
-    for i, (raw, norm) in enumerate(zip(key, norm_lines, strict=True)):
-        exact_at.setdefault(raw, []).append(i)
-        norm_at.setdefault(norm, []).append(i)
-    _last_index = _Index(key, norm_lines, exact_at, norm_at)
-    return _last_index
-
-
-def _placed(anchor: Anchor, start: int, size: int, how: How) -> Placement:
-    state: State = "same" if start == anchor.start_line else "moved"
-    return Placement(start, start + size - 1, state, how)
-
-
-def locate(anchor: Anchor, lines: Sequence[str] | None) -> Placement:
-    """Find ``anchor`` in ``lines`` (None: the file does not exist locally)."""
-    if lines is None or not anchor.text:
-        return OUTDATED
-    text = [line.rstrip("\r\n") for line in anchor.text]
-    size = len(text)
-    short = _substance(text) < TRIVIAL_CHARS
-    rec = anchor.start_line
-    if rec >= 0 and rec + size <= len(lines) and list(lines[rec : rec + size]) == text:
-        return Placement(rec, rec + size - 1, "same", "exact")
-
-    index = _index(lines)
-    norm_lines = index.norm_lines
-    starts = [i for i in index.exact_at.get(text[0], ()) if list(lines[i : i + size]) == text]
-    if starts:
-        chosen = _pick(anchor, lines, starts, size, short)
-        if chosen is not None:
-            return _placed(anchor, chosen, size, "exact")
-
-    normed = [_norm(line) for line in text]
-    starts = [i for i in index.norm_at.get(normed[0], ()) if norm_lines[i : i + size] == normed]
-    if starts:
-        chosen = _pick(anchor, lines, starts, size, short)
-        if chosen is not None:
-            return _placed(anchor, chosen, size, "normalized")
-
-    return _fuzzy(anchor, lines, index, normed, short)
-
-
-def _fuzzy(
-    anchor: Anchor,
-    lines: Sequence[str],
-    index: _Index,
-    normed: Sequence[str],
-    short: bool,
-) -> Placement:
-    target = "\n".join(normed)
-    if not target.strip():
-        return OUTDATED  # blank anchored text: only an exact match with context will do
-    matcher = SequenceMatcher(None, autojunk=False)
-    matcher.set_seq2(target)
-    best: tuple[float, int, int, int] | None = None  # (-score, distance, start, window)
-    for start, window in sorted(_candidates(anchor, index, normed)):
-        matcher.set_seq1("\n".join(index.norm_lines[start : start + window]))
-        if matcher.real_quick_ratio() < FUZZY_THRESHOLD:
-            continue
-        if matcher.quick_ratio() < FUZZY_THRESHOLD:
-            continue
-        ratio = matcher.ratio()
-        if ratio < FUZZY_THRESHOLD:
-            continue
-        ctx = _context_score(anchor, lines, start, window)
-        if not _convincing(ratio, ctx, short, _substance(normed)):
-            continue
-        score = 0.7 * ratio + 0.3 * (ctx if ctx is not None else 0.5)
-        key = (-score, abs(start - anchor.start_line), start, window)
-        if best is None or key < best:
-            best = key
-    if best is None:
-        return OUTDATED
-    _, _, start, window = best
-    return _placed(anchor, start, window, "fuzzy")
-
-
-def _candidates(anchor: Anchor, index: _Index, normed: Sequence[str]) -> set[tuple[int, int]]:
-    """Windows worth a fuzzy comparison: those lined up (give or take a line) with
-    a surviving anchored or context line that has some substance. A window with
-    no surviving line at all is never a match: similar-looking code elsewhere
-    (generated tables, repeated statements) must not attract a thread. This
-    also keeps fuzzy search linear in the file size."""
-    size = len(normed)
-    windows = sorted({max(1, size - 1), size, size + 1})
-    starts: set[int] = set()
-    for k, line in enumerate(normed):
-        for i in index.hits(line):
-            starts.update((i - k - 1, i - k, i - k + 1))
-    for j, line in enumerate(reversed([_norm(b) for b in anchor.before]), start=1):
-        for i in index.hits(line):
-            starts.update((i + j - 1, i + j, i + j + 1))
-    for j, line in enumerate(_norm(a) for a in anchor.after):
-        for i in index.hits(line):
-            for window in windows:
-                starts.add(i - j - window)
-    return {
-        (start, window)
-        for start in starts
-        for window in windows
-        if start >= 0 and start + window <= len(index.norm_lines)
-    }
-
-
-def _convincing(ratio: float, ctx: float | None, short: bool, substance: int) -> bool:
-    if short:
-        return ctx is not None and ctx >= 0.67 and ratio >= STRONG_RATIO
-    if ctx is None:
-        return ratio >= 0.9 and substance >= 12
-    if ratio >= STRONG_RATIO:
-        return ctx >= 0.34 or (ratio >= 0.9 and substance >= 12)
-    return ctx >= 0.67
-
-
-def track(start: int, end: int, edit: LineEdit) -> tuple[int, int] | None:
-    """Lines ``start..end`` after one edit; None when the edit replaced them all."""
+    The start sticks to the first anchored character (insertions there go above
+    the thread), the end to the last one (insertions there go below it); an
+    empty span (a blank line) moves with insertions at its place.
+    """
     if edit.whole:
         return None
-    sl, el, delta = edit.start_line, edit.end_line, edit.delta
-    if el < start or (el == start and edit.ends_at_line_start):
-        return start + delta, end + delta
-    if sl > end or (sl == end and edit.starts_at_line_end):
-        return start, end
-    if (sl < start or (sl == start and edit.starts_at_line_start)) and el > end:
+    a = (span.start_line, span.start_char)
+    b = (span.end_line, span.end_char)
+    p = (edit.start_line, edit.start_char)
+    q = (edit.end_line, edit.end_char)
+    if p < q and p <= a and b <= q:
         return None
-    new_start = min(start, sl)
-    new_end = end + delta if el <= end else sl + edit.inserted_breaks
-    return new_start, max(new_start, new_end)
+    start = _map(a, edit, after=True)
+    end = _map(b, edit, after=a == b)
+    return Span(start[0], start[1], end[0], end[1])
+
+
+def _cuts(span: Span, edit: LineEdit) -> bool:
+    """Whether ``edit`` deletes some of the anchored characters."""
+    p = (edit.start_line, edit.start_char)
+    q = (edit.end_line, edit.end_char)
+    return p < q and p < (span.end_line, span.end_char) and q > (span.start_line, span.start_char)
+
+
+def _has_substance(lines: Sequence[str], span: Span) -> bool:
+    for n in range(span.start_line, span.end_line + 1):
+        line = lines[n]
+        lo = span.start_char if n == span.start_line else 0
+        hi = span.end_char if n == span.end_line else len(line)
+        if any(ch.isalnum() for ch in line[lo:hi]):
+            return True
+    return False
+
+
+def _fits(lines: Sequence[str], span: Span) -> bool:
+    return (
+        0 <= span.start_line <= span.end_line < len(lines)
+        and 0 <= span.start_char <= len(lines[span.start_line])
+        and 0 <= span.end_char <= len(lines[span.end_line])
+    )
 
 
 def follow(
@@ -318,23 +167,39 @@ def follow(
     """``placement`` after ``edits`` were applied, giving ``lines``.
 
     Tracked placements keep their state (an edit inside a thread does not
-    make it moved); placements that lose their lines, and outdated ones, are
-    looked up again by text.
+    make it moved); placements that lose their code, and outdated ones, are
+    looked up again by text. A placement without a span (made by hand, not
+    by ``locate``) is taken to cover whole lines of ``lines``.
     """
-    if placement.start_line is None or placement.end_line is None:
+    start, end = placement.start_line, placement.end_line
+    if start is None or end is None:
         return locate(anchor, lines)
-    span: tuple[int, int] | None = (placement.start_line, placement.end_line)
+    span: Span | None = placement.span
+    if span is None:
+        span = Span(start, 0, end, len(lines[end]) if end < len(lines) else 0)
+    cut = False
     for edit in edits:
+        cut = cut or _cuts(span, edit)
+        span = track(span, edit)
         if span is None:
-            break
-        span = track(span[0], span[1], edit)
-    if span is None or span[0] >= len(lines):
+            return locate(anchor, lines)
+    if not _fits(lines, span):
         return locate(anchor, lines)
-    start, end = span[0], min(span[1], len(lines) - 1)
-    if (start, end) == (placement.start_line, placement.end_line):
+    if cut and substance(anchor.text) and not _has_substance(lines, span):
+        return locate(anchor, lines)
+    if span == placement.span:
         return placement
-    state: State = "same" if start == anchor.start_line else "moved"
-    return replace(placement, start_line=start, end_line=end, state=state, how="tracked")
+    if (span.start_line, span.end_line) == (start, end):
+        return replace(placement, span=span)
+    state: State = "same" if span.start_line == anchor.start_line else "moved"
+    return replace(
+        placement,
+        start_line=span.start_line,
+        end_line=span.end_line,
+        state=state,
+        how="tracked",
+        span=span,
+    )
 
 
 def local_range(lines: Sequence[str], start_line: int, end_line: int, encoding: Encoding) -> Range:

@@ -92,8 +92,8 @@ class ThreadBoard:
                 moved.append(t)
                 continue
             after = anchors.follow(before, edits, t.anchor, lines)
+            self.placements[t.id] = after  # its characters may have moved within its lines
             if after != before:
-                self.placements[t.id] = after
                 moved.append(t)
         if moved:
             self.publish(moved)

@@ -74,25 +74,37 @@ def line_matches(lines: Sequence[str], line: int, text: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class LineEdit:
-    """One applied change, in lines, for anchor tracking (see daemon.anchors.track).
+    """One applied change, in lines and characters, for anchor tracking (see
+    daemon.anchors.track).
 
-    Old lines ``start_line..end_line`` were touched; the inserted text holds
-    ``inserted_breaks`` line breaks, so lines below ``end_line`` moved by
-    ``inserted_breaks - (end_line - start_line)``. ``whole`` marks a full
-    replacement, after which anchors must be found again by their text.
+    The old text from (``start_line``, ``start_char``) to (``end_line``,
+    ``end_char``) (string indices) was replaced by a text holding
+    ``inserted_breaks`` line breaks and ``inserted_tail`` characters after the
+    last one (all its characters when it has none), so lines below ``end_line``
+    moved by ``inserted_breaks - (end_line - start_line)``. ``whole`` marks a
+    full replacement, after which anchors must be found again by their text.
     """
 
     start_line: int
     end_line: int
     inserted_breaks: int
     starts_at_line_end: bool = False  # the change began at the end of start_line
-    starts_at_line_start: bool = False  # the change began at character 0 of start_line
-    ends_at_line_start: bool = False  # the change ended at character 0 of end_line
+    start_char: int = 0
+    end_char: int = 0
+    inserted_tail: int = 0
     whole: bool = False
 
     @property
     def delta(self) -> int:
         return self.inserted_breaks - (self.end_line - self.start_line)
+
+    @property
+    def starts_at_line_start(self) -> bool:
+        return self.start_char == 0
+
+    @property
+    def ends_at_line_start(self) -> bool:
+        return self.end_char == 0
 
 
 class Document:
@@ -257,13 +269,15 @@ class DocumentStore:
             raise PositionError(f"range end {end.line}:{end.character} is before its start")
         begin = doc.index(start.line, start.character, self.encoding)
         stop = doc.index(end.line, end.character, self.encoding)
+        inserted = split_lines(new)
         edit = LineEdit(
             start_line=begin[0],
             end_line=stop[0],
-            inserted_breaks=len(_BREAK.findall(new)),
+            inserted_breaks=len(inserted) - 1,
             starts_at_line_end=begin[1] == len(doc.lines[begin[0]]),
-            starts_at_line_start=begin[1] == 0,
-            ends_at_line_start=stop[1] == 0,
+            start_char=begin[1],
+            end_char=stop[1],
+            inserted_tail=len(inserted[-1]),
         )
         doc.splice(begin, stop, new)
         return edit

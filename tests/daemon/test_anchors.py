@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from daemon.anchors import AnchorError, Placement, build, follow, local_thread, locate, track
+from daemon.anchors import AnchorError, Placement, Span, build, follow, local_thread, locate, track
 from daemon.documents import DocumentStore
 from relay.protocol import Thread, UserRef
 
@@ -228,15 +228,24 @@ def test_track_rules_for_single_edits() -> None:
     """Edge cases of track(): joins above, edits at line ends, spanning edits."""
     from daemon.documents import LineEdit
 
+    span = Span(5, 0, 7, 10)  # lines 5..7, the last one 10 characters long
     # joining the line above into the first anchored line moves it up
-    assert track(5, 7, LineEdit(4, 5, 0, ends_at_line_start=True)) == (4, 6)
+    join = LineEdit(4, 5, 0, starts_at_line_end=True, start_char=8, end_char=0)
+    assert track(span, join) == Span(4, 8, 6, 10)
     # newline typed at the end of the last anchored line: unchanged
-    assert track(5, 7, LineEdit(7, 7, 1, starts_at_line_end=True)) == (5, 7)
-    # an edit from above into the middle starts the thread where the edit starts
-    assert track(5, 7, LineEdit(3, 6, 0)) == (3, 4)
+    enter_at_end = LineEdit(7, 7, 1, starts_at_line_end=True, start_char=10, end_char=10)
+    assert track(span, enter_at_end) == span
+    # Enter at column 0 of the first anchored line: the thread moves down, same size
+    assert track(span, LineEdit(5, 5, 1)) == Span(6, 0, 8, 10)
+    # an edit from above into the middle starts the thread where the edit ends
+    assert track(span, LineEdit(3, 6, 0, start_char=2, end_char=4, inserted_tail=1)) == Span(
+        3, 3, 4, 10
+    )
     # an edit replacing all anchored lines loses them
-    covering = LineEdit(5, 8, 0, starts_at_line_start=True, ends_at_line_start=True)
-    assert track(5, 7, covering) is None
+    assert track(span, LineEdit(5, 8, 0)) is None
+    # so does one from the end of the line above to the end of the last anchored line
+    above_to_end = LineEdit(4, 7, 0, starts_at_line_end=True, start_char=8, end_char=10)
+    assert track(span, above_to_end) is None
 
 
 def test_local_thread_range_is_in_the_client_encoding() -> None:

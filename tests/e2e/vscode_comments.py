@@ -38,6 +38,20 @@ _THREADS_JS = """() => {
 }"""
 
 
+# Lines (one-based) whose gutter shows a comment thread's glyph, in the active editor.
+_GLYPH_LINES_JS = """() => {
+  const g = document.querySelector('.editor-group-container.active') || document;
+  const lines = [];
+  for (const row of g.querySelectorAll('.monaco-editor .margin-view-overlays > div')) {
+    const n = row.querySelector('.line-numbers');
+    const glyph = [...row.querySelectorAll('.comment-range-glyph')]
+      .some(e => [...e.classList].some(c => c.startsWith('comment-thread')));
+    if (n && glyph) lines.push(parseInt(n.textContent, 10));
+  }
+  return lines.sort((a, b) => a - b);
+}"""
+
+
 @dataclass(frozen=True)
 class CommentView:
     author: str
@@ -85,6 +99,10 @@ class Comments:
             f"{what} (threads: {self.threads()})",
             timeout,
         )
+
+    def glyph_lines(self) -> list[int]:
+        """Lines (one-based, visible ones) whose gutter shows a comment thread's glyph."""
+        return list(self.page.evaluate(_GLYPH_LINES_JS))
 
     def wait_thread(
         self, predicate: Callable[[ThreadView], bool], what: str, timeout: float = DEFAULT_TIMEOUT

@@ -36,8 +36,8 @@ negotiated encoding (``LocalThread`` and ``PeerView`` already are).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
 
 from lsprotocol import types
 
@@ -183,16 +183,17 @@ def thread_code_lenses(
     return lenses
 
 
-def peer_inlay_hints(
-    peers: Sequence[PeerView],
-    uri: str,
-    lines: Sequence[str],
-    encoding: Encoding,
-    within: types.Range | None = None,
-) -> list[types.InlayHint]:
-    """An inlay hint at each online peer's caret in ``uri``, clamped into ``lines``,
-    limited to the requested range ``within`` when given."""
-    hints: list[types.InlayHint] = []
+class _Caret(NamedTuple):
+    peer: PeerView
+    name: str  # display name with the username where they differ
+    line: int
+    character: int  # clamped into the line
+    limit: int  # the line's length in the client's units
+
+
+def _carets(peers: Sequence[PeerView], uri: str, lines: Sequence[str],
+            encoding: Encoding) -> Iterator[_Caret]:
+    """Each online peer's caret in ``uri``, clamped into ``lines``."""
     for peer in peers:
         if not peer.online or peer.uri != uri:
             continue
@@ -204,22 +205,36 @@ def peer_inlay_hints(
             number, text = line_at(lines, active.line)
             limit = units(text, encoding)
             character = limit if number != active.line else min(active.character, limit)
-            if within is not None and not (within.start.line <= number <= within.end.line):
-                continue
-            label = f"◀ {name}" + (" ≈" if peer.approximate else "")
-            tooltip = (
-                f"{name}'s copy of this file differs: the position is approximate"
-                if peer.approximate
-                else f"{name} is here"
+            yield _Caret(peer, name, number, character, limit)
+
+
+def peer_inlay_hints(
+    peers: Sequence[PeerView],
+    uri: str,
+    lines: Sequence[str],
+    encoding: Encoding,
+    within: types.Range | None = None,
+) -> list[types.InlayHint]:
+    """An inlay hint at each online peer's caret in ``uri``, clamped into ``lines``,
+    limited to the requested range ``within`` when given."""
+    hints: list[types.InlayHint] = []
+    for c in _carets(peers, uri, lines, encoding):
+        if within is not None and not (within.start.line <= c.line <= within.end.line):
+            continue
+        label = f"◀ {c.name}" + (" ≈" if c.peer.approximate else "")
+        tooltip = (
+            f"{c.name}'s copy of this file differs: the position is approximate"
+            if c.peer.approximate
+            else f"{c.name} is here"
+        )
+        hints.append(
+            types.InlayHint(
+                position=types.Position(line=c.line, character=c.character),
+                label=label,
+                padding_left=True,
+                tooltip=tooltip,
             )
-            hints.append(
-                types.InlayHint(
-                    position=types.Position(line=number, character=character),
-                    label=label,
-                    padding_left=True,
-                    tooltip=tooltip,
-                )
-            )
+        )
     return hints
 
 
@@ -229,29 +244,19 @@ def peer_diagnostics(
     """A Hint diagnostic "alice is here" at each online peer's caret in ``uri`` (clamped
     into ``lines``), for editors that cannot draw inlay hints (Neovim 0.7)."""
     out: list[types.Diagnostic] = []
-    for peer in peers:
-        if not peer.online or peer.uri != uri:
-            continue
-        who = display_name(peer.user.name, peer.user.id)
-        for selection in peer.selections:
-            active = selection.active
-            if active.line < 0 or active.character < 0:
-                continue
-            number, text = line_at(lines, active.line)
-            limit = units(text, encoding)
-            character = limit if number != active.line else min(active.character, limit)
-            end = min(limit, character + 1)
-            message = f"{who} is here" + (" (approximate: their copy of this file differs)"
-                                          if peer.approximate else "")
-            out.append(types.Diagnostic(
-                range=types.Range(start=types.Position(line=number, character=character),
-                                  end=types.Position(line=number, character=end)),
-                message=message,
-                severity=types.DiagnosticSeverity.Hint,
-                source=SOURCE,
-                code="peer",
-                data={"userId": peer.user.id},
-            ))
+    for c in _carets(peers, uri, lines, encoding):
+        end = min(c.limit, c.character + 1)
+        message = f"{c.name} is here" + (" (approximate: their copy of this file differs)"
+                                         if c.peer.approximate else "")
+        out.append(types.Diagnostic(
+            range=types.Range(start=types.Position(line=c.line, character=c.character),
+                              end=types.Position(line=c.line, character=end)),
+            message=message,
+            severity=types.DiagnosticSeverity.Hint,
+            source=SOURCE,
+            code="peer",
+            data={"userId": c.peer.user.id},
+        ))
     return out
 
 

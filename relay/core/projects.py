@@ -91,6 +91,17 @@ async def remove_elsewhere(core: Core, origin: Room, actor: Client, user_id: str
 
 async def _remove_from(core: Core, room: Room, actor: Client, m: MemberRecord, now: float,
                        origin_id: str) -> None:
+    event = await commit_removal(core, room, actor, m, now,
+                                 detail=f"removed from the project in {origin_id}")
+    core.publish_event(room, event, None)
+    await close_sockets(core, room, m.user_id, "removed from the project")
+
+
+async def commit_removal(core: Core, room: Room, actor: Client, m: MemberRecord, now: float,
+                         *, revocation: list[ProjectMemberRecord] | None = None,
+                         detail: str | None = None) -> Event:
+    """Store ``m``'s removal from ``room`` (with the project revocation, when given) and
+    return the ``participant_removed`` event to publish."""
     removed = MemberRecord(session_id=room.id, user_id=m.user_id, name=m.name, role=m.role,
                            joined_at=m.joined_at, removed_at=now)
     events: list[Event] = []
@@ -106,10 +117,15 @@ async def _remove_from(core: Core, room: Room, actor: Client, m: MemberRecord, n
     async with room.lock:
         await core.commit(room, Write(
             session_id=room.id, build=build, members=[removed],
+            project_members=revocation or [],
             log=[LogLine(kind="participant_removed", actor=actor.user.id, at=now,
-                         subject=m.user_id, detail=f"removed from the project in {origin_id}")]))
+                         subject=m.user_id, detail=detail)]))
         room.members[m.user_id] = removed
-    core.publish_event(room, events[0], None)
-    for c in tuple(room.clients.get(m.user_id, ())):
+    return events[0]
+
+
+async def close_sockets(core: Core, room: Room, user_id: str, reason: str) -> None:
+    """A removed user's connections leave ``room`` and close with the removal code."""
+    for c in tuple(room.clients.get(user_id, ())):
         await core.leave(room, c, "removed")
-        c.close(CloseCode.REMOVED, "removed from the project")
+        c.close(CloseCode.REMOVED, reason)

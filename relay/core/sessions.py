@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from relay.core import projects
 from relay.core.room import Room, repo_key
 from relay.protocol import (
-    CloseCode,
     ErrorCode,
     Event,
     Invite,
@@ -295,30 +294,11 @@ async def participant_remove(core: Core, client: Client, msg: ParticipantRemove)
     room = core.joined(client, msg.session_id, "participant_remove", msg)
     m = _target(room, msg.user_id, msg.rid)
     now = core.clock()
-    removed = MemberRecord(session_id=room.id, user_id=m.user_id, name=m.name, role=m.role,
-                           joined_at=m.joined_at, removed_at=now)
-    events: list[Event] = []
-
-    def build(seq: int) -> Event:
-        p = room.participant(m)
-        p.online = False
-        ev = Event(session_id=room.id, seq=seq, id=f"remove-{seq}", kind="participant_removed",
-                   actor=client.user, at=now, participant=p)
-        events.append(ev)
-        return ev
-
-    async with room.lock:
-        await core.commit(room, Write(
-            session_id=room.id, build=build, members=[removed],
-            project_members=projects.revoke(room, m.user_id, now),
-            log=[LogLine(kind="participant_removed", actor=client.user.id, at=now,
-                         subject=m.user_id)]))
-        room.members[m.user_id] = removed
+    event = await projects.commit_removal(core, room, client, m, now,
+                                          revocation=projects.revoke(room, m.user_id, now))
     client.send(Ok(rid=msg.rid))
-    core.publish_event(room, events[0], None)
-    for c in tuple(room.clients.get(m.user_id, ())):
-        await core.leave(room, c, "removed")
-        c.close(CloseCode.REMOVED, "removed from the session")
+    core.publish_event(room, event, None)
+    await projects.close_sockets(core, room, m.user_id, "removed from the session")
     await projects.remove_elsewhere(core, room, client, m.user_id, now)
     log.info("participant removed", extra={"session": room.id, "user": m.user_id})
 

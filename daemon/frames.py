@@ -43,6 +43,10 @@ TRANSIENT_CODES = frozenset(
      ErrorCode.INTERNAL}
 )
 
+RETRY_DEFAULT = 1.0  # seconds before a deferred action is sent again, unless the relay says
+RETRY_MIN = 0.1
+RETRY_MAX = 300.0
+
 
 class RelayFrames:
     """Applies relay frames to the daemon's state and tells the editor."""
@@ -130,8 +134,11 @@ class RelayFrames:
             d.error(err.code, err.message)
             return
         if err.code in TRANSIENT_CODES:
-            log.info("relay deferred %s (%s), retrying", entry.message.TYPE, err.code)
-            d.spawn(self._retry(entry.id, 1.0))
+            # the relay says when to try again (a spent write budget, a busy store)
+            delay = min(max(err.retry_after or RETRY_DEFAULT, RETRY_MIN), RETRY_MAX)
+            log.info("relay deferred %s (%s), retrying in %.1f s", entry.message.TYPE,
+                     err.code, delay)
+            d.spawn(self._retry(entry.id, delay))
             return
         assert d.outbox is not None
         d.outbox.remove(entry.id)

@@ -35,7 +35,6 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "daemon")]
 
 import daemon_harness  # noqa: E402
 from daemon_harness import DaemonClient  # noqa: E402
-from lsprotocol import types as lsp  # noqa: E402
 
 from tests.relayproc import RelayProcess  # noqa: E402
 
@@ -87,11 +86,7 @@ async def keystrokes(relay: RelayProcess, tmp: Path, count: int, mib: int) -> No
     middle = text.count("\n") // 2
     t0 = time.perf_counter()
     for i in range(count):
-        pos = lsp.Position(line=middle, character=i)
-        d.client.text_document_did_change(lsp.DidChangeTextDocumentParams(
-            text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2 + i),
-            content_changes=[lsp.TextDocumentContentChangePartial(
-                range=lsp.Range(start=pos, end=pos), text="z")]))
+        d.type_char(uri, middle, i, version=2 + i)
     await d.request("ensemble/state", timeout=600)
     per = (time.perf_counter() - t0) / count
     print(f"keystrokes in a {len(text) / 2**20:.1f} MiB document: {per * 1000:.2f} ms each "

@@ -157,6 +157,15 @@ class DaemonClient:
                                                text=text)))
         return uri
 
+    def type_char(self, uri: str, line: int, character: int, version: int,
+                  text: str = "z") -> None:
+        """One keystroke: an incremental didChange inserting ``text`` at (line, character)."""
+        pos = lsp.Position(line=line, character=character)
+        self.client.text_document_did_change(lsp.DidChangeTextDocumentParams(
+            text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[lsp.TextDocumentContentChangePartial(
+                range=lsp.Range(start=pos, end=pos), text=text)]))
+
     async def stop(self) -> None:
         """shutdown + exit, then wait for the process to end. Nothing is swallowed: a failed
         shutdown, a process that does not end or ends with another code than 0 is recorded

@@ -12,7 +12,6 @@ from typing import Any
 
 import psutil
 import pytest
-from lsprotocol import types as lsp
 
 from daemon.protocol import Method
 from relay.protocol import PresenceUpdate
@@ -156,11 +155,7 @@ async def test_change_to_a_document_never_opened_is_an_ensemble_error(
     popup (window/showMessage) from the language server library."""
     d = await daemons("alice", relay.url)
     uri = d.uri("never.py")
-    pos = lsp.Position(line=0, character=0)
-    d.client.text_document_did_change(lsp.DidChangeTextDocumentParams(
-        text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2),
-        content_changes=[lsp.TextDocumentContentChangePartial(
-            range=lsp.Range(start=pos, end=pos), text="x")]))
+    d.type_char(uri, 0, 0, version=2, text="x")
     err = await d.wait_for(Method.DID_ERROR, lambda p: p["method"] == "textDocument/didChange")
     assert err["code"] == "invalid_params" and "not open" in err["message"]
     await d.request(Method.STATE)
@@ -203,11 +198,7 @@ async def test_typing_in_a_10_mib_document_is_cheap(
     cpu0 = sum(proc.cpu_times()[:2])
     t0 = time.perf_counter()
     for i in range(count):
-        pos = lsp.Position(line=middle, character=i)
-        d.client.text_document_did_change(lsp.DidChangeTextDocumentParams(
-            text_document=lsp.VersionedTextDocumentIdentifier(uri=uri, version=2 + i),
-            content_changes=[lsp.TextDocumentContentChangePartial(
-                range=lsp.Range(start=pos, end=pos), text="z")]))
+        d.type_char(uri, middle, i, version=2 + i)
         d.notify(Method.CURSOR, {"uri": uri, "selections": [_sel(middle, i + 1)]})
     await d.request(Method.STATE, timeout=120)
     # the daemon's CPU time, not wall time: the machine may be shared

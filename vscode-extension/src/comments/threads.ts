@@ -189,8 +189,10 @@ export class ThreadManager implements vscode.Disposable {
       const stored = new Set(lt.thread.comments.map((c) => c.id));
       entry.replies = entry.replies.filter((c) => !stored.has(c.id));
       this.render(entry);
-      if (entry.keepOpen) {
+      if (entry.keepOpen && lt.thread.resolved) {
+        // the relay's resolved state: VS Code collapses the widget once more, however late
         reopenWidget(entry.thread);
+        entry.keepOpen = false;
       }
       return;
     }
@@ -397,7 +399,6 @@ export class ThreadManager implements vscode.Disposable {
           if (this.entries.get(e.local.thread.id) === e) {
             reopenWidget(e.thread);
           }
-          e.keepOpen = false;
         }, KEEP_OPEN_MS);
       }
     } catch (err) {

@@ -47,7 +47,7 @@ run: venv vsix
 	$(VENV)/bin/ensemble-relay --host $(HOST) --port $(PORT) --data-dir $(DATA)/relay --dev
 
 lint: venv node_modules/.stamp
-	$(VENV)/bin/ruff check relay daemon tests bench
+	$(VENV)/bin/ruff check wire relay daemon tests bench
 	$(VENV)/bin/mypy
 	npm run -w vscode-extension lint
 	npm run -w vscode-extension typecheck

@@ -25,15 +25,15 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "daemon")]
 import psutil  # noqa: E402
 from daemon_harness import DaemonClient  # noqa: E402
 
-from relay.protocol import (  # noqa: E402
+from tests.helpers import WireClient, new_id, sign_up  # noqa: E402
+from tests.relayproc import RelayProcess  # noqa: E402
+from wire import (  # noqa: E402
     Ack,
     Anchor,
     Error,
     PresenceUpdate,
     ThreadCreate,
 )
-from tests.helpers import WireClient, new_id, sign_up  # noqa: E402
-from tests.relayproc import RelayProcess  # noqa: E402
 
 FILE_LINES = [f"def f{i}(x):\n    return x + {i}\n" for i in range(600)]
 

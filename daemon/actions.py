@@ -36,7 +36,7 @@ from daemon.protocol import (
     ThreadsResult,
     ViewportParams,
 )
-from relay.protocol import (
+from wire import (
     ChatDelete,
     ChatEdit,
     ChatSend,
@@ -53,8 +53,8 @@ from relay.protocol import (
     ThreadResolve,
     ViewportUpdate,
 )
-from relay.protocol import ExportRequest as WireExport
-from relay.protocol import ExportResult as WireExportResult
+from wire import ExportRequest as WireExport
+from wire import ExportResult as WireExportResult
 
 
 class Actions:

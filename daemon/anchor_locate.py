@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Literal
 
-from relay.protocol import Anchor
+from wire import Anchor
 
 CONTEXT_LINES = 3
 FUZZY_THRESHOLD = 0.6  # below this difflib ratio a window is never a candidate

@@ -1,6 +1,6 @@
 """Comment anchors: pin a thread to lines, find them again in a changed file.
 
-An :class:`~relay.protocol.Anchor` records the path, the anchored lines
+An :class:`~wire.Anchor` records the path, the anchored lines
 (``start_line..end_line`` inclusive, their text) and up to three lines of
 context above and below. The daemon uses it three ways (all pure functions):
 
@@ -49,7 +49,7 @@ from daemon.anchor_locate import (
 from daemon.documents import LineEdit
 from daemon.positions import Encoding, units
 from daemon.protocol import LocalThread
-from relay.protocol import Anchor, Position, Range, Thread
+from wire import Anchor, Position, Range, Thread
 
 __all__ = [
     "OUTDATED",

@@ -15,7 +15,7 @@ from daemon import anchors, views
 from daemon.local import LocalFiles
 from daemon.protocol import ErrorParams, LocalThread, Method, ThreadsChangedParams
 from daemon.workspace import valid_path
-from relay.protocol import Thread
+from wire import Thread
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from daemon.errors import InvalidParams
 from daemon.protocol import InitializationOptions
-from relay.schema import SchemaError, structure
+from wire.schema import SchemaError, structure
 
 ENV_LOG_LEVEL = "ENSEMBLE_LOG_LEVEL"
 ENV_DATA_DIR = "ENSEMBLE_DATA_DIR"

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from daemon.errors import AuthFailed, Offline, RelayRefused
-from relay.protocol import (
+from wire import (
     AUTH_PATH,
     PRESENCE_FORM,
     PROTOCOL_VERSION,

@@ -42,7 +42,7 @@ from daemon.protocol import (
 )
 from daemon.session import SessionMirror
 from daemon.traffic import Debouncer
-from relay.protocol import Mention, Message, SessionState, Status, Thread, UserRef, Welcome
+from wire import Mention, Message, SessionState, Status, Thread, UserRef, Welcome
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from daemon import permits
 from daemon.protocol import ChatParams, Method
 from daemon.session import Change
-from relay.protocol import (
+from wire import (
     Ack,
     ChatDelete,
     ChatEdit,

@@ -39,7 +39,7 @@ from daemon.protocol import (
     ViewersResult,
 )
 from daemon.views import peer_views
-from relay.protocol import (
+from wire import (
     AuthOk,
     InviteCreate,
     InviteResult,
@@ -57,7 +57,7 @@ from relay.protocol import (
     SignUp,
     ViewersQuery,
 )
-from relay.protocol import ViewersResult as WireViewers
+from wire import ViewersResult as WireViewers
 
 JOIN_HOST = "ensemble.ensemble"
 

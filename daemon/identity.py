@@ -7,7 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from relay.protocol import RepoIdentity
+from wire import RepoIdentity
 
 log = logging.getLogger(__name__)
 

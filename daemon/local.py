@@ -16,7 +16,7 @@ from daemon.errors import InvalidParams, UnknownFile
 from daemon.ignore import IgnoreFilter
 from daemon.positions import Encoding, PositionError
 from daemon.workspace import Workspace
-from relay.protocol import Position, Range, Selection
+from wire import Position, Range, Selection
 
 log = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ from lsprotocol import types
 
 from daemon.positions import Encoding, line_at, units
 from daemon.protocol import InitializationOptions, LocalThread, PeerView
-from relay.protocol import Comment, Thread
+from wire import Comment, Thread
 
 SOURCE = "ensemble"
 SHOW_THREAD_COMMAND = "ensemble.showThread"

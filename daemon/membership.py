@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from daemon.errors import DaemonError, NotInSession, NotSignedIn, Offline, RelayRefused
 from daemon.protocol import ChatParams, Method
 from daemon.session import Change, SessionMirror
-from relay.protocol import ErrorCode, SessionJoin, SessionState
+from wire import ErrorCode, SessionJoin, SessionState
 
 if TYPE_CHECKING:
     from daemon.connection import RelayConnection
@@ -133,7 +133,7 @@ class Membership:
 
     async def repo_identity(self) -> Any:
         from daemon.identity import repo_identity
-        from relay.protocol import RepoIdentity
+        from wire import RepoIdentity
 
         d = self.d
         if not d.files.roots:

@@ -1,7 +1,7 @@
 """Registration of every ``ensemble/`` method on the language server.
 
 Params arrive as plain JSON (the server's converter keeps them as dicts), are
-checked with ``relay.schema.structure`` against ``daemon.protocol`` and passed
+checked with ``wire.schema.structure`` against ``daemon.protocol`` and passed
 to ``daemon.handlers``. Failures become LSP errors: -32602 for invalid
 params, -32803 (RequestFailed) with ``data.code`` for the rest; a failing
 notification becomes an ``ensemble/didError`` notification.
@@ -19,7 +19,7 @@ from daemon.errors import DaemonError, InvalidParams
 from daemon.handlers import Handlers
 from daemon.outbox import OutboxError
 from daemon.protocol import CLIENT_NOTIFICATIONS, REQUESTS, DaemonErrorCode
-from relay.schema import SchemaError, structure, to_wire
+from wire.schema import SchemaError, structure, to_wire
 
 log = logging.getLogger(__name__)
 

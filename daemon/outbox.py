@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from relay.protocol import CLIENT_MESSAGES, DURABLE_TYPES, Message, as_dict
-from relay.schema import structure
+from wire import CLIENT_MESSAGES, DURABLE_TYPES, Message, as_dict
+from wire.schema import structure
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (

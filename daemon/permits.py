@@ -1,6 +1,6 @@
 """What the relay would refuse, known before anything is queued.
 
-The relay's permission matrix (``relay.core.permissions``) decides who may do what;
+The relay's permission matrix (``wire.permissions``) decides who may do what;
 the daemon checks a new durable action against the same matrix, the session's end
 and the authorship it knows from its mirror, and refuses it with the relay's code.
 Nothing refused here reaches the outbox or the wire. What the mirror does not know
@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from daemon.errors import Refused
 from daemon.session import SessionMirror
-from relay.core import permissions
-from relay.protocol import Comment, ErrorCode, ProtocolError, Thread
+from wire import Comment, ErrorCode, ProtocolError, Thread, permissions
 
 
 def check(m: SessionMirror, action: str, author: str | None = None) -> None:

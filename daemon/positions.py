@@ -3,7 +3,7 @@
 LSP positions are (zero-based line, character) where ``character`` counts code
 units of one encoding: UTF-16 by default, UTF-8 or UTF-32 when the client and
 server agree on it at initialize. The relay protocol always speaks UTF-16
-(``relay.protocol.Position``); Python strings index by code point (UTF-32).
+(``wire.Position``); Python strings index by code point (UTF-32).
 
 Negotiation is pygls's job: during ``initialize`` pygls 2.x picks the client's
 most preferred entry of ``capabilities.general.positionEncodings`` that it
@@ -39,7 +39,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal, cast
 
-from relay.protocol import Position, Range
+from wire import Position, Range
 
 Encoding = Literal["utf-8", "utf-16", "utf-32"]
 ENCODINGS: tuple[Encoding, ...] = ("utf-8", "utf-16", "utf-32")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from daemon.config import Config
 from daemon.traffic import Coalescer
-from relay.protocol import Heartbeat, Message, Status, StatusSet
+from wire import Heartbeat, Message, Status, StatusSet
 
 if TYPE_CHECKING:
     from daemon.connection import RelayConnection

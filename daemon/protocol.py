@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from relay.protocol import (
+from wire import (
     ChatMessage,
     InviteRole,
     Mention,

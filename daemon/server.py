@@ -76,7 +76,7 @@ class EnsembleServer(LanguageServer):
         self.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)(_plain(self._on_close))
 
     def send(self, method: str, params: Any) -> None:
-        from relay.schema import to_wire
+        from wire.schema import to_wire
 
         self.protocol.notify(method, to_wire(params))
 

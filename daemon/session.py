@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from relay.protocol import (
+from wire import (
     ChatMessage,
     Comment,
     Event,

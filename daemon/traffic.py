@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
-from relay.protocol import Message
+from wire import Message
 
 Sender = Callable[[Message], Awaitable[bool]]
 

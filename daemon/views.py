@@ -10,7 +10,7 @@ from daemon.local import LocalFiles
 from daemon.protocol import LocalThread, PeerView
 from daemon.session import SessionMirror
 from daemon.workspace import valid_path
-from relay.protocol import CursorState, Thread, ViewportState
+from wire import CursorState, Thread, ViewportState
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ import json
 from dataclasses import fields
 from typing import Any, get_args, get_origin
 
-from relay.protocol import SERVER_MESSAGES, Message, ProtocolError, decode_server
-from relay.schema import SchemaError, structure, type_hints
+from wire import SERVER_MESSAGES, Message, ProtocolError, decode_server
+from wire.schema import SchemaError, structure, type_hints
 
 MAX_REPORTED = 5  # reasons kept per frame; the count says how many were left out
 

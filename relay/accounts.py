@@ -8,7 +8,8 @@ import time
 
 from relay.auth import Auth, SignInThrottle, check_password, normalize_username
 from relay.errors import AuthError, DuplicateError
-from relay.protocol import (
+from relay.store.base import Store, UserRecord
+from wire import (
     MAX_DISPLAY_NAME,
     AuthOk,
     ErrorCode,
@@ -18,7 +19,6 @@ from relay.protocol import (
     UserRef,
     name_problem,
 )
-from relay.store.base import Store, UserRecord
 
 log = logging.getLogger("relay.accounts")
 

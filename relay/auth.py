@@ -11,7 +11,7 @@ import bcrypt
 import jwt
 
 from relay.errors import AuthError
-from relay.protocol import ErrorCode
+from wire import ErrorCode
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")
 MIN_PASSWORD = 8

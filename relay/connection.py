@@ -14,7 +14,7 @@ from websockets.protocol import Event, Protocol, State
 from websockets.streams import StreamReader
 
 from relay.core.client import Client
-from relay.protocol import UserRef
+from wire import UserRef
 
 if TYPE_CHECKING:
     from relay.server import RelayServer

@@ -1,10 +1,10 @@
 """Cursor frames without the generic machinery: most of the relay's inbound traffic.
 
 ``cursor(raw)`` decodes a well-formed cursor frame with plain type tests that
-mirror relay.schema.structure for exactly CursorUpdate's fields, and returns
+mirror wire.schema.structure for exactly CursorUpdate's fields, and returns
 None for anything else (bad JSON, another type, a missing or mistyped field),
 which then takes the generic path: decode_client builds the same message or
-raises the same error. It applies the same bounds (relay.protocol.path_problem,
+raises the same error. It applies the same bounds (wire.path_problem,
 positions within 0..MAX_POSITION, finite numbers, string lengths, strict JSON) by
 declining what breaks them. The fast path turns itself off if the protocol's cursor
 types gain or lose fields.
@@ -16,7 +16,7 @@ import dataclasses
 import math
 from typing import Any
 
-from relay.protocol import (
+from wire import (
     MAX_ID_CHARS,
     MAX_POSITION,
     CursorUpdate,
@@ -28,7 +28,7 @@ from relay.protocol import (
     parse_json,
     path_problem,
 )
-from relay.schema import MAX_INT
+from wire.schema import MAX_INT
 
 ENABLED = (
     tuple(f.name for f in dataclasses.fields(CursorUpdate))

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from websockets.datastructures import Headers
 from websockets.http11 import Response
 
-from relay.protocol import ErrorCode
+from wire import ErrorCode
 
 log = logging.getLogger("relay.server")
 

@@ -24,7 +24,8 @@ from relay.core.service import STORAGE_RETRY, Core
 from relay.errors import AuthError, StoreBusy, StoreError
 from relay.fanout import LocalFanout
 from relay.metrics import Metrics
-from relay.protocol import (
+from relay.store.sqlite import SqliteStore
+from wire import (
     AUTH_PATH,
     EPHEMERAL_TYPES,
     PRESENCE_FORMS,
@@ -45,7 +46,6 @@ from relay.protocol import (
     decode_client,
     encode,
 )
-from relay.store.sqlite import SqliteStore
 
 CLOSE_TIMEOUT = 10.0  # seconds a closing handshake may take before the socket is dropped
 

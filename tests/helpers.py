@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from relay.protocol import (
+from wire import (
     AUTH_PATH,
     PROTOCOL_VERSION,
     SESSION_PATH,

@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from relay.core.client import TokenBucket
-from relay.protocol import ErrorCode, ProtocolError
+from wire import ErrorCode, ProtocolError
 
 
 class WriteBudget:

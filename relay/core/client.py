@@ -6,7 +6,7 @@ from typing import Protocol
 
 from relay.core import wirejson
 from relay.metrics import Metrics
-from relay.protocol import CloseCode, Error, Message, Role, UserRef, encode
+from wire import CloseCode, Error, Message, Role, UserRef, encode
 
 STRIKE_WINDOW = 10.0  # seconds over which refused frames count toward closing (4029)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from relay.core import permissions, projects
+from relay.core import projects
 from relay.core.room import Room
-from relay.protocol import (
+from relay.store.base import LogLine, Write
+from wire import (
     Anchor,
     ChatDelete,
     ChatEdit,
@@ -27,8 +28,8 @@ from relay.protocol import (
     ThreadDelete,
     ThreadResolve,
     path_problem,
+    permissions,
 )
-from relay.store.base import LogLine, Write
 
 if TYPE_CHECKING:
     from relay.core.client import Client

@@ -12,8 +12,8 @@ import uuid
 from typing import TYPE_CHECKING
 
 from relay.core.room import Room
-from relay.protocol import CloseCode, ErrorCode, Event, ProtocolError, SessionCreate
 from relay.store.base import LogLine, MemberRecord, ProjectMemberRecord, ProjectRecord, Store, Write
+from wire import CloseCode, ErrorCode, Event, ProtocolError, SessionCreate
 
 if TYPE_CHECKING:
     from relay.core.client import Client

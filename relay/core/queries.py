@@ -8,7 +8,7 @@ import time
 from typing import TYPE_CHECKING
 
 from relay.core import projects
-from relay.protocol import (
+from wire import (
     ChatMessage,
     EventLogQuery,
     EventLogResult,
@@ -23,7 +23,7 @@ from relay.protocol import (
     ViewersQuery,
     ViewersResult,
 )
-from relay.schema import to_wire
+from wire.schema import to_wire
 
 if TYPE_CHECKING:
     from relay.core.client import Client

@@ -6,8 +6,8 @@ import asyncio
 from typing import Any
 
 from relay.core.client import Client
-from relay.protocol import Participant, RepoIdentity, Role, SessionInfo, Status, UserRef
 from relay.store.base import MemberRecord, SessionRecord
+from wire import Participant, RepoIdentity, Role, SessionInfo, Status, UserRef
 
 
 def repo_key(repo: RepoIdentity, session_id: str) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from relay.config import Config
-from relay.core import durable, permissions, queries, sessions, wirejson
+from relay.core import durable, queries, sessions, wirejson
 from relay.core.budget import WriteBudget
 from relay.core.client import Client, Transport
 from relay.core.room import Room
@@ -18,7 +18,8 @@ from relay.errors import StoreBusy, StoreError
 from relay.fanout import Fanout
 from relay.fastpath import CursorFields
 from relay.metrics import Metrics
-from relay.protocol import (
+from relay.store.base import LogLine, Store, Write
+from wire import (
     Ack,
     CursorUpdate,
     ErrorCode,
@@ -36,9 +37,9 @@ from relay.protocol import (
     ViewportUpdate,
     encode,
     path_problem,
+    permissions,
 )
-from relay.schema import to_wire
-from relay.store.base import LogLine, Store, Write
+from wire.schema import to_wire
 
 log = logging.getLogger("relay.core")
 

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 from relay.core import projects
 from relay.core.room import Room, repo_key
-from relay.protocol import (
+from relay.store.base import InviteRecord, LogLine, MemberRecord, SessionRecord, Write
+from wire import (
     ErrorCode,
     Event,
     Invite,
@@ -31,8 +32,7 @@ from relay.protocol import (
     SessionListResult,
     SessionState,
 )
-from relay.schema import structure
-from relay.store.base import InviteRecord, LogLine, MemberRecord, SessionRecord, Write
+from wire.schema import structure
 
 if TYPE_CHECKING:
     from relay.core.client import Client

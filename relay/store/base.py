@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from relay.protocol import (
+from wire import (
     ChatMessage,
     Comment,
     Event,

@@ -21,18 +21,6 @@ from typing import Any, TypeVar
 import sqlite_utils
 
 from relay.errors import DuplicateError, StoreError
-from relay.protocol import (
-    ChatMessage,
-    Comment,
-    Event,
-    Invite,
-    LogEntry,
-    Mention,
-    RepoIdentity,
-    Role,
-    Thread,
-)
-from relay.schema import structure, to_wire
 from relay.store import sqlite_projects
 from relay.store.base import (
     ActionRecord,
@@ -48,6 +36,18 @@ from relay.store.base import (
 )
 from relay.store.migrations import MIGRATIONS
 from relay.store.offloop import OffLoop, off_loop, write_problem
+from wire import (
+    ChatMessage,
+    Comment,
+    Event,
+    Invite,
+    LogEntry,
+    Mention,
+    RepoIdentity,
+    Role,
+    Thread,
+)
+from wire.schema import structure, to_wire
 
 log = logging.getLogger("relay.store")
 T = TypeVar("T")

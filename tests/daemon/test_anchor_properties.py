@@ -38,7 +38,7 @@ from daemon.anchor_locate import CONTEXT_LINES, FUZZY_THRESHOLD, TRIVIAL_CHARS
 from daemon.anchors import Placement, build, follow, locate
 from daemon.documents import DocumentStore
 from daemon.positions import units
-from relay.protocol import Anchor
+from wire import Anchor
 
 settings.register_profile(
     "ci",

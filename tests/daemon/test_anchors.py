@@ -7,7 +7,7 @@ from lsprotocol import types
 
 from daemon.anchors import AnchorError, Placement, Span, build, follow, local_thread, locate, track
 from daemon.documents import DocumentStore
-from relay.protocol import Thread, UserRef
+from wire import Thread, UserRef
 
 ORIGINAL = """\
 import os

@@ -16,7 +16,7 @@ from daemon.outbox import Outbox, OutboxError
 from daemon.session import SessionMirror
 from daemon.traffic import Coalescer
 from daemon.views import color_of
-from relay.protocol import (
+from wire import (
     Anchor,
     ChatMessage,
     ChatSend,
@@ -63,7 +63,7 @@ async def test_coalescer_sends_first_and_latest_and_skips_repeats() -> None:
         return True
 
     def cursor(line: int) -> CursorUpdate:
-        from relay.protocol import Position, Selection
+        from wire import Position, Selection
         pos = Position(line=line, character=0)
         return CursorUpdate(session_id="s", path="a", selections=[Selection(anchor=pos,
                                                                             active=pos)])

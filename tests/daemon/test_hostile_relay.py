@@ -14,7 +14,8 @@ import pytest
 from tamper_proxy import TamperProxy
 
 from daemon.protocol import Method
-from relay.protocol import (
+from tests.helpers import WireClient, connected, new_id, sign_up, unique_name
+from wire import (
     Ack,
     Anchor,
     ChatSend,
@@ -25,7 +26,6 @@ from relay.protocol import (
     Selection,
     ThreadCreate,
 )
-from tests.helpers import WireClient, connected, new_id, sign_up, unique_name
 
 pytestmark = pytest.mark.timeout(120)
 

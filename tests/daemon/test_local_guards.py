@@ -14,8 +14,8 @@ import psutil
 import pytest
 
 from daemon.protocol import Method
-from relay.protocol import PresenceUpdate
 from tests.helpers import WireClient, connected
+from wire import PresenceUpdate
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -16,7 +16,7 @@ from daemon.lsp_features import (
     thread_diagnostics,
 )
 from daemon.protocol import InitializationOptions, LocalThread, PeerView
-from relay.protocol import Comment, Position, Selection, Thread, UserRef
+from wire import Comment, Position, Selection, Thread, UserRef
 
 LINES = ["def f():", "    s = '😀 ü'  # note", "    return s"]
 URI = "file:///ws/f.py"

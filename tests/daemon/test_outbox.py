@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from daemon.outbox import Outbox
-from relay.protocol import ChatSend, HistoryFetch, HistoryPage
 from tests.helpers import WireClient, sign_up
+from wire import ChatSend, HistoryFetch, HistoryPage
 
 pytestmark = pytest.mark.timeout(240)
 

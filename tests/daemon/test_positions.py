@@ -20,7 +20,7 @@ from daemon.positions import (
     to_wire,
     units,
 )
-from relay.protocol import Position
+from wire import Position
 
 SAMPLES = [
     "",

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from daemon.identity import normalize_remote, same_repository
-from relay.protocol import RepoIdentity
+from wire import RepoIdentity
 
 pytestmark = pytest.mark.timeout(180)
 

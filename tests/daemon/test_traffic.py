@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from relay.protocol import PeerPresence, Position, PresenceUpdate
 from tests.helpers import WireClient, sign_up
+from wire import PeerPresence, Position, PresenceUpdate
 
 pytestmark = pytest.mark.timeout(120)
 

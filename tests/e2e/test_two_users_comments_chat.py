@@ -239,8 +239,8 @@ def _flood_history(url: str, invite: str, count: int) -> None:
     import asyncio
     from urllib.parse import parse_qs, urlparse
 
-    from relay.protocol import ChatSend
     from tests.helpers import connected, new_id
+    from wire import ChatSend
 
     token = parse_qs(urlparse(invite).query)["invite"][0]
 

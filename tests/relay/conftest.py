@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from relay.protocol import InviteCreate, InviteResult
 from tests import health
 from tests.helpers import WireClient, connected
 from tests.relayproc import RelayProcess
+from wire import InviteCreate, InviteResult
 
 
 @pytest.fixture(scope="session")

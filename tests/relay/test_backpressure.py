@@ -7,8 +7,8 @@ import json
 
 from websockets.asyncio.client import connect
 
-from relay.protocol import InviteCreate, InviteResult
 from tests.helpers import TIMEOUT, connected, metric, sign_up, unique_name
+from wire import InviteCreate, InviteResult
 
 
 def _selection(line: int, width: int) -> dict[str, object]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from relay.protocol import (
+from tests.helpers import connected, new_id
+from wire import (
     Ack,
     ChatDelete,
     ChatEdit,
@@ -19,7 +20,6 @@ from relay.protocol import (
     SessionEnd,
     SessionLeave,
 )
-from tests.helpers import connected, new_id
 
 
 async def test_message_reaches_everyone_including_the_senders_other_windows(trio):

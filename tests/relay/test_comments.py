@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from relay.protocol import (
+from tests.helpers import connected, new_id
+from tests.relay.conftest import make_trio
+from wire import (
     Ack,
     Anchor,
     ChatSend,
@@ -24,8 +26,6 @@ from relay.protocol import (
     ThreadCreate,
     ThreadResolve,
 )
-from tests.helpers import connected, new_id
-from tests.relay.conftest import make_trio
 
 
 def anchor(path: str = "src/app.py") -> Anchor:

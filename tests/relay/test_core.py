@@ -11,21 +11,21 @@ from typing import Any
 import pytest
 
 from relay.config import Config
-from relay.core import permissions
 from relay.core.client import Client
 from relay.core.room import normalize_remote, repo_key
 from relay.core.service import Core
 from relay.fanout import HOLD, HOLD_MAX, LocalFanout
 from relay.metrics import Metrics
-from relay.protocol import (
+from relay.store.base import UserRecord
+from relay.store.sqlite import SqliteStore
+from wire import (
     CLIENT_MESSAGES,
     CloseCode,
     RepoIdentity,
     UserRef,
     decode_client,
+    permissions,
 )
-from relay.store.base import UserRecord
-from relay.store.sqlite import SqliteStore
 
 
 class Wire:

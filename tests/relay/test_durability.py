@@ -7,7 +7,8 @@ import contextlib
 
 from websockets.exceptions import ConnectionClosed
 
-from relay.protocol import (
+from tests.helpers import WireClient, connected, new_id, sign_in
+from wire import (
     Ack,
     ChatSend,
     CloseCode,
@@ -20,7 +21,6 @@ from relay.protocol import (
     SyncRequest,
     SyncResult,
 )
-from tests.helpers import WireClient, connected, new_id, sign_in
 
 # No rate limit or write budget: these tests send streams of durable writes.
 UNLIMITED = ("--rate-per-second", "100000", "--rate-burst", "100000",

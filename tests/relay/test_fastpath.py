@@ -13,7 +13,10 @@ from relay.config import Config
 from relay.core.service import Core
 from relay.fanout import LocalFanout
 from relay.metrics import Metrics
-from relay.protocol import (
+from relay.store.sqlite import SqliteStore
+from tests.helpers import connected
+from tests.relay.test_core import Harness, _session
+from wire import (
     CloseCode,
     CursorUpdate,
     Error,
@@ -28,9 +31,6 @@ from relay.protocol import (
     SessionState,
     decode_client,
 )
-from relay.store.sqlite import SqliteStore
-from tests.helpers import connected
-from tests.relay.test_core import Harness, _session
 
 SID = "0123456789abcdef"
 SEL = {"anchor": {"line": 3, "character": 1}, "active": {"line": 4, "character": 0}}

@@ -12,8 +12,8 @@ import json
 import os
 from typing import Any
 
-from relay.protocol import CloseCode, Error, PresenceUpdate, SessionListResult
 from tests.helpers import WireClient, connected
+from wire import CloseCode, Error, PresenceUpdate, SessionListResult
 
 INVALID_DATA = 1007
 

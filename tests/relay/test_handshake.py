@@ -12,7 +12,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from relay.protocol import (
+from tests.helpers import RelayRefused, WireClient, sign_in, sign_up, unique_name, user
+from wire import (
     CloseCode,
     Error,
     ErrorCode,
@@ -21,7 +22,6 @@ from relay.protocol import (
     SessionListResult,
     Welcome,
 )
-from tests.helpers import RelayRefused, WireClient, sign_in, sign_up, unique_name, user
 
 
 def _get(url: str) -> tuple[int, str, str]:

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
-from relay.protocol import (
+from tests.helpers import RelayRefused, WireClient, connected, new_id, sign_up, unique_name
+from wire import (
     AUTH_PATH,
     Ack,
     ChatSend,
@@ -22,7 +23,6 @@ from relay.protocol import (
     PresenceUpdate,
     SessionState,
 )
-from tests.helpers import RelayRefused, WireClient, connected, new_id, sign_up, unique_name
 
 BAD_PATHS = [
     "a\x00b.py",  # NUL

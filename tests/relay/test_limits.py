@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from relay.protocol import (
+from tests.helpers import connected, new_id
+from wire import (
     Ack,
     Anchor,
     ChatSend,
@@ -17,7 +18,6 @@ from relay.protocol import (
     SessionListResult,
     ThreadCreate,
 )
-from tests.helpers import connected, new_id
 
 
 async def test_malformed_json_gets_bad_json_and_the_connection_stays_usable(relay):

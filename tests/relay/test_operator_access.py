@@ -13,8 +13,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from relay.protocol import AUTH_PATH, SESSION_PATH
 from tests.helpers import WireClient, user
+from wire import AUTH_PATH, SESSION_PATH
 
 TOKEN = "m" * 32
 

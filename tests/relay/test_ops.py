@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from relay.protocol import Ack, ChatSend
 from tests.helpers import WireClient, connected, new_id, sign_up, unique_name
+from wire import Ack, ChatSend
 
 
 async def test_logs_never_contain_passwords_tokens_or_message_text(relay_factory):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from relay.protocol import (
+from tests.helpers import WireClient, connected, new_id, sign_in
+from wire import (
     Ack,
     Anchor,
     ChatDelete,
@@ -34,7 +35,6 @@ from relay.protocol import (
     ThreadResolve,
     UserLeft,
 )
-from tests.helpers import WireClient, connected, new_id, sign_in
 
 
 def _anchor() -> Anchor:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import time
 
-from relay.protocol import (
+from tests.helpers import WireClient, connected, user
+from wire import (
     CursorUpdate,
     FocusUpdate,
     Heartbeat,
@@ -22,7 +23,6 @@ from relay.protocol import (
     ViewersResult,
     ViewportUpdate,
 )
-from tests.helpers import WireClient, connected, user
 
 
 def sel(line: int, ch: int = 0) -> Selection:

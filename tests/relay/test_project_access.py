@@ -10,7 +10,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from relay.protocol import (
+from tests.helpers import RelayRefused, WireClient, connected, new_id, sign_in, user
+from wire import (
     Ack,
     Anchor,
     CloseCode,
@@ -37,7 +38,6 @@ from relay.protocol import (
     ThreadDelete,
     ThreadResolve,
 )
-from tests.helpers import RelayRefused, WireClient, connected, new_id, sign_in, user
 
 
 def anchor(path: str = "src/app.py") -> Anchor:

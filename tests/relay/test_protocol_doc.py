@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from relay.core import permissions
-from relay.protocol import CLIENT_MESSAGES, SERVER_MESSAGES, CloseCode, ErrorCode
+from wire import CLIENT_MESSAGES, SERVER_MESSAGES, CloseCode, ErrorCode, permissions
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
 

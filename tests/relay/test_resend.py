@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from relay.protocol import (
+from tests.helpers import WireClient, new_id
+from wire import (
     Ack,
     Anchor,
     ChatSend,
@@ -20,7 +21,6 @@ from relay.protocol import (
     SyncResult,
     ThreadCreate,
 )
-from tests.helpers import WireClient, new_id
 
 
 async def _sent_twice(client: WireClient, msg: Any) -> None:

@@ -19,7 +19,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from relay.protocol import (
+from tests.helpers import WireClient, connected, new_id, user
+from wire import (
     SESSION_PATH,
     Ack,
     ChatSend,
@@ -28,7 +29,6 @@ from relay.protocol import (
     InviteCreate,
     InviteResult,
 )
-from tests.helpers import WireClient, connected, new_id, user
 
 MiB = 1024 * 1024
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from relay.protocol import (
+from tests.helpers import RelayRefused, WireClient, connected, metric, new_id
+from wire import (
     Ack,
     ChatSend,
     CursorUpdate,
@@ -26,7 +27,6 @@ from relay.protocol import (
     UserJoined,
     UserLeft,
 )
-from tests.helpers import RelayRefused, WireClient, connected, metric, new_id
 
 
 async def _invite(host: WireClient, sid: str, role: str = "editor", **kw: object) -> str:
@@ -250,7 +250,7 @@ async def test_session_full_refuses_more_online_participants(relay_factory):
 
 async def test_bad_session_name_is_invalid_value(relay):
     alice = await connected(relay.url)
-    from relay.protocol import RepoIdentity, SessionCreate
+    from wire import RepoIdentity, SessionCreate
     err = await alice.error(SessionCreate(name="  ", repo=RepoIdentity()))
     assert err.code == ErrorCode.INVALID_VALUE
 

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from relay.protocol import ErrorCode
 from tests.helpers import RelayRefused, sign_in, sign_up, unique_name
+from wire import ErrorCode
 
 
 async def _refusal(url: str, username: str, password: str) -> RelayRefused:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from relay.protocol import Ack, ChatSend, Event
 from tests.helpers import connected, new_id
+from wire import Ack, ChatSend, Event
 
 
 async def test_chat_message_is_acked_and_broadcast_to_the_session(relay):

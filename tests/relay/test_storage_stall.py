@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from relay.protocol import (
+from tests.relay.conftest import make_trio
+from tests.relayproc import ROOT, TEST_ARGS
+from wire import (
     Ack,
     ChatSend,
     CursorUpdate,
@@ -30,8 +32,6 @@ from relay.protocol import (
     PresenceUpdate,
     Selection,
 )
-from tests.relay.conftest import make_trio
-from tests.relayproc import ROOT, TEST_ARGS
 
 FAST = 0.2  # what "keeps answering" means here, in seconds
 

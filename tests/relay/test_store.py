@@ -7,10 +7,10 @@ import sqlite3
 import pytest
 
 from relay.errors import DuplicateError
-from relay.protocol import ChatMessage, Event, RepoIdentity, UserRef
 from relay.store.base import MemberRecord, SessionRecord, UserRecord, Write
 from relay.store.migrations import MIGRATIONS
 from relay.store.sqlite import SqliteStore
+from wire import ChatMessage, Event, RepoIdentity, UserRef
 
 ANN = UserRef(id="ann", name="Ann")
 

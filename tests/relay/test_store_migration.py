@@ -8,7 +8,11 @@ from pathlib import Path
 
 import bcrypt
 
-from relay.protocol import (
+from relay.store.migrations import MIGRATIONS
+from relay.store.sqlite import SqliteStore
+from tests.helpers import WireClient, sign_in
+from tests.relayproc import RelayProcess
+from wire import (
     Anchor,
     Comment,
     ErrorCode,
@@ -21,11 +25,7 @@ from relay.protocol import (
     Thread,
     UserRef,
 )
-from relay.schema import to_wire
-from relay.store.migrations import MIGRATIONS
-from relay.store.sqlite import SqliteStore
-from tests.helpers import WireClient, sign_in
-from tests.relayproc import RelayProcess
+from wire.schema import to_wire
 
 PASSWORD = "correct horse"
 ROOT = "commit:abc123"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from relay.protocol import (
+from tests.helpers import new_id
+from tests.relay.conftest import Trio
+from wire import (
     Ack,
     Anchor,
     CommentReply,
@@ -18,8 +20,6 @@ from relay.protocol import (
     ThreadCreate,
     ThreadDelete,
 )
-from tests.helpers import new_id
-from tests.relay.conftest import Trio
 
 
 def anchor() -> Anchor:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from relay.protocol import (
+from tests.helpers import connected
+from wire import (
     Ack,
     ChatSend,
     CursorUpdate,
@@ -15,7 +16,6 @@ from relay.protocol import (
     PresenceUpdate,
     Selection,
 )
-from tests.helpers import connected
 
 
 def _lone(frame: dict[str, object], field: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from relay.core import wirejson
-from relay.protocol import ErrorCode, ProtocolError, decode_server
+from wire import ErrorCode, ProtocolError, decode_server
 
 
 def dumps(v: Any) -> str:

@@ -1,6 +1,6 @@
 // Puts the daemon inside the extension, following the layout of microsoft's Python tools
-// extension template: bundled/tool holds our Python packages (daemon/ and the stdlib-only part
-// of relay/ it imports), bundled/libs the pure-Python dependencies. The extension starts
+// extension template: bundled/tool holds our Python packages (daemon/ and wire/, the
+// stdlib-only protocol package), bundled/libs the pure-Python dependencies. The extension starts
 // `<python> -m daemon` with PYTHONPATH=bundled/tool:bundled/libs.
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -15,8 +15,8 @@ const libs = join(ext, 'bundled', 'libs');
 // Dependencies of the daemon at run time (pyproject's pygls and lsprotocol, with theirs).
 const PACKAGES = ['pygls', 'lsprotocol', 'cattrs', 'attrs', 'websockets', 'typing_extensions', 'exceptiongroup'];
 const SKIP_DAEMON = new Set(['gen_ts.py']); // build-time generator, not needed at run time
-// relay/core/permissions.py: the daemon refuses locally what the relay's matrix refuses
-const RELAY_FILES = ['__init__.py', 'schema.py', 'protocol.py', 'core/__init__.py', 'core/permissions.py'];
+// Python packages copied whole into bundled/tool (sources only).
+const TOOL_PACKAGES = ['daemon', 'wire'];
 
 function python() {
   if (process.env.ENSEMBLE_BUILD_PYTHON) {
@@ -28,18 +28,15 @@ function python() {
 
 function copyTool() {
   rmSync(tool, { recursive: true, force: true });
-  mkdirSync(join(tool, 'daemon'), { recursive: true });
-  mkdirSync(join(tool, 'relay', 'core'), { recursive: true });
-  // The whole daemon package (subpackages included), Python sources only.
-  cpSync(join(repo, 'daemon'), join(tool, 'daemon'), {
-    recursive: true,
-    filter: (src) => {
-      const name = src.split(/[\\/]/).pop();
-      return statSync(src).isDirectory() ? name !== '__pycache__' : name.endsWith('.py') && !SKIP_DAEMON.has(name);
-    },
-  });
-  for (const name of RELAY_FILES) {
-    cpSync(join(repo, 'relay', name), join(tool, 'relay', name));
+  for (const pkg of TOOL_PACKAGES) {
+    mkdirSync(join(tool, pkg), { recursive: true });
+    cpSync(join(repo, pkg), join(tool, pkg), {
+      recursive: true,
+      filter: (src) => {
+        const name = src.split(/[\\/]/).pop();
+        return statSync(src).isDirectory() ? name !== '__pycache__' : name.endsWith('.py') && !SKIP_DAEMON.has(name);
+      },
+    });
   }
 }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from relay.protocol import ErrorCode, ProtocolError, Role
+from wire import ErrorCode, ProtocolError, Role
 
 HOST: frozenset[Role] = frozenset({"host"})
 WRITERS: frozenset[Role] = frozenset({"host", "editor"})

@@ -295,6 +295,16 @@ class PostgresServer:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.dsn(name)
 
+    def create_schema(self, database: str = "postgres") -> str:
+        """A new empty schema in ``database``; returns a dsn whose connections have it first
+        on their search path (so everything they create lands in it)."""
+        import psycopg
+        self._databases += 1
+        name = f"test_{os.getpid()}_{self._databases}"
+        with psycopg.connect(self.dsn(database), autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{name}"')
+        return f"{self.dsn(database)} options='-c search_path={name}'"
+
     def drop_database(self, dsn: str) -> None:
         import psycopg
         name = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]

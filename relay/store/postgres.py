@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
@@ -51,7 +51,6 @@ Conn = AsyncConnection[DictRow]
 _BUSY = (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled,
          psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 _VISIBLE = "(audience IS NULL OR %(uid)s = ANY(audience))"
-_PIPELINE = psycopg.AsyncPipeline.is_supported()
 
 
 class PostgresStore(Store):
@@ -71,12 +70,25 @@ class PostgresStore(Store):
     # -- lifecycle
 
     async def open(self) -> None:
-        """Connect (raise StoreError when the database cannot be reached) and migrate."""
+        """Connect and migrate (StoreError when the database cannot be reached), then fill
+        the pool."""
+        try:
+            conn = await AsyncConnection.connect(
+                self.conninfo, autocommit=True, connect_timeout=self._connect_timeout())
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot connect to the database: {exc}") from exc
+        try:
+            await self._configure(conn)
+            await migrate(conn)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot migrate the database: {exc}") from exc
+        finally:
+            await conn.close()
         pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             self.conninfo, min_size=self.min_size, max_size=self.max_size, open=False,
             timeout=self.busy_timeout, name="relay-store", connection_class=Conn,
             kwargs={"autocommit": True, "row_factory": dict_row,
-                    "connect_timeout": max(2, round(self.connect_timeout))},
+                    "connect_timeout": self._connect_timeout()},
             configure=self._configure, check=AsyncConnectionPool.check_connection,
         )
         try:
@@ -85,14 +97,11 @@ class PostgresStore(Store):
             await pool.close()
             raise StoreError(f"cannot connect to the database: {exc}") from exc
         self._pool = pool
-        try:
-            async with self._connection() as conn:
-                await migrate(conn)
-        except BaseException:
-            await self.close()
-            raise
 
-    async def _configure(self, conn: Conn) -> None:
+    def _connect_timeout(self) -> int:
+        return max(2, round(self.connect_timeout))  # libpq's least
+
+    async def _configure(self, conn: AsyncConnection[Any]) -> None:
         await conn.execute("SET synchronous_commit = on")
         await conn.execute(f"SET lock_timeout = {max(1, round(self.busy_timeout * 1000))}")
         await conn.execute(
@@ -300,7 +309,7 @@ class PostgresStore(Store):
                     if await cur.fetchone() is None:
                         stored = True
                         raise psycopg.Rollback()  # gives the seq back
-                await self._write(conn, write, write.build(seq), seq)
+                await rows.write_entities(conn, write, write.build(seq), seq)
             if not stored:
                 return seq
             cur = await conn.execute(
@@ -311,39 +320,6 @@ class PostgresStore(Store):
                 write.user_id, sid, write.fingerprint):
             raise DuplicateError(f"client id {write.client_id} was used for another action")
         return int(prev["seq"])
-
-    async def _write(self, conn: Conn, write: Write, event: Event, seq: int) -> None:
-        """Everything of a commit after its seq, sent as one pipeline."""
-        sid = write.session_id
-        audience = None if write.audience is None else sorted(write.audience)
-        pipeline: AbstractAsyncContextManager[Any] = conn.pipeline() if _PIPELINE \
-            else nullcontext()
-        async with pipeline, conn.cursor() as cur:
-            await cur.execute(
-                "INSERT INTO events (session_id, seq, kind, audience, data)"
-                " VALUES (%s, %s, %s, %s, %s)", [sid, seq, event.kind, audience, rows.dump(event)])
-            await _many(cur, rows.UPSERT_CHAT, [
-                [m.id, m.session_id, m.seq, audience, rows.dump(m)] for m in write.chats])
-            await _many(cur, rows.UPSERT_THREAD, [
-                [t.id, t.session_id, write.thread_repo_key, write.thread_project_id,
-                 t.created_at, rows.dump(rows.thread_meta(t))] for t in write.threads])
-            await _many(cur, rows.UPSERT_COMMENT, [
-                [c.id, c.thread_id, c.created_at, rows.dump(c)] for c in write.comments])
-            for _uid, mention in write.mentions:
-                mention.seq = seq
-            await _many(cur, "INSERT INTO mentions (user_id, session_id, seq, data)"
-                        " VALUES (%s, %s, %s, %s)",
-                        [[uid, sid, seq, rows.dump(m)] for uid, m in write.mentions])
-            if write.deleted_threads:
-                await cur.execute("DELETE FROM comments WHERE thread_id = ANY(%s)",
-                                  [write.deleted_threads])
-                await cur.execute("DELETE FROM threads WHERE id = ANY(%s)",
-                                  [write.deleted_threads])
-            for member in write.members:
-                await rows.upsert_member(cur, member)
-            for pm in write.project_members:
-                await rows.upsert_project_member(cur, pm)
-            await _many(cur, rows.INSERT_LOG, [rows.log_params(sid, line) for line in write.log])
 
     async def events_after(
         self, session_id: str, after_seq: int, user_id: str, limit: int
@@ -420,8 +396,3 @@ class PostgresStore(Store):
         return [LogEntry(seq=int(r["id"]), kind=r["kind"], actor=r["actor"], at=r["at"],
                          subject=r["subject"], detail=r["detail"]) for r in found]
 
-
-async def _many(cur: psycopg.AsyncCursor[DictRow], sql: str,
-                params: Sequence[Sequence[Any]]) -> None:
-    if params:
-        await cur.executemany(sql, params)

@@ -1,12 +1,14 @@
-"""Rows of the PostgreSQL store: wire JSON, row to record, and the statements that
-``commit`` and ``create_session`` share (plain functions on a connection or cursor)."""
+"""Rows of the PostgreSQL store: wire JSON, row to record, and the writes of ``commit`` and
+``create_session`` (plain functions on a connection or cursor)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any, TypeVar
 
-from psycopg import AsyncConnection, AsyncCursor
+from psycopg import AsyncConnection, AsyncCursor, AsyncPipeline
 from psycopg.rows import DictRow
 
 from relay.store.base import (
@@ -16,13 +18,15 @@ from relay.store.base import (
     ProjectMemberRecord,
     ProjectRecord,
     SessionRecord,
+    Write,
 )
-from wire import Comment, Invite, RepoIdentity, Thread
+from wire import Comment, Event, Invite, RepoIdentity, Thread
 from wire.schema import structure, to_wire
 
 T = TypeVar("T")
 Target = AsyncConnection[DictRow] | AsyncCursor[DictRow]
 
+_PIPELINE = AsyncPipeline.is_supported()
 PROJECT = "id, owner, repo_key, created_at"
 UPSERT_CHAT = (
     "INSERT INTO chat (id, session_id, seq, audience, data) VALUES (%s, %s, %s, %s, %s)"
@@ -128,3 +132,43 @@ async def upsert_project_member(target: Target, pm: ProjectMemberRecord) -> None
             "UPDATE members SET removed_at = %s WHERE user_id = %s AND removed_at IS NULL"
             " AND session_id IN (SELECT id FROM sessions WHERE project_id = %s)",
             [pm.removed_at, pm.user_id, pm.project_id])
+
+
+async def write_entities(conn: AsyncConnection[DictRow], write: Write, event: Event,
+                         seq: int) -> None:
+    """Everything of a commit after its seq, sent as one pipeline."""
+    sid = write.session_id
+    audience = None if write.audience is None else sorted(write.audience)
+    pipeline: AbstractAsyncContextManager[Any] = conn.pipeline() if _PIPELINE \
+        else nullcontext()
+    async with pipeline, conn.cursor() as cur:
+        await cur.execute(
+            "INSERT INTO events (session_id, seq, kind, audience, data)"
+            " VALUES (%s, %s, %s, %s, %s)", [sid, seq, event.kind, audience, dump(event)])
+        await _many(cur, UPSERT_CHAT, [
+            [m.id, m.session_id, m.seq, audience, dump(m)] for m in write.chats])
+        await _many(cur, UPSERT_THREAD, [
+            [t.id, t.session_id, write.thread_repo_key, write.thread_project_id,
+             t.created_at, dump(thread_meta(t))] for t in write.threads])
+        await _many(cur, UPSERT_COMMENT, [
+            [c.id, c.thread_id, c.created_at, dump(c)] for c in write.comments])
+        for _uid, mention in write.mentions:
+            mention.seq = seq
+        await _many(cur, "INSERT INTO mentions (user_id, session_id, seq, data)"
+                    " VALUES (%s, %s, %s, %s)",
+                    [[uid, sid, seq, dump(m)] for uid, m in write.mentions])
+        if write.deleted_threads:
+            await cur.execute("DELETE FROM comments WHERE thread_id = ANY(%s)",
+                              [write.deleted_threads])
+            await cur.execute("DELETE FROM threads WHERE id = ANY(%s)",
+                              [write.deleted_threads])
+        for member in write.members:
+            await upsert_member(cur, member)
+        for pm in write.project_members:
+            await upsert_project_member(cur, pm)
+        await _many(cur, INSERT_LOG, [log_params(sid, line) for line in write.log])
+
+
+async def _many(cur: AsyncCursor[DictRow], sql: str, params: Sequence[Sequence[Any]]) -> None:
+    if params:
+        await cur.executemany(sql, params)

@@ -25,6 +25,7 @@ from wire import (
 )
 
 NAMES = {"ann": "Ann", "bob": "Bob", "cy": "Cy", "dee": "Dee"}
+SID, PID = "s1", "p-s1"  # the session most tests use, and its project
 
 
 def ref(uid: str) -> UserRef:
@@ -145,3 +146,16 @@ def end(sid: str, at: float) -> Write:
     return Write(session_id=sid, build=lambda seq: event(sid, seq, f"end-{seq}",
                                                          "session_ended"),
                  ended_at=at, log=[LogLine(kind="session_ended", actor="ann", at=at)])
+
+
+async def session_with(store: Store, *members: str) -> None:
+    """Users ann (host of s1) and ``members`` (joined s1 as editors)."""
+    await users(store, "ann", *members)
+    await new_session(store, SID)
+    for uid in members:
+        await store.commit(join(SID, PID, uid))
+
+
+async def seqs(store: Store, sid: str = SID, uid: str = "ann") -> list[int]:
+    """The seqs of the session's events that ``uid`` may see."""
+    return [e.seq for e in await store.events_after(sid, 0, uid, 1000)]

@@ -132,8 +132,9 @@ class PostgresStore(Store):
 
     async def probe(self, timeout: float = 0.2) -> str | None:
         """Why the store cannot be written now, or None: a write in a transaction that is
-        rolled back. A database that answers but has no free connection or holds the lock
-        longer than ``timeout`` counts as writable (StoreBusy is raised)."""
+        rolled back. A database that answers but leaves no pool connection free within
+        ``timeout``, or holds the lock past ``busy_timeout``, counts as writable (StoreBusy
+        is raised); one that cannot be connected to is a problem."""
         pool = self._pool
         if pool is None:
             return "the store is not open"

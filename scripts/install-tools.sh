@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the real-editor tests need, idempotently:
-#   - system packages (apt): build tools, kerberos headers, chromium, neovim
+#   - system packages (apt): build tools, kerberos headers, chromium, neovim, and the
+#     PostgreSQL and Redis servers the cluster tests start privately (tests/services.py looks
+#     for initdb and pg_ctl under /usr/lib/postgresql/*/bin, where Debian keeps them)
 #   - node 24 and code-server (VS Code's web build) from npm into the ignored .tools/ folder
 # A second run with everything in place returns in well under a second.
 set -euo pipefail
@@ -9,7 +11,7 @@ cd "$(dirname "$0")/.."
 CODE_SERVER_VERSION=4.139.1
 NODE_MAJOR=24
 TOOLS="$PWD/.tools"
-APT_PACKAGES=(build-essential python3 pkg-config libkrb5-dev chromium neovim)
+APT_PACKAGES=(build-essential python3 pkg-config libkrb5-dev chromium neovim postgresql redis-server)
 
 log() { echo "install-tools: $*" >&2; }
 

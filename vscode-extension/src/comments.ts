@@ -2,8 +2,8 @@ import * as vscode from 'vscode';
 import { chatController } from './chat/panel';
 import type { Ctx } from './ctx';
 import { describeError } from './errors';
-import { Method } from './protocol';
-import type { ExportParams, ExportResult } from './collab-protocol';
+import * as lsp from './protocol';
+import type { ExportParams } from './collab-protocol';
 import { registerMentionCompletion, registerMentionNotifications } from './comments/mentions';
 import { EnsembleComment, ThreadManager } from './comments/threads';
 
@@ -76,7 +76,7 @@ async function exportComments(ctx: Ctx): Promise<void> {
       return;
     }
     const params: ExportParams = { format: 'markdown' };
-    const res = await ctx.request<ExportResult>(Method.EXPORT, params);
+    const res = await ctx.request(lsp.export_, params);
     await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(res.content));
     await vscode.window.showTextDocument(target);
   } catch (err) {

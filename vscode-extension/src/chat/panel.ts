@@ -1,16 +1,13 @@
 import * as vscode from 'vscode';
 import type { Ctx } from '../ctx';
-import { describeError, humanError } from '../errors';
+import { type Named, describeError, humanError } from '../errors';
 import { humanMessage } from '../human';
-import { Method } from '../protocol';
+import * as lsp from '../protocol';
 import type {
   ChatHistoryParams,
-  ChatHistoryResult,
   ChatMessage,
-  ChatParams,
   EditParams,
   ErrorParams,
-  Queued,
   ReactParams,
   SendChatParams,
   TargetParams,
@@ -24,12 +21,12 @@ import { UnreadBadge } from './unread';
 import { PALETTE_SIZE } from '../colors';
 
 export const CHAT_VIEW_TYPE = 'ensemble.chat';
-const CHAT_METHODS = new Set<string>([Method.SEND_CHAT, Method.EDIT_CHAT, Method.DELETE_CHAT, Method.REACT]);
-const METHOD_OF: Partial<Record<string, string>> = {
-  send: Method.SEND_CHAT,
-  edit: Method.EDIT_CHAT,
-  delete: Method.DELETE_CHAT,
-  react: Method.REACT,
+const CHAT_METHODS = new Set<string>([lsp.sendChat, lsp.editChat, lsp.deleteChat, lsp.react].map((t) => t.method));
+const METHOD_OF: Partial<Record<FromWebview['type'], Named>> = {
+  send: lsp.sendChat,
+  edit: lsp.editChat,
+  delete: lsp.deleteChat,
+  react: lsp.react,
 };
 const TITLE = 'Ensemble Chat';
 
@@ -61,8 +58,8 @@ export class ChatController implements vscode.Disposable {
     this.unread = new UnreadBadge(TITLE, ctx.extension.globalState);
     this.disposables.push(
       this.unread,
-      ctx.onNotification<ChatParams>(Method.DID_RECEIVE_CHAT, (p) => this.onChat(p.messages)),
-      ctx.onNotification<ErrorParams>(Method.DID_ERROR, (p) => this.onRefused(p)),
+      ctx.onNotification(lsp.didReceiveChat, (p) => this.onChat(p.messages)),
+      ctx.onNotification(lsp.didError, (p) => this.onRefused(p)),
       ctx.onDidChangeState((change) => this.onState(change)),
     );
     this.onState('session');
@@ -192,7 +189,7 @@ export class ChatController implements vscode.Disposable {
     const session = this.sessionId;
     try {
       const params: ChatHistoryParams = { before_seq: beforeSeq, limit: historyPageSize() };
-      const page = await this.ctx.request<ChatHistoryResult>(Method.CHAT_HISTORY, params);
+      const page = await this.ctx.request(lsp.chatHistory, params);
       if (session !== this.sessionId) {
         return;
       }
@@ -292,14 +289,14 @@ export class ChatController implements vscode.Disposable {
           return;
         }
         const params: SendChatParams = { text, parent_id: msg.parentId, to: msg.to };
-        const queued = await this.ctx.request<Queued>(Method.SEND_CHAT, params);
+        const queued = await this.ctx.request(lsp.sendChat, params);
         const local = this.store.addPending(queued.id, me, text, msg.parentId, msg.to);
         this.postViews('upsert', [local]);
         return;
       }
       case 'edit': {
         const params: EditParams = { target_id: msg.id, text: msg.text };
-        await this.ctx.request<Queued>(Method.EDIT_CHAT, params);
+        await this.ctx.request(lsp.editChat, params);
         const m = this.store.get(msg.id);
         if (m) {
           this.store.upsert([{ ...m, text: msg.text, edited_at: Date.now() / 1000 }]);
@@ -309,7 +306,7 @@ export class ChatController implements vscode.Disposable {
       }
       case 'delete': {
         const params: TargetParams = { target_id: msg.id };
-        await this.ctx.request<Queued>(Method.DELETE_CHAT, params);
+        await this.ctx.request(lsp.deleteChat, params);
         const m = this.store.get(msg.id);
         if (m) {
           this.store.upsert([{ ...m, text: '', deleted: true }]);
@@ -319,7 +316,7 @@ export class ChatController implements vscode.Disposable {
       }
       case 'react': {
         const params: ReactParams = { target_id: msg.id, emoji: msg.emoji };
-        await this.ctx.request<Queued>(Method.REACT, params);
+        await this.ctx.request(lsp.react, params);
         const m = this.store.get(msg.id);
         const me = this.me?.id;
         if (m && me) {

@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import type { Ctx } from '../ctx';
 import { describeError, humanError } from '../errors';
 import { VIEWER_CANNOT_COMMENT } from '../human';
-import { Method } from '../protocol';
+import * as lsp from '../protocol';
 import { shareable } from '../tracking';
 import type {
   Comment,
@@ -18,7 +18,6 @@ import type {
   ThreadIdParams,
   ThreadsChangedParams,
   ThreadsParams,
-  ThreadsResult,
 } from '../collab-protocol';
 import { Viewer, mayComment, pinLines, threadContext, visibleComments } from './model';
 import { EnsembleComment, buildComments, threadLabel } from './render';
@@ -63,8 +62,8 @@ export class ThreadManager implements vscode.Disposable {
     this.setRangeProvider();
     this.disposables.push(
       this.controller,
-      ctx.onNotification<ThreadsChangedParams>(Method.DID_CHANGE_THREADS, (p) => this.onChanged(p)),
-      ctx.onNotification<ErrorParams>(Method.DID_ERROR, (p) => this.onRefused(p)),
+      ctx.onNotification(lsp.didChangeThreads, (p) => this.onChanged(p)),
+      ctx.onNotification(lsp.didError, (p) => this.onRefused(p)),
       ctx.onDidChangeState((change) => {
         if (change === 'session' || change === 'daemon') {
           this.onSession();
@@ -126,7 +125,7 @@ export class ThreadManager implements vscode.Disposable {
     const session = this.sessionId;
     try {
       const params: ThreadsParams = { uri: null };
-      const res = await this.ctx.request<ThreadsResult>(Method.THREADS, params);
+      const res = await this.ctx.request(lsp.threads, params);
       if (session !== this.sessionId) {
         return;
       }
@@ -279,9 +278,9 @@ export class ThreadManager implements vscode.Disposable {
     };
     let queued: Queued;
     try {
-      queued = await this.ctx.request<Queued>(Method.CREATE_THREAD, params);
+      queued = await this.ctx.request(lsp.createThread, params);
     } catch (err) {
-      void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, Method.CREATE_THREAD)}`);
+      void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, lsp.createThread)}`);
       return;
     }
     if (this.entries.has(queued.id) || !me) {
@@ -318,14 +317,14 @@ export class ThreadManager implements vscode.Disposable {
     }
     const params: ReplyParams = { thread_id: e.local.thread.id, text };
     try {
-      const queued = await this.ctx.request<Queued>(Method.REPLY, params);
+      const queued = await this.ctx.request(lsp.reply, params);
       const author = this.ctx.state.session?.you.user;
       if (author && !e.local.thread.comments.some((c) => c.id === queued.id)) {
         e.replies.push({ id: queued.id, thread_id: params.thread_id, author, text, created_at: Date.now() / 1000 });
         this.render(e);
       }
     } catch (err) {
-      void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, Method.REPLY)}`);
+      void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, lsp.reply)}`);
     }
   }
 
@@ -359,10 +358,10 @@ export class ThreadManager implements vscode.Disposable {
     }
     try {
       const params: EditParams = { target_id: comment.id, text };
-      await this.ctx.request<Queued>(Method.EDIT_COMMENT, params);
+      await this.ctx.request(lsp.editComment, params);
       this.patchComment(e, comment.id, (c) => ({ ...c, text, edited_at: Date.now() / 1000 }));
     } catch (err) {
-      void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, Method.EDIT_COMMENT)}`);
+      void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, lsp.editComment)}`);
       this.render(e);
     }
   }
@@ -374,10 +373,10 @@ export class ThreadManager implements vscode.Disposable {
     }
     try {
       const params: TargetParams = { target_id: comment.id };
-      await this.ctx.request<Queued>(Method.DELETE_COMMENT, params);
+      await this.ctx.request(lsp.deleteComment, params);
       this.patchComment(e, comment.id, (c) => ({ ...c, text: '', deleted: true }));
     } catch (err) {
-      void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, Method.DELETE_COMMENT)}`);
+      void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, lsp.deleteComment)}`);
     }
   }
 
@@ -388,7 +387,7 @@ export class ThreadManager implements vscode.Disposable {
     }
     try {
       const params: ResolveThreadParams = { thread_id: e.local.thread.id, resolved };
-      await this.ctx.request<Queued>(Method.RESOLVE_THREAD, params);
+      await this.ctx.request(lsp.resolveThread, params);
       e.local = { ...e.local, thread: { ...e.local.thread, resolved, resolved_by: this.viewer().me ?? null } };
       this.render(e);
       if (resolved) {
@@ -402,7 +401,7 @@ export class ThreadManager implements vscode.Disposable {
         }, KEEP_OPEN_MS);
       }
     } catch (err) {
-      void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, Method.RESOLVE_THREAD)}`);
+      void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, lsp.resolveThread)}`);
     }
   }
 
@@ -420,7 +419,7 @@ export class ThreadManager implements vscode.Disposable {
     }
     try {
       const params: ThreadIdParams = { thread_id: e.local.thread.id };
-      await this.ctx.request<Queued>(Method.DELETE_THREAD, params);
+      await this.ctx.request(lsp.deleteThread, params);
     } catch (err) {
       void vscode.window.showErrorMessage(`Ensemble: could not delete the thread: ${describeError(err)}`);
     }
@@ -434,9 +433,9 @@ export class ThreadManager implements vscode.Disposable {
     const me = this.viewer().me;
     try {
       const params: ReactParams = { target_id: comment.id, emoji: reaction.label };
-      await this.ctx.request<Queued>(Method.REACT, params);
+      await this.ctx.request(lsp.react, params);
     } catch (err) {
-      void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, Method.REACT)}`);
+      void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, lsp.react)}`);
       return;
     }
     if (e && me) {

@@ -3,6 +3,12 @@ import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
+// An editor-protocol method name ("ensemble/..." not preceded by "." as in the
+// vscode://ensemble.ensemble/join URI). esquery's /regex/ may hold no "/": \x2F is one.
+const METHOD_NAME = '(^|[^.\\w])ensemble\\x2F';
+const METHOD_MESSAGE =
+  'Name editor-protocol methods only through the constants of src/protocol.generated.ts (python -m daemon.gen_ts).';
+
 export default tseslint.config(
   { ignores: ['dist/**', 'out/**', 'bundled/**', 'node_modules/**', 'src/protocol.generated.ts', '*.vsix'] },
   js.configs.recommended,
@@ -15,6 +21,18 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
       curly: 'error',
       'no-console': 'off',
+    },
+  },
+  {
+    // Requests and notifications go through the generated RequestType/NotificationType
+    // constants; a method name spelled as a string anywhere else is an error.
+    files: ['**/*.ts', '**/*.mjs', '**/*.js'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: `Literal[value=/${METHOD_NAME}/]`, message: METHOD_MESSAGE },
+        { selector: `TemplateElement[value.raw=/${METHOD_NAME}/]`, message: METHOD_MESSAGE },
+      ],
     },
   },
   {

@@ -40,18 +40,22 @@ export default tseslint.config(
     languageOptions: { globals: { ...globals.node } },
   },
   {
-    // The chat webview's classic scripts share their top-level names in load order; each
-    // file lists what it takes from the others in a /* global */ comment (":writable" for
-    // the shared state it changes). Top-level names are used across files, so only local
-    // variables are checked for being unused.
-    files: ['media/**/*.js'],
-    languageOptions: {
-      sourceType: 'script',
-      globals: { ...globals.browser, acquireVsCodeApi: 'readonly' },
-    },
+    // The chat webview runs in a browser page: DOM globals, and imports only its own modules
+    // and the message types it shares with the panel (src/chat/messages.ts).
+    files: ['src/chat/webview/**/*.ts'],
+    languageOptions: { globals: { ...globals.browser } },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { vars: 'local', argsIgnorePattern: '^_' }],
-      eqeqeq: ['error', 'always'],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!\\./[\\w-]+$|\\.\\./messages$)',
+              message: 'The chat webview imports only ./<module> and ../messages (it is bundled for the browser).',
+            },
+          ],
+        },
+      ],
     },
   },
 );

@@ -16,7 +16,7 @@ import type {
 import { FromWebview, PersonView, REACTIONS, ToWebview, parseFromWebview } from './messages';
 import { ChatStore, Directory, fallbackColor } from './store';
 import { openCodeRef, shareCursor } from './coderef';
-import { chatHtml } from './html';
+import { chatHtml, chatResourceRoots } from './html';
 import { UnreadBadge } from './unread';
 import { PALETTE_SIZE } from '../colors';
 
@@ -367,7 +367,7 @@ export class ChatController implements vscode.Disposable {
     return {
       enableScripts: true,
       enableFindWidget: true,
-      localResourceRoots: [vscode.Uri.joinPath(this.ctx.extension.extensionUri, 'media')],
+      localResourceRoots: chatResourceRoots(this.ctx.extension.extensionUri),
     };
   }
 

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { chatController } from './chat/panel';
+import { chatController } from './chat';
 import type { Ctx } from './ctx';
 import { describeError } from './errors';
 import * as lsp from './protocol';

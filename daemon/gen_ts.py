@@ -12,8 +12,12 @@ Mapping
 - ``Literal`` aliases (``Role``, ``ConnectionState`` ...) -> string-literal unions;
 - ``str`` -> ``string``, ``int``/``float`` -> ``number``, ``list[T]`` -> ``T[]``,
   ``dict[str, T]`` -> ``Record<string, T>``;
-- ``Method`` -> a const object, plus ``Requests``, ``ClientNotifications`` and
-  ``ServerNotifications`` maps from method name to params/result types;
+- each method of ``REQUESTS`` ->
+  ``export const name = new lc.RequestType<Params, Result, void>(method)``, each of
+  ``CLIENT_NOTIFICATIONS`` and ``SERVER_NOTIFICATIONS`` -> ``lc.NotificationType<Params>``
+  (``lc`` is vscode-jsonrpc); ``name`` is the method without ``ensemble/``, a JavaScript
+  reserved word taking a trailing ``_`` (``export_``). The extension names methods only
+  through these constants;
 - the error code tables -> const objects.
 """
 
@@ -41,7 +45,20 @@ HEADER = """\
 // (and the wire/ value types it uses). Change the Python definitions
 // and run `make gen`; tests/daemon/test_generated_ts.py fails when this file drifts.
 /* eslint-disable */
+import * as lc from 'vscode-jsonrpc';
 """
+
+PREFIX = "ensemble/"
+
+# Words a JavaScript `const` cannot be named (ES2022 reserved words and strict-mode ones).
+_RESERVED = frozenset((
+    "break", "case", "catch", "class", "const", "continue", "debugger", "default", "delete",
+    "do", "else", "enum", "export", "extends", "false", "finally", "for", "function", "if",
+    "implements", "import", "in", "instanceof", "interface", "let", "new", "null", "package",
+    "private", "protected", "public", "return", "static", "super", "switch", "this", "throw",
+    "true", "try", "typeof", "var", "void", "while", "with", "yield", "await",
+))
+_IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 
 
 class GenerationError(Exception):
@@ -186,16 +203,48 @@ def _class_constants(cls: type) -> list[tuple[str, object]]:
     ]
 
 
+def constant_name(method: str) -> str:
+    """The TypeScript constant of an ``ensemble/`` method: ``ensemble/signUp`` -> ``signUp``."""
+    if not method.startswith(PREFIX):
+        raise GenerationError(f"method {method!r} is not under {PREFIX}")
+    name = method[len(PREFIX):]
+    if not _IDENTIFIER.match(name):
+        raise GenerationError(f"method {method!r} does not make a TypeScript name")
+    return name + "_" if name in _RESERVED else name
+
+
+class _Constants:
+    """The method constants in declaration order; a name used twice is an error."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def line(self, method: str, kind: str) -> str:
+        name = constant_name(method)
+        if name in self.names:
+            raise GenerationError(f"two methods make the TypeScript name {name}")
+        self.names.add(name)
+        return f"export const {name} = new lc.{kind}('{method}');"
+
+
 def generate() -> str:
     """The full text of protocol.generated.ts."""
     gen = _Generator()
     gen.add(editor.InitializationOptions)
+    constants = _Constants()
     request_lines: list[str] = []
     for method, (params, result) in editor.REQUESTS.items():
         result_ts = "null" if result is None else gen.ts(result)
-        request_lines.append(f"  '{method}': {{ params: {gen.ts(params)}; result: {result_ts} }};")
-    client_lines = [f"  '{m}': {gen.ts(p)};" for m, p in editor.CLIENT_NOTIFICATIONS.items()]
-    server_lines = [f"  '{m}': {gen.ts(p)};" for m, p in editor.SERVER_NOTIFICATIONS.items()]
+        kind = f"RequestType<{gen.ts(params)}, {result_ts}, void>"
+        request_lines.append(constants.line(method, kind))
+    client_lines = [
+        constants.line(m, f"NotificationType<{gen.ts(p)}>")
+        for m, p in editor.CLIENT_NOTIFICATIONS.items()
+    ]
+    server_lines = [
+        constants.line(m, f"NotificationType<{gen.ts(p)}>")
+        for m, p in editor.SERVER_NOTIFICATIONS.items()
+    ]
 
     parts = [HEADER]
     parts.append(f"export const PROTOCOL_VERSION = {wire.PROTOCOL_VERSION};\n")
@@ -204,19 +253,12 @@ def generate() -> str:
         parts.append(f"export type {name} = {union};\n")
     for cls in gen.order:
         parts.append(gen.interface(cls))
-    parts.append(_const_object("Method", editor.Method.__doc__, _class_constants(editor.Method)))
-    parts.append("export type MethodName = (typeof Method)[keyof typeof Method];\n")
+    parts.append("// Requests the editor sends to the daemon.\n" + "\n".join(request_lines) + "\n")
     parts.append(
-        "/** Request method -> params and result types. */\n"
-        "export interface Requests {\n" + "\n".join(request_lines) + "\n}\n"
+        "// Notifications the editor sends to the daemon.\n" + "\n".join(client_lines) + "\n"
     )
     parts.append(
-        "/** Notifications the editor sends to the daemon. */\n"
-        "export interface ClientNotifications {\n" + "\n".join(client_lines) + "\n}\n"
-    )
-    parts.append(
-        "/** Notifications the daemon sends to the editor. */\n"
-        "export interface ServerNotifications {\n" + "\n".join(server_lines) + "\n}\n"
+        "// Notifications the daemon sends to the editor.\n" + "\n".join(server_lines) + "\n"
     )
     parts.append(
         _const_object("ErrorCode", wire.ErrorCode.__doc__, _class_constants(wire.ErrorCode))

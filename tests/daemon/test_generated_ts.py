@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from daemon import protocol
-from daemon.gen_ts import OUTPUT, generate
+from daemon.gen_ts import OUTPUT, GenerationError, constant_name, generate
 from tests import ci
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,16 +44,20 @@ def test_check_fails_when_the_file_drifts(tmp_path: Path) -> None:
 
 
 def test_every_method_and_type_is_declared() -> None:
-    """Header, method names, request/notification maps, optional and nullable fields."""
+    """Header, one typed constant per method, optional and nullable fields."""
     text = generate()
     assert text.startswith("// DO NOT EDIT")
-    for name, value in vars(protocol.Method).items():
-        if name.isupper():
-            assert f"  {name}: '{value}'," in text
+    methods = [v for k, v in vars(protocol.Method).items() if k.isupper()]
+    assert set(methods) == {
+        *protocol.REQUESTS, *protocol.CLIENT_NOTIFICATIONS, *protocol.SERVER_NOTIFICATIONS
+    }
     for method in protocol.REQUESTS:
-        assert f"  '{method}': {{ params: " in text
+        assert re.search(rf"^export const \w+ = new lc\.RequestType<.+, void>\('{method}'\);$",
+                         text, re.M), method
     for method in [*protocol.CLIENT_NOTIFICATIONS, *protocol.SERVER_NOTIFICATIONS]:
-        assert f"  '{method}': " in text
+        assert re.search(rf"^export const \w+ = new lc\.NotificationType<\w+>\('{method}'\);$",
+                         text, re.M), method
+    assert text.count("'ensemble/") == len(methods)  # named once, in its constant
     union = "'signed_out' | 'connecting' | 'online' | 'offline'"
     assert f"export type ConnectionState = {union};" in text
     assert "  range: Range | null;" in text  # LocalThread.range: no default, may be None
@@ -58,7 +65,24 @@ def test_every_method_and_type_is_declared() -> None:
     assert "  native_ui?: boolean;" in text  # default False
     assert "  reactions?: Record<string, string[]>;" in text
     assert "export type Empty = Record<string, never>;" in text
-    assert "'ensemble/listSessions': { params: Empty; result: SessionInfo[] };" in text
+    assert (
+        "export const listSessions = new lc.RequestType<Empty, SessionInfo[], void>"
+        "('ensemble/listSessions');" in text
+    )
+    assert "export const export_ = new lc.RequestType<ExportParams, ExportResult, void>" in text
+    assert (
+        "export const didError = new lc.NotificationType<ErrorParams>('ensemble/didError');"
+        in text
+    )
+
+
+def test_constant_names_follow_the_method_names() -> None:
+    """`ensemble/foo` -> `foo`; a reserved word takes a `_`; other names are refused."""
+    assert constant_name("ensemble/signUp") == "signUp"
+    assert constant_name("ensemble/export") == "export_"
+    for bad in ("other/signUp", "ensemble/has-dash", "ensemble/"):
+        with pytest.raises(GenerationError):
+            constant_name(bad)
 
 
 def test_generated_file_compiles_under_strict_typescript(tmp_path: Path) -> None:
@@ -68,7 +92,11 @@ def test_generated_file_compiles_under_strict_typescript(tmp_path: Path) -> None
             "run `make node_modules/.stamp`")
     shutil.copy(OUTPUT, tmp_path / "protocol.generated.ts")
     config = {
-        "compilerOptions": {"strict": True, "noEmit": True, "target": "es2020", "types": []},
+        "compilerOptions": {
+            "strict": True, "noEmit": True, "target": "es2020", "types": [],
+            # its one import, vscode-jsonrpc, from the workspace's node_modules
+            "moduleResolution": "node", "baseUrl": str(ROOT / "node_modules"),
+        },
         "files": ["protocol.generated.ts"],
     }
     (tmp_path / "tsconfig.json").write_text(json.dumps(config))

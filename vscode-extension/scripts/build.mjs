@@ -1,5 +1,6 @@
-// Bundles the extension (src/main.ts -> dist/main.js) and, when present, the in-editor
-// integration test suite (src/test/suite.ts -> dist/test/suite.js). `--watch` rebuilds on change.
+// Bundles the extension (src/main.ts -> dist/main.js), the chat webview (src/chat/webview/main.ts
+// -> dist/webview/chat.js, a browser script) and, when present, the in-editor integration test
+// suite (src/test/suite.ts -> dist/test/suite.js). `--watch` rebuilds on change.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,22 +16,38 @@ if (existsSync(suite)) {
   entries.push({ in: suite, out: 'test/suite' });
 }
 
-const options = {
-  entryPoints: entries,
-  outdir: join(root, 'dist'),
+const common = {
   bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node18',
-  external: ['vscode'],
   sourcemap: true,
   minify: production,
   logLevel: 'info',
 };
 
+const extension = {
+  ...common,
+  entryPoints: entries,
+  outdir: join(root, 'dist'),
+  platform: 'node',
+  format: 'cjs',
+  target: 'node18',
+  external: ['vscode'],
+};
+
+// One classic script for the webview page; its CSP admits it by nonce (src/chat/html.ts).
+const webview = {
+  ...common,
+  entryPoints: [{ in: join(root, 'src/chat/webview/main.ts'), out: 'chat' }],
+  outdir: join(root, 'dist/webview'),
+  platform: 'browser',
+  format: 'iife',
+  target: 'es2022',
+};
+
 if (watch) {
-  const context = await esbuild.context(options);
-  await context.watch();
+  for (const options of [extension, webview]) {
+    const context = await esbuild.context(options);
+    await context.watch();
+  }
 } else {
-  await esbuild.build(options);
+  await Promise.all([esbuild.build(extension), esbuild.build(webview)]);
 }

@@ -2,7 +2,8 @@ import * as vscode from 'vscode';
 import { relayUrl } from './config';
 import type { Ctx } from './ctx';
 import { describeError, showError } from './errors';
-import { Method, SignInResult, UserRef } from './protocol';
+import * as lsp from './protocol';
+import type { SignInResult, UserRef } from './protocol';
 
 const LAST_USERNAME = 'ensemble.lastUsername';
 
@@ -46,7 +47,7 @@ export async function signIn(ctx: Ctx, creds: Credentials = {}): Promise<UserRef
   try {
     const result = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: 'Ensemble: signing in…' },
-      () => ctx.request<SignInResult>(Method.SIGN_IN, { username: username.trim(), password, relay_url: relayUrl() }),
+      () => ctx.request(lsp.signIn, { username: username.trim(), password, relay_url: relayUrl() }),
     );
     return await finish(ctx, result);
   } catch (err) {
@@ -88,7 +89,7 @@ export async function signUp(ctx: Ctx, creds: Credentials = {}): Promise<UserRef
     const result = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: 'Ensemble: creating account…' },
       () =>
-        ctx.request<SignInResult>(Method.SIGN_UP, {
+        ctx.request(lsp.signUp, {
           username: username.trim(),
           password,
           display_name: displayName.trim(),
@@ -106,7 +107,7 @@ export async function signUp(ctx: Ctx, creds: Credentials = {}): Promise<UserRef
 export async function signOut(ctx: Ctx): Promise<void> {
   if (ctx.state.daemon === 'running') {
     try {
-      await ctx.request(Method.SIGN_OUT, {});
+      await ctx.request(lsp.signOut, {});
     } catch (err) {
       ctx.log(`sign-out request failed: ${describeError(err)}`);
     }

@@ -7,6 +7,7 @@ import {
   ErrorAction,
   LanguageClient,
   LanguageClientOptions,
+  NotificationType,
   RevealOutputChannelOn,
   State as ClientState,
 } from 'vscode-languageclient/node';
@@ -144,7 +145,9 @@ export class Daemon implements vscode.Disposable {
     this.pythonReported = false;
   }
 
-  onNotification(method: string, handler: Handler): vscode.Disposable {
+  /** Adds a handler for a daemon notification; one client registration per method. */
+  onNotification<P>(type: NotificationType<P>, handler: (params: P) => void): vscode.Disposable {
+    const method = type.method;
     let set = this.handlers.get(method);
     if (!set) {
       const created = new Set<Handler>();
@@ -163,8 +166,9 @@ export class Daemon implements vscode.Disposable {
       );
     }
     const target = set;
-    target.add(handler);
-    return new vscode.Disposable(() => target.delete(handler));
+    const h = handler as Handler; // the set is per method: every handler in it takes P
+    target.add(h);
+    return new vscode.Disposable(() => target.delete(h));
   }
 
   private onClosed(): { action: CloseAction; handled: boolean } {

@@ -1,9 +1,9 @@
 import * as vscode from 'vscode';
-import { chatController } from './chat/panel';
+import { chatController } from './chat';
 import type { Ctx } from './ctx';
 import { describeError } from './errors';
-import { Method } from './protocol';
-import type { ExportParams, ExportResult } from './collab-protocol';
+import * as lsp from './protocol';
+import type { ExportParams } from './collab-protocol';
 import { registerMentionCompletion, registerMentionNotifications } from './comments/mentions';
 import { EnsembleComment, ThreadManager } from './comments/threads';
 
@@ -27,31 +27,31 @@ export function registerComments(ctx: Ctx): ThreadManager {
         }
       },
     }),
-    cmd('ensemble.comments.create', (reply: vscode.CommentReply) => threads.createThread(reply)),
-    cmd('ensemble.comments.reply', (reply: vscode.CommentReply) => threads.reply(reply)),
+    cmd('ensemble.comments.create', (reply: vscode.CommentReply) => threads.actions.createThread(reply)),
+    cmd('ensemble.comments.reply', (reply: vscode.CommentReply) => threads.actions.reply(reply)),
     cmd('ensemble.comments.cancelNew', (reply: vscode.CommentReply | vscode.CommentThread) => {
       const thread = 'thread' in reply ? reply.thread : reply;
       thread.dispose();
     }),
     cmd('ensemble.comments.edit', (c: unknown) => {
       const comment = asComment(c);
-      if (comment) {threads.startEdit(comment);}
+      if (comment) {threads.actions.startEdit(comment);}
     }),
     cmd('ensemble.comments.saveEdit', (c: unknown) => {
       const comment = asComment(c);
-      return comment ? threads.saveEdit(comment) : undefined;
+      return comment ? threads.actions.saveEdit(comment) : undefined;
     }),
     cmd('ensemble.comments.cancelEdit', (c: unknown) => {
       const comment = asComment(c);
-      if (comment) {threads.cancelEdit(comment);}
+      if (comment) {threads.actions.cancelEdit(comment);}
     }),
     cmd('ensemble.comments.delete', (c: unknown) => {
       const comment = asComment(c);
-      return comment ? threads.deleteComment(comment) : undefined;
+      return comment ? threads.actions.deleteComment(comment) : undefined;
     }),
-    cmd('ensemble.comments.resolve', (t: vscode.CommentThread) => threads.resolve(t, true)),
-    cmd('ensemble.comments.reopen', (t: vscode.CommentThread) => threads.resolve(t, false)),
-    cmd('ensemble.comments.deleteThread', (t: vscode.CommentThread) => threads.deleteThread(t)),
+    cmd('ensemble.comments.resolve', (t: vscode.CommentThread) => threads.actions.resolve(t, true)),
+    cmd('ensemble.comments.reopen', (t: vscode.CommentThread) => threads.actions.resolve(t, false)),
+    cmd('ensemble.comments.deleteThread', (t: vscode.CommentThread) => threads.actions.deleteThread(t)),
     cmd('ensemble.comments.show', (threadId: string) => threads.show(threadId)),
     cmd('ensemble.comments.reload', () => threads.load()),
     cmd('ensemble.exportComments', () => exportComments(ctx)),
@@ -76,7 +76,7 @@ async function exportComments(ctx: Ctx): Promise<void> {
       return;
     }
     const params: ExportParams = { format: 'markdown' };
-    const res = await ctx.request<ExportResult>(Method.EXPORT, params);
+    const res = await ctx.request(lsp.export_, params);
     await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(res.content));
     await vscode.window.showTextDocument(target);
   } catch (err) {

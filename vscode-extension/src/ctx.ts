@@ -1,20 +1,10 @@
 import * as vscode from 'vscode';
-import type { LanguageClient } from 'vscode-languageclient/node';
+import type { LanguageClient, NotificationType, RequestType } from 'vscode-languageclient/node';
 import type { Daemon } from './client';
 import type { TokenStore } from './tokens';
 import { describeError } from './errors';
-import {
-  ConnectionParams,
-  FollowStateParams,
-  Method,
-  OutboxParams,
-  PeersParams,
-  PeerView,
-  SessionParams,
-  SessionView,
-  StateResult,
-  Status,
-} from './protocol';
+import * as lsp from './protocol';
+import type { ConnectionParams, PeerView, SessionView, Status } from './protocol';
 
 /** Which part of the shared state changed. */
 export type StateChange = 'connection' | 'session' | 'peers' | 'follow' | 'outbox' | 'daemon';
@@ -56,11 +46,11 @@ export class Ctx implements vscode.Disposable {
       daemon: 'stopped',
     };
     this.disposables.push(
-      this.onNotification<ConnectionParams>(Method.DID_CHANGE_CONNECTION, (p) => this.setConnection(p)),
-      this.onNotification<SessionParams>(Method.DID_CHANGE_SESSION, (p) => this.setSession(p.session ?? null)),
-      this.onNotification<PeersParams>(Method.DID_CHANGE_PEERS, (p) => this.setPeers(p.peers)),
-      this.onNotification<FollowStateParams>(Method.DID_CHANGE_FOLLOW, (p) => this.setFollowing(p.user_id ?? null)),
-      this.onNotification<OutboxParams>(Method.DID_CHANGE_OUTBOX, (p) => {
+      this.onNotification(lsp.didChangeConnection, (p) => this.setConnection(p)),
+      this.onNotification(lsp.didChangeSession, (p) => this.setSession(p.session ?? null)),
+      this.onNotification(lsp.didChangePeers, (p) => this.setPeers(p.peers)),
+      this.onNotification(lsp.didChangeFollow, (p) => this.setFollowing(p.user_id ?? null)),
+      this.onNotification(lsp.didChangeOutbox, (p) => {
         this.state.outbox = p.pending;
         this.emitter.fire('outbox');
       }),
@@ -108,25 +98,29 @@ export class Ctx implements vscode.Disposable {
     return this.daemon.start();
   }
 
-  /** Sends a request to the daemon, starting it first when needed. */
-  async request<R>(method: string, params: object = {}): Promise<R> {
+  /**
+   * Sends a request (one of the protocol's constants) to the daemon, starting it first when
+   * needed. It goes out by the constant's method name: the in-editor test suite is another
+   * bundle, whose constants are not this bundle's objects.
+   */
+  async request<P, R>(type: RequestType<P, R, void>, params: P): Promise<R> {
     await this.daemon.start();
-    return this.client.sendRequest<R>(method, params);
+    return this.client.sendRequest<R>(type.method, params);
   }
 
   /** Sends a notification if the daemon runs; ephemeral traffic is dropped otherwise. */
-  notify(method: string, params: object = {}): void {
+  notify<P>(type: NotificationType<P>, params: P): void {
     if (this.state.daemon !== 'running') {
       return;
     }
-    this.client.sendNotification(method, params).catch((err: unknown) => {
-      this.log(`notification ${method} failed: ${describeError(err)}`);
+    this.client.sendNotification(type, params).catch((err: unknown) => {
+      this.log(`notification ${type.method} failed: ${describeError(err)}`);
     });
   }
 
   /** Registers a handler for a daemon notification; survives daemon restarts. */
-  onNotification<P>(method: string, handler: (params: P) => void): vscode.Disposable {
-    return this.daemon.onNotification(method, handler as (params: unknown) => void);
+  onNotification<P>(type: NotificationType<P>, handler: (params: P) => void): vscode.Disposable {
+    return this.daemon.onNotification(type, handler);
   }
 
   log(message: string): void {
@@ -136,7 +130,7 @@ export class Ctx implements vscode.Disposable {
   /** Fetches the whole state from the daemon (after a start or restart). */
   async refresh(): Promise<void> {
     try {
-      const s = await this.client.sendRequest<StateResult>(Method.STATE, {});
+      const s = await this.client.sendRequest(lsp.state, {});
       this.setConnection(s.connection);
       this.setSession(s.session);
       this.setPeers(s.peers ?? []);

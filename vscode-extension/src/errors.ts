@@ -29,17 +29,22 @@ export function describeError(err: unknown): string {
   return String(err);
 }
 
-/** What to tell people about an error of `method` (human.ts maps codes to text). */
-export function humanError(err: unknown, method?: string): string {
-  return humanMessage(errorCode(err), method, describeError(err));
+/** A request constant of the protocol, as far as error texts need it. */
+export interface Named {
+  readonly method: string;
+}
+
+/** What to tell people about an error of `request` (human.ts maps codes to text). */
+export function humanError(err: unknown, request?: Named): string {
+  return humanMessage(errorCode(err), request?.method, describeError(err));
 }
 
 /** Shows "Ensemble: <what>: <reason>", unless the user was already told. */
-export function showError(what: string, err: unknown, method?: string): void {
+export function showError(what: string, err: unknown, request?: Named): void {
   if (err instanceof ReportedError) {
     return;
   }
   const code = errorCode(err);
-  const text = code ? humanError(err, method) : describeError(err);
+  const text = code ? humanError(err, request) : describeError(err);
   void vscode.window.showErrorMessage(code ? `Ensemble: ${text}` : `Ensemble: ${what}: ${text}`);
 }

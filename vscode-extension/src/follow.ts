@@ -4,7 +4,8 @@ import { uriKey } from './cursors';
 import { describeError } from './errors';
 import type { RevealGuard } from './guard';
 import { pickPeer, userIdOf } from './participants';
-import { Method, PeerView } from './protocol';
+import * as lsp from './protocol';
+import type { PeerView } from './protocol';
 
 /** The file a peer is in: their cursor's file, else their focused file. */
 function peerUri(peer: PeerView): vscode.Uri | undefined {
@@ -85,7 +86,7 @@ export class FollowController implements vscode.Disposable {
     this.lastRevealed = undefined;
     this.ctx.setFollowing(userId);
     try {
-      await this.ctx.request(Method.FOLLOW, { user_id: userId });
+      await this.ctx.request(lsp.follow, { user_id: userId });
     } catch (err) {
       this.ctx.log(`follow request failed: ${describeError(err)}`);
     }
@@ -139,7 +140,7 @@ export class FollowController implements vscode.Disposable {
     }
     this.ctx.setFollowing(null);
     try {
-      await this.ctx.request(Method.FOLLOW, { user_id: null });
+      await this.ctx.request(lsp.follow, { user_id: null });
     } catch (err) {
       this.ctx.log(`unfollow request failed: ${describeError(err)}`);
     }

@@ -2,7 +2,8 @@ import * as vscode from 'vscode';
 import type { Ctx } from './ctx';
 import { showError } from './errors';
 import { pickPeer, userIdOf } from './participants';
-import { InviteRole, Method } from './protocol';
+import * as lsp from './protocol';
+import type { InviteRole } from './protocol';
 
 /** Ensemble: Change Role (host). Arguments: a row or user id, and optionally the role. */
 export async function changeRole(ctx: Ctx, arg?: unknown, roleArg?: InviteRole): Promise<void> {
@@ -27,7 +28,7 @@ export async function changeRole(ctx: Ctx, arg?: unknown, roleArg?: InviteRole):
     return;
   }
   try {
-    await ctx.request(Method.SET_ROLE, { user_id: userId, role });
+    await ctx.request(lsp.setRole, { user_id: userId, role });
   } catch (err) {
     showError(`could not change the role`, err);
   }
@@ -47,7 +48,7 @@ export async function removeParticipant(ctx: Ctx, arg?: unknown, confirmed = fal
     }
   }
   try {
-    await ctx.request(Method.REMOVE_PARTICIPANT, { user_id: userId });
+    await ctx.request(lsp.removeParticipant, { user_id: userId });
   } catch (err) {
     showError(`could not remove ${name}`, err);
   }

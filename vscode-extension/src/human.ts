@@ -2,36 +2,37 @@
  * Error codes (from the relay or the daemon) turned into text for people, in one place.
  * Pure: no vscode import, so it is unit-tested under `node --test`.
  */
+import * as lsp from './protocol';
 
 export const VIEWER_CANNOT_COMMENT = 'Viewers can read and react but not comment on code. Ask the host for the editor role.';
 
 /** Per code, then per editor-protocol method: what to tell the user. */
 const BY_METHOD: Record<string, Record<string, string>> = {
   not_author: {
-    'ensemble/editChat': 'You can only edit your own messages.',
-    'ensemble/deleteChat': 'You can only delete your own messages; the host can delete any message.',
-    'ensemble/editComment': 'You can only edit your own comments.',
-    'ensemble/deleteComment': 'You can only delete your own comments; the host can delete any comment.',
+    [lsp.editChat.method]: 'You can only edit your own messages.',
+    [lsp.deleteChat.method]: 'You can only delete your own messages; the host can delete any message.',
+    [lsp.editComment.method]: 'You can only edit your own comments.',
+    [lsp.deleteComment.method]: 'You can only delete your own comments; the host can delete any comment.',
   },
   forbidden: {
-    'ensemble/createThread': VIEWER_CANNOT_COMMENT,
-    'ensemble/reply': 'Viewers can read and react but not reply to comments. Ask the host for the editor role.',
-    'ensemble/editComment': 'Viewers cannot edit comments. Ask the host for the editor role.',
-    'ensemble/resolveThread': 'Viewers cannot resolve or reopen comment threads. Ask the host for the editor role.',
-    'ensemble/createInvite': 'Only the host can invite people.',
-    'ensemble/revokeInvite': 'Only the host can revoke invites.',
-    'ensemble/setRole': 'Only the host can change roles.',
-    'ensemble/removeParticipant': 'Only the host can remove participants.',
-    'ensemble/endSession': 'Only the host can end the session.',
+    [lsp.createThread.method]: VIEWER_CANNOT_COMMENT,
+    [lsp.reply.method]: 'Viewers can read and react but not reply to comments. Ask the host for the editor role.',
+    [lsp.editComment.method]: 'Viewers cannot edit comments. Ask the host for the editor role.',
+    [lsp.resolveThread.method]: 'Viewers cannot resolve or reopen comment threads. Ask the host for the editor role.',
+    [lsp.createInvite.method]: 'Only the host can invite people.',
+    [lsp.revokeInvite.method]: 'Only the host can revoke invites.',
+    [lsp.setRole.method]: 'Only the host can change roles.',
+    [lsp.removeParticipant.method]: 'Only the host can remove participants.',
+    [lsp.endSession.method]: 'Only the host can end the session.',
   },
   not_found: {
-    'ensemble/editChat': 'That message was deleted, so it cannot be edited.',
-    'ensemble/deleteChat': 'That message was already deleted.',
-    'ensemble/editComment': 'That comment was deleted, so it cannot be edited.',
-    'ensemble/deleteComment': 'That comment was already deleted.',
-    'ensemble/react': 'That message or comment was deleted.',
-    'ensemble/reply': 'That comment thread no longer exists.',
-    'ensemble/resolveThread': 'That comment thread no longer exists.',
+    [lsp.editChat.method]: 'That message was deleted, so it cannot be edited.',
+    [lsp.deleteChat.method]: 'That message was already deleted.',
+    [lsp.editComment.method]: 'That comment was deleted, so it cannot be edited.',
+    [lsp.deleteComment.method]: 'That comment was already deleted.',
+    [lsp.react.method]: 'That message or comment was deleted.',
+    [lsp.reply.method]: 'That comment thread no longer exists.',
+    [lsp.resolveThread.method]: 'That comment thread no longer exists.',
   },
 };
 

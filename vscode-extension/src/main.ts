@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { registerChat } from './chat/panel';
+import { registerChat } from './chat';
 import { Daemon } from './client';
 import { registerComments } from './comments';
 import { registerCommands } from './commands';

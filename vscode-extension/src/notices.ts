@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { Ctx } from './ctx';
 import { humanMessage } from './human';
-import { ConnectionParams, ErrorParams, Method, SessionParams } from './protocol';
+import * as lsp from './protocol';
 
 const ERROR_REPEAT_MS = 10000;
 
@@ -11,7 +11,7 @@ export function registerNotices(ctx: Ctx): vscode.Disposable {
   const lastShown = new Map<string, number>();
   let hadSession = false;
   return vscode.Disposable.from(
-    ctx.onNotification<SessionParams>(Method.DID_CHANGE_SESSION, (p) => {
+    ctx.onNotification(lsp.didChangeSession, (p) => {
       const view = p.session;
       if (view) {
         hadSession = true;
@@ -27,7 +27,7 @@ export function registerNotices(ctx: Ctx): vscode.Disposable {
         void vscode.window.showInformationMessage(`Ensemble: you are no longer in the session${p.reason ? ` (${p.reason})` : ''}.`);
       }
     }),
-    ctx.onNotification<ErrorParams>(Method.DID_ERROR, (p) => {
+    ctx.onNotification(lsp.didError, (p) => {
       const now = Date.now();
       // a refused action of the user's (it has an id) is always told; repeats of others are not
       if (!p.id && now - (lastShown.get(p.code) ?? 0) < ERROR_REPEAT_MS) {
@@ -37,7 +37,7 @@ export function registerNotices(ctx: Ctx): vscode.Disposable {
       ctx.log(`daemon error ${p.code}${p.method ? ` in ${p.method}` : ''}${p.id ? ` (${p.id})` : ''}: ${p.message}`);
       void vscode.window.showWarningMessage(`Ensemble: ${humanMessage(p.code, p.method, p.message)}`);
     }),
-    ctx.onNotification<ConnectionParams>(Method.DID_CHANGE_CONNECTION, (p) => {
+    ctx.onNotification(lsp.didChangeConnection, (p) => {
       // A token the relay refuses is forgotten so the user is asked to sign in again.
       if (p.state === 'signed_out' && ctx.signedIn && p.detail && /expired|unauthori[sz]ed|invalid/i.test(p.detail)) {
         void ctx.tokens.clear();

@@ -1,7 +1,8 @@
 import * as vscode from 'vscode';
 import type { Ctx } from './ctx';
 import { showError } from './errors';
-import { Method, Status } from './protocol';
+import * as lsp from './protocol';
+import type { Status } from './protocol';
 
 const ACTIVITY_INTERVAL_MS = 5000;
 
@@ -38,7 +39,7 @@ export class ActivityReporter implements vscode.Disposable {
       return;
     }
     this.last = now;
-    this.ctx.notify(Method.ACTIVITY, {});
+    this.ctx.notify(lsp.activity, {});
   }
 
   dispose(): void {
@@ -65,7 +66,7 @@ export async function setStatus(ctx: Ctx, arg?: unknown): Promise<void> {
     return;
   }
   try {
-    await ctx.request(Method.SET_STATUS, { status });
+    await ctx.request(lsp.setStatus, { status });
     ctx.setMyStatus(status);
   } catch (err) {
     showError(`could not set the status`, err);

@@ -2,6 +2,7 @@
 // (and the wire/ value types it uses). Change the Python definitions
 // and run `make gen`; tests/daemon/test_generated_ts.py fails when this file drifts.
 /* eslint-disable */
+import * as lc from 'vscode-jsonrpc';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -429,109 +430,54 @@ export interface ErrorParams {
   id?: string | null;
 }
 
-/** Names of every ``ensemble/`` method. */
-export const Method = {
-  SIGN_UP: 'ensemble/signUp',
-  SIGN_IN: 'ensemble/signIn',
-  SIGN_OUT: 'ensemble/signOut',
-  STATE: 'ensemble/state',
-  CREATE_SESSION: 'ensemble/createSession',
-  LIST_SESSIONS: 'ensemble/listSessions',
-  JOIN_SESSION: 'ensemble/joinSession',
-  LEAVE_SESSION: 'ensemble/leaveSession',
-  END_SESSION: 'ensemble/endSession',
-  CREATE_INVITE: 'ensemble/createInvite',
-  REVOKE_INVITE: 'ensemble/revokeInvite',
-  SET_ROLE: 'ensemble/setRole',
-  REMOVE_PARTICIPANT: 'ensemble/removeParticipant',
-  SET_STATUS: 'ensemble/setStatus',
-  WHO_IS_VIEWING: 'ensemble/whoIsViewing',
-  FOLLOW: 'ensemble/follow',
-  SEND_CHAT: 'ensemble/sendChat',
-  EDIT_CHAT: 'ensemble/editChat',
-  DELETE_CHAT: 'ensemble/deleteChat',
-  REACT: 'ensemble/react',
-  CHAT_HISTORY: 'ensemble/chatHistory',
-  CREATE_THREAD: 'ensemble/createThread',
-  REPLY: 'ensemble/reply',
-  EDIT_COMMENT: 'ensemble/editComment',
-  DELETE_COMMENT: 'ensemble/deleteComment',
-  RESOLVE_THREAD: 'ensemble/resolveThread',
-  DELETE_THREAD: 'ensemble/deleteThread',
-  THREADS: 'ensemble/threads',
-  EXPORT: 'ensemble/export',
-  CURSOR: 'ensemble/cursor',
-  VIEWPORT: 'ensemble/viewport',
-  FOCUS: 'ensemble/focus',
-  ACTIVITY: 'ensemble/activity',
-  RECONNECT: 'ensemble/reconnect',
-  DID_CHANGE_CONNECTION: 'ensemble/didChangeConnection',
-  DID_CHANGE_SESSION: 'ensemble/didChangeSession',
-  DID_CHANGE_PEERS: 'ensemble/didChangePeers',
-  DID_CHANGE_FOLLOW: 'ensemble/didChangeFollow',
-  DID_RECEIVE_CHAT: 'ensemble/didReceiveChat',
-  DID_CHANGE_THREADS: 'ensemble/didChangeThreads',
-  DID_RECEIVE_MENTION: 'ensemble/didReceiveMention',
-  DID_CHANGE_OUTBOX: 'ensemble/didChangeOutbox',
-  DID_ERROR: 'ensemble/didError',
-} as const;
+// Requests the editor sends to the daemon.
+export const signUp = new lc.RequestType<SignUpParams, SignInResult, void>('ensemble/signUp');
+export const signIn = new lc.RequestType<SignInParams, SignInResult, void>('ensemble/signIn');
+export const signOut = new lc.RequestType<Empty, null, void>('ensemble/signOut');
+export const state = new lc.RequestType<Empty, StateResult, void>('ensemble/state');
+export const createSession = new lc.RequestType<CreateSessionParams, SessionView, void>('ensemble/createSession');
+export const listSessions = new lc.RequestType<Empty, SessionInfo[], void>('ensemble/listSessions');
+export const joinSession = new lc.RequestType<JoinSessionParams, SessionView, void>('ensemble/joinSession');
+export const leaveSession = new lc.RequestType<SessionIdParams, null, void>('ensemble/leaveSession');
+export const endSession = new lc.RequestType<SessionIdParams, null, void>('ensemble/endSession');
+export const createInvite = new lc.RequestType<CreateInviteParams, InviteLink, void>('ensemble/createInvite');
+export const revokeInvite = new lc.RequestType<RevokeInviteParams, null, void>('ensemble/revokeInvite');
+export const setRole = new lc.RequestType<SetRoleParams, null, void>('ensemble/setRole');
+export const removeParticipant = new lc.RequestType<UserIdParams, null, void>('ensemble/removeParticipant');
+export const setStatus = new lc.RequestType<SetStatusParams, null, void>('ensemble/setStatus');
+export const whoIsViewing = new lc.RequestType<UriParams, ViewersResult, void>('ensemble/whoIsViewing');
+export const follow = new lc.RequestType<FollowParams, null, void>('ensemble/follow');
+export const sendChat = new lc.RequestType<SendChatParams, Queued, void>('ensemble/sendChat');
+export const editChat = new lc.RequestType<EditParams, Queued, void>('ensemble/editChat');
+export const deleteChat = new lc.RequestType<TargetParams, Queued, void>('ensemble/deleteChat');
+export const react = new lc.RequestType<ReactParams, Queued, void>('ensemble/react');
+export const chatHistory = new lc.RequestType<ChatHistoryParams, ChatHistoryResult, void>('ensemble/chatHistory');
+export const createThread = new lc.RequestType<CreateThreadParams, Queued, void>('ensemble/createThread');
+export const reply = new lc.RequestType<ReplyParams, Queued, void>('ensemble/reply');
+export const editComment = new lc.RequestType<EditParams, Queued, void>('ensemble/editComment');
+export const deleteComment = new lc.RequestType<TargetParams, Queued, void>('ensemble/deleteComment');
+export const resolveThread = new lc.RequestType<ResolveThreadParams, Queued, void>('ensemble/resolveThread');
+export const deleteThread = new lc.RequestType<ThreadIdParams, Queued, void>('ensemble/deleteThread');
+export const threads = new lc.RequestType<ThreadsParams, ThreadsResult, void>('ensemble/threads');
+export const export_ = new lc.RequestType<ExportParams, ExportResult, void>('ensemble/export');
 
-export type MethodName = (typeof Method)[keyof typeof Method];
+// Notifications the editor sends to the daemon.
+export const cursor = new lc.NotificationType<CursorParams>('ensemble/cursor');
+export const viewport = new lc.NotificationType<ViewportParams>('ensemble/viewport');
+export const focus = new lc.NotificationType<FocusParams>('ensemble/focus');
+export const activity = new lc.NotificationType<Empty>('ensemble/activity');
+export const reconnect = new lc.NotificationType<Empty>('ensemble/reconnect');
 
-/** Request method -> params and result types. */
-export interface Requests {
-  'ensemble/signUp': { params: SignUpParams; result: SignInResult };
-  'ensemble/signIn': { params: SignInParams; result: SignInResult };
-  'ensemble/signOut': { params: Empty; result: null };
-  'ensemble/state': { params: Empty; result: StateResult };
-  'ensemble/createSession': { params: CreateSessionParams; result: SessionView };
-  'ensemble/listSessions': { params: Empty; result: SessionInfo[] };
-  'ensemble/joinSession': { params: JoinSessionParams; result: SessionView };
-  'ensemble/leaveSession': { params: SessionIdParams; result: null };
-  'ensemble/endSession': { params: SessionIdParams; result: null };
-  'ensemble/createInvite': { params: CreateInviteParams; result: InviteLink };
-  'ensemble/revokeInvite': { params: RevokeInviteParams; result: null };
-  'ensemble/setRole': { params: SetRoleParams; result: null };
-  'ensemble/removeParticipant': { params: UserIdParams; result: null };
-  'ensemble/setStatus': { params: SetStatusParams; result: null };
-  'ensemble/whoIsViewing': { params: UriParams; result: ViewersResult };
-  'ensemble/follow': { params: FollowParams; result: null };
-  'ensemble/sendChat': { params: SendChatParams; result: Queued };
-  'ensemble/editChat': { params: EditParams; result: Queued };
-  'ensemble/deleteChat': { params: TargetParams; result: Queued };
-  'ensemble/react': { params: ReactParams; result: Queued };
-  'ensemble/chatHistory': { params: ChatHistoryParams; result: ChatHistoryResult };
-  'ensemble/createThread': { params: CreateThreadParams; result: Queued };
-  'ensemble/reply': { params: ReplyParams; result: Queued };
-  'ensemble/editComment': { params: EditParams; result: Queued };
-  'ensemble/deleteComment': { params: TargetParams; result: Queued };
-  'ensemble/resolveThread': { params: ResolveThreadParams; result: Queued };
-  'ensemble/deleteThread': { params: ThreadIdParams; result: Queued };
-  'ensemble/threads': { params: ThreadsParams; result: ThreadsResult };
-  'ensemble/export': { params: ExportParams; result: ExportResult };
-}
-
-/** Notifications the editor sends to the daemon. */
-export interface ClientNotifications {
-  'ensemble/cursor': CursorParams;
-  'ensemble/viewport': ViewportParams;
-  'ensemble/focus': FocusParams;
-  'ensemble/activity': Empty;
-  'ensemble/reconnect': Empty;
-}
-
-/** Notifications the daemon sends to the editor. */
-export interface ServerNotifications {
-  'ensemble/didChangeConnection': ConnectionParams;
-  'ensemble/didChangeSession': SessionParams;
-  'ensemble/didChangePeers': PeersParams;
-  'ensemble/didChangeFollow': FollowStateParams;
-  'ensemble/didReceiveChat': ChatParams;
-  'ensemble/didChangeThreads': ThreadsChangedParams;
-  'ensemble/didReceiveMention': MentionParams;
-  'ensemble/didChangeOutbox': OutboxParams;
-  'ensemble/didError': ErrorParams;
-}
+// Notifications the daemon sends to the editor.
+export const didChangeConnection = new lc.NotificationType<ConnectionParams>('ensemble/didChangeConnection');
+export const didChangeSession = new lc.NotificationType<SessionParams>('ensemble/didChangeSession');
+export const didChangePeers = new lc.NotificationType<PeersParams>('ensemble/didChangePeers');
+export const didChangeFollow = new lc.NotificationType<FollowStateParams>('ensemble/didChangeFollow');
+export const didReceiveChat = new lc.NotificationType<ChatParams>('ensemble/didReceiveChat');
+export const didChangeThreads = new lc.NotificationType<ThreadsChangedParams>('ensemble/didChangeThreads');
+export const didReceiveMention = new lc.NotificationType<MentionParams>('ensemble/didReceiveMention');
+export const didChangeOutbox = new lc.NotificationType<OutboxParams>('ensemble/didChangeOutbox');
+export const didError = new lc.NotificationType<ErrorParams>('ensemble/didError');
 
 /** Codes carried by ``error`` frames (and documented in docs/protocol.md). */
 export const ErrorCode = {

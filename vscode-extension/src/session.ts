@@ -4,7 +4,8 @@ import { ensureSignedIn } from './auth';
 import { relayUrl, SECTION } from './config';
 import type { Ctx } from './ctx';
 import { describeError, showError } from './errors';
-import { InviteLink, InviteRole, Method, SessionView } from './protocol';
+import * as lsp from './protocol';
+import type { InviteRole, SessionView } from './protocol';
 
 function progress<T>(title: string, task: () => Promise<T>): Thenable<T> {
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title }, task);
@@ -33,7 +34,7 @@ export async function startSession(ctx: Ctx, name?: string): Promise<SessionView
   }
   try {
     const view = await progress('Ensemble: starting session…', () =>
-      ctx.request<SessionView>(Method.CREATE_SESSION, { name: chosen.trim() }),
+      ctx.request(lsp.createSession, { name: chosen.trim() }),
     );
     ctx.setSession(view);
     if (name === undefined) {
@@ -65,7 +66,7 @@ export async function copyInvite(ctx: Ctx, role?: InviteRole): Promise<string | 
     return undefined;
   }
   try {
-    const invite = await ctx.request<InviteLink>(Method.CREATE_INVITE, { role: chosen });
+    const invite = await ctx.request(lsp.createInvite, { role: chosen });
     try {
       await vscode.env.clipboard.writeText(invite.link);
     } catch (err) {
@@ -130,7 +131,7 @@ export async function joinSession(ctx: Ctx, link?: string): Promise<SessionView 
   const params = text.includes('invite=') || text.includes('://') ? { link: text } : { invite: text };
   try {
     const view = await progress('Ensemble: joining session…', () =>
-      ctx.request<SessionView>(Method.JOIN_SESSION, params),
+      ctx.request(lsp.joinSession, params),
     );
     ctx.setSession(view);
     void vscode.window.showInformationMessage(
@@ -146,7 +147,7 @@ export async function joinSession(ctx: Ctx, link?: string): Promise<SessionView 
 /** Ensemble: Leave Session. */
 export async function leaveSession(ctx: Ctx): Promise<void> {
   try {
-    await ctx.request(Method.LEAVE_SESSION, {});
+    await ctx.request(lsp.leaveSession, {});
   } catch (err) {
     showError(`could not leave`, err);
     return;
@@ -167,7 +168,7 @@ export async function endSession(ctx: Ctx, confirmed = false): Promise<void> {
     }
   }
   try {
-    await ctx.request(Method.END_SESSION, {});
+    await ctx.request(lsp.endSession, {});
   } catch (err) {
     showError(`could not end the session`, err);
     return;

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { Ctx } from './ctx';
-import { Method } from './protocol';
+import * as lsp from './protocol';
 
 /** Not connected to the relay although signed in (offline or retrying). */
 export function disconnected(ctx: Ctx): boolean {
@@ -15,7 +15,7 @@ export async function reconnectNow(ctx: Ctx): Promise<void> {
     return;
   }
   await ctx.start();
-  ctx.notify(Method.RECONNECT);
+  ctx.notify(lsp.reconnect, {});
 }
 
 /** Seconds until the daemon's next reconnect attempt, or undefined. */
@@ -50,7 +50,7 @@ export class StatusItem implements vscode.Disposable {
       // back at the window after a while (a laptop woke up, a network came back): try now
       vscode.window.onDidChangeWindowState((w) => {
         if (w.focused && disconnected(ctx)) {
-          ctx.notify(Method.RECONNECT);
+          ctx.notify(lsp.reconnect, {});
         }
       }),
     );

@@ -2,7 +2,8 @@ import * as vscode from 'vscode';
 import { ignoreGlobs } from './config';
 import type { Ctx } from './ctx';
 import type { RevealGuard } from './guard';
-import { Method, Range, Selection } from './protocol';
+import * as lsp from './protocol';
+import type { Range, Selection } from './protocol';
 
 /** Whether a document may be shared: a workspace file not matched by `ensemble.ignore`. */
 export function shareable(doc: vscode.TextDocument): boolean {
@@ -68,7 +69,7 @@ export class LocalTracker implements vscode.Disposable {
     const uri = editor && shareable(editor.document) ? editor.document.uri.toString() : null;
     if (uri !== this.lastFocus) {
       this.lastFocus = uri;
-      this.ctx.notify(Method.FOCUS, { uri });
+      this.ctx.notify(lsp.focus, { uri });
     }
     if (editor && uri) {
       // While revealing a followed peer, the viewport is theirs: only the file and caret are sent.
@@ -83,14 +84,14 @@ export class LocalTracker implements vscode.Disposable {
     if (!this.live || !shareable(editor.document)) {
       return;
     }
-    this.ctx.notify(Method.CURSOR, { uri: editor.document.uri.toString(), selections: editor.selections.map(toSelection) });
+    this.ctx.notify(lsp.cursor, { uri: editor.document.uri.toString(), selections: editor.selections.map(toSelection) });
   }
 
   private sendViewport(editor: vscode.TextEditor): void {
     if (!this.live || !shareable(editor.document)) {
       return;
     }
-    this.ctx.notify(Method.VIEWPORT, { uri: editor.document.uri.toString(), ranges: editor.visibleRanges.map(toRange) });
+    this.ctx.notify(lsp.viewport, { uri: editor.document.uri.toString(), ranges: editor.visibleRanges.map(toRange) });
   }
 
   dispose(): void {

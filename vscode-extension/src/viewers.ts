@@ -2,7 +2,8 @@ import * as vscode from 'vscode';
 import type { Ctx } from './ctx';
 import { uriKey } from './cursors';
 import { describeError } from './errors';
-import { Method, UserRef, ViewersResult } from './protocol';
+import * as lsp from './protocol';
+import type { UserRef } from './protocol';
 
 /** Peers whose focused file (or cursor) is `uri`, from the live peer state. */
 export function localViewers(ctx: Ctx, uri: vscode.Uri): UserRef[] {
@@ -59,7 +60,7 @@ export async function whoIsViewing(ctx: Ctx, arg?: unknown): Promise<string[]> {
   }
   let users: UserRef[];
   try {
-    users = (await ctx.request<ViewersResult>(Method.WHO_IS_VIEWING, { uri: uri.toString() })).users;
+    users = (await ctx.request(lsp.whoIsViewing, { uri: uri.toString() })).users;
   } catch (err) {
     ctx.log(`whoIsViewing failed, using local state: ${describeError(err)}`);
     users = localViewers(ctx, uri);

@@ -9,19 +9,19 @@ function nonce(): string {
   return out;
 }
 
-/**
- * The chat page's scripts, in load order. They are classic scripts sharing their top-level
- * names: state and helpers, rendering, the composer, then host messages and start-up.
- */
-const SCRIPTS = ['chat-state.js', 'chat-render.js', 'chat-compose.js', 'chat.js'];
+/** Where the chat page's resources are: its stylesheet and icons, and its bundled script. */
+export function chatResourceRoots(extensionUri: vscode.Uri): vscode.Uri[] {
+  return [vscode.Uri.joinPath(extensionUri, 'media', 'chat'), vscode.Uri.joinPath(extensionUri, 'dist', 'webview')];
+}
 
 /**
  * The chat webview's page: a strict Content-Security-Policy (nothing but our own stylesheet
- * and our own scripts, all carrying one fresh nonce), resources only from media/chat.
+ * and our one script, src/chat/webview/ bundled to dist/webview/chat.js, carrying a fresh
+ * nonce), resources only from chatResourceRoots.
  */
 export function chatHtml(webview: vscode.Webview, extensionUri: vscode.Uri, title: string): string {
-  const media = vscode.Uri.joinPath(extensionUri, 'media', 'chat');
-  const scripts = SCRIPTS.map((name) => webview.asWebviewUri(vscode.Uri.joinPath(media, name)));
+  const [media, bundle] = chatResourceRoots(extensionUri);
+  const script = webview.asWebviewUri(vscode.Uri.joinPath(bundle, 'chat.js'));
   const style = webview.asWebviewUri(vscode.Uri.joinPath(media, 'chat.css'));
   const n = nonce();
   const csp = [
@@ -58,7 +58,7 @@ export function chatHtml(webview: vscode.Webview, extensionUri: vscode.Uri, titl
 <button id="send" type="submit" title="Send">Send</button>
 </div>
 </form>
-${scripts.map((src) => `<script nonce="${n}" src="${src.toString()}"></script>`).join('\n')}
+<script nonce="${n}" src="${script.toString()}"></script>
 </body>
 </html>`;
   }

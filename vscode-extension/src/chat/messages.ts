@@ -1,5 +1,6 @@
-// Typed messages between the chat panel (extension host) and its webview.
-// media/chat/*.js speak the same shapes; keep both in step.
+// Typed messages between the chat panel (extension host, panel.ts) and its webview
+// (webview/*.ts): both sides import this module, so tsc checks both directions. It is
+// compiled for Node and for the browser (webview/tsconfig.json): it imports nothing.
 
 export interface PersonView {
   id: string;

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { Ctx } from '../ctx';
-import type { MentionParams } from '../collab-protocol';
+import * as lsp from '../protocol';
 import { mentionQuery } from '../chat/markdown';
 import { snippet } from './model';
 
@@ -55,7 +55,7 @@ export function registerMentionCompletion(ctx: Ctx): vscode.Disposable {
 /** Mentions of me (live, or delivered on join for those made while I was offline). */
 export function registerMentionNotifications(ctx: Ctx, targets: MentionTargets): vscode.Disposable {
   const seen = new Set<string>();
-  return ctx.onNotification<MentionParams>('ensemble/didReceiveMention', (p) => {
+  return ctx.onNotification(lsp.didReceiveMention, (p) => {
     const m = p.mention;
     const key = `${m.session_id}:${m.seq}`;
     if (seen.has(key)) {

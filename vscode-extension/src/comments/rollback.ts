@@ -1,16 +1,11 @@
 import * as vscode from 'vscode';
 import type { ErrorParams } from '../collab-protocol';
-import { Method } from '../protocol';
+import * as lsp from '../protocol';
 
 /** The comment actions whose refusal the thread manager rolls back. */
-const COMMENT_METHODS = new Set<string>([
-  Method.CREATE_THREAD,
-  Method.REPLY,
-  Method.EDIT_COMMENT,
-  Method.DELETE_COMMENT,
-  Method.RESOLVE_THREAD,
-  Method.REACT,
-]);
+const COMMENT_METHODS = new Set<string>(
+  [lsp.createThread, lsp.reply, lsp.editComment, lsp.deleteComment, lsp.resolveThread, lsp.react].map((t) => t.method),
+);
 
 /** After a Resolve from here, how long until the widget VS Code collapsed is opened again. */
 export const KEEP_OPEN_MS = 300;

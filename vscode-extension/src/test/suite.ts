@@ -5,6 +5,8 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
+import type { Ctx } from '../ctx';
+import * as lsp from '../protocol';
 
 const EXTENSION_ID = 'ensemble.ensemble';
 const TEST_TIMEOUT_MS = 60_000;
@@ -15,27 +17,7 @@ interface Test {
 }
 
 /** What the extension's activate() returns (its test/automation surface). */
-interface EnsembleApi {
-  request<R>(method: string, params?: object): Promise<R>;
-}
-
-interface UserRef {
-  id: string;
-  name: string;
-}
-
-interface StateResult {
-  connection: { state: string; relay_url: string; user?: UserRef | null };
-  session: unknown;
-  peers: unknown[];
-  outbox: number;
-}
-
-interface SignInResult {
-  token: string;
-  user: UserRef;
-  expires_at: number;
-}
+type EnsembleApi = Pick<Ctx, 'request'>;
 
 interface CommandContribution {
   command: string;
@@ -84,7 +66,7 @@ async function api(): Promise<EnsembleApi> {
   const exports = await extension().activate();
   assert(
     exports && typeof exports.request === 'function',
-    'activate() must return an API with request(method, params)',
+    'activate() must return an API with request(type, params)',
   );
   return exports;
 }
@@ -113,10 +95,10 @@ test('every contributed command is registered and in the Ensemble category', asy
   assert(uncategorized.length === 0, `commands outside the Ensemble category: ${uncategorized.join(', ')}`);
 });
 
-test('the daemon starts and answers ensemble/state', async () => {
+test('the daemon starts and answers the state request', async () => {
   const ensemble = await api();
-  const state = await ensemble.request<StateResult>('ensemble/state', {});
-  assert(state && typeof state === 'object', 'ensemble/state returned nothing');
+  const state = await ensemble.request(lsp.state, {});
+  assert(state && typeof state === 'object', `${lsp.state.method} returned nothing`);
   assert(
     ['signed_out', 'connecting', 'online', 'offline'].includes(state.connection.state),
     `unexpected connection state ${JSON.stringify(state.connection)}`,
@@ -130,7 +112,7 @@ test('sign up against the relay returns a token and the user', async () => {
   const relayUrl = vscode.workspace.getConfiguration('ensemble').get<string>('relayUrl');
   assert(relayUrl, 'setting ensemble.relayUrl is empty');
   const username = `it-${crypto.randomBytes(4).toString('hex')}`;
-  const result = await ensemble.request<SignInResult>('ensemble/signUp', {
+  const result = await ensemble.request(lsp.signUp, {
     username,
     password: 'correct horse battery staple',
     display_name: 'Integration Tester',
@@ -140,7 +122,7 @@ test('sign up against the relay returns a token and the user', async () => {
   assert(result.user.name === 'Integration Tester', `unexpected user ${JSON.stringify(result.user)}`);
   assert(result.expires_at * 1000 > Date.now(), 'token already expired');
 
-  const again = await ensemble.request<SignInResult>('ensemble/signIn', {
+  const again = await ensemble.request(lsp.signIn, {
     username,
     password: 'correct horse battery staple',
     relay_url: relayUrl,
@@ -149,7 +131,7 @@ test('sign up against the relay returns a token and the user', async () => {
 
   let wrong: unknown;
   try {
-    await ensemble.request<SignInResult>('ensemble/signIn', { username, password: 'wrong', relay_url: relayUrl });
+    await ensemble.request(lsp.signIn, { username, password: 'wrong', relay_url: relayUrl });
   } catch (err) {
     wrong = err;
   }

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import type { ChatMessage } from '../../src/collab-protocol';
 import { ChatStore } from '../../src/chat/store';
 import { VIEWER_CANNOT_COMMENT, humanMessage } from '../../src/human';
+import * as lsp from '../../src/protocol';
 
 const alice = { id: 'alice', name: 'Alice' };
 
@@ -13,21 +14,21 @@ function msg(id: string, seq: number, extra: Partial<ChatMessage> = {}): ChatMes
 
 describe('humanMessage', () => {
   it('says what a refusal means for people, per action', () => {
-    assert.equal(humanMessage('not_author', 'ensemble/editChat', 'only the author may chat edit'), 'You can only edit your own messages.');
-    assert.equal(humanMessage('forbidden', 'ensemble/createThread', 'a viewer may not thread create'), VIEWER_CANNOT_COMMENT);
+    assert.equal(humanMessage('not_author', lsp.editChat.method, 'only the author may chat edit'), 'You can only edit your own messages.');
+    assert.equal(humanMessage('forbidden', lsp.createThread.method, 'a viewer may not thread create'), VIEWER_CANNOT_COMMENT);
     assert.equal(
       VIEWER_CANNOT_COMMENT,
       'Viewers can read and react but not comment on code. Ask the host for the editor role.',
     );
-    assert.equal(humanMessage('not_author', 'ensemble/editComment'), 'You can only edit your own comments.');
+    assert.equal(humanMessage('not_author', lsp.editComment.method), 'You can only edit your own comments.');
   });
 
   it('falls back to the code, then to the message, never showing ids or codes', () => {
-    assert.equal(humanMessage('forbidden', 'ensemble/somethingNew', 'x'), 'Your role in this session does not allow that.');
+    assert.equal(humanMessage('forbidden', 'other/somethingNew', 'x'), 'Your role in this session does not allow that.');
     assert.equal(humanMessage('session_ended', undefined, 'the session has ended'), 'The session has ended; it can be read but not changed.');
     assert.equal(humanMessage('weird_code', null, 'the daemon says no'), 'The daemon says no');
     assert.equal(humanMessage(undefined, null, ''), 'Something went wrong.');
-    for (const text of [humanMessage('not_author', 'ensemble/editChat'), humanMessage('forbidden')]) {
+    for (const text of [humanMessage('not_author', lsp.editChat.method), humanMessage('forbidden')]) {
       assert.doesNotMatch(text, /_|[0-9a-f]{8}/);
     }
   });

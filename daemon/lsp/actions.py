@@ -10,9 +10,8 @@ import json
 import time
 from typing import Any
 
-from daemon import anchors, permits
-from daemon.core import Daemon
 from daemon.errors import DaemonError, InvalidParams
+from daemon.lsp.core import Daemon
 from daemon.protocol import (
     ChatHistoryParams,
     ChatHistoryResult,
@@ -36,6 +35,8 @@ from daemon.protocol import (
     ThreadsResult,
     ViewportParams,
 )
+from daemon.session import permits
+from daemon.text import anchors
 from wire import (
     ChatDelete,
     ChatEdit,

@@ -1,5 +1,5 @@
 """Every ``ensemble/`` method: typed params in, typed result out (account and sessions
-here, chat, comments and ephemeral state in ``daemon.actions``).
+here, chat, comments and ephemeral state in ``daemon.lsp.actions``).
 
 The server checks params against ``daemon.protocol`` and turns
 ``DaemonError`` into LSP errors; these functions hold the behaviour.
@@ -13,10 +13,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, quote, urlparse
 
-from daemon.actions import Actions
-from daemon.connection import authenticate
-from daemon.core import Daemon
 from daemon.errors import DaemonError, InvalidParams
+from daemon.lsp.actions import Actions
+from daemon.lsp.core import Daemon
+from daemon.lsp.views import peer_views
 from daemon.protocol import (
     CreateInviteParams,
     CreateSessionParams,
@@ -38,7 +38,7 @@ from daemon.protocol import (
     UserIdParams,
     ViewersResult,
 )
-from daemon.views import peer_views
+from daemon.session.connection import authenticate
 from wire import (
     AuthOk,
     InviteCreate,

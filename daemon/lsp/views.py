@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from daemon import anchors
-from daemon.local import LocalFiles
+from daemon.lsp.local import LocalFiles
 from daemon.protocol import LocalThread, PeerView
-from daemon.session import SessionMirror
-from daemon.workspace import valid_path
+from daemon.session.mirror import SessionMirror
+from daemon.text import anchors
+from daemon.text.workspace import valid_path
 from wire import CursorState, Thread, ViewportState
 
 log = logging.getLogger(__name__)

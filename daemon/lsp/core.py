@@ -2,8 +2,8 @@
 
 ``Daemon`` has no LSP in it: the server hands it typed requests and gives it
 a ``notify(method, params)`` callback for editor notifications. It holds the state
-and coordinates; ``daemon.frames`` applies what the relay pushes and
-``daemon.membership`` runs the join/adopt/leave flow of a session.
+and coordinates; ``daemon.session.frames`` applies what the relay pushes and
+``daemon.session.membership`` runs the join/adopt/leave flow of a session.
 """
 
 from __future__ import annotations
@@ -17,15 +17,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from daemon import views
-from daemon.board import ThreadBoard
 from daemon.config import Config
-from daemon.connection import RelayConnection
-from daemon.frames import RelayFrames
-from daemon.local import LocalFiles
-from daemon.membership import STATE_SESSION, Membership
-from daemon.outbox import Outbox
-from daemon.presence import Presence
+from daemon.lsp import views
+from daemon.lsp.board import ThreadBoard
+from daemon.lsp.local import LocalFiles
 from daemon.protocol import (
     ConnectionParams,
     ConnectionState,
@@ -40,8 +35,13 @@ from daemon.protocol import (
     SessionParams,
     SessionView,
 )
-from daemon.session import SessionMirror
-from daemon.traffic import Debouncer
+from daemon.session.connection import RelayConnection
+from daemon.session.frames import RelayFrames
+from daemon.session.membership import STATE_SESSION, Membership
+from daemon.session.mirror import SessionMirror
+from daemon.session.outbox import Outbox
+from daemon.session.presence import Presence
+from daemon.session.traffic import Debouncer
 from wire import Mention, Message, SessionState, Status, Thread, UserRef, Welcome
 
 log = logging.getLogger(__name__)
@@ -251,7 +251,7 @@ class Daemon:
         """Durable actions and resume state belong to the user who wrote them."""
         self.membership.own_outbox(user_id)
 
-    # ----- session (``daemon.membership``) ----------------------------------------------
+    # ----- session (``daemon.session.membership``) ----------------------------------------------
 
     def require_online(self) -> RelayConnection:
         return self.membership.require_online()

@@ -8,9 +8,9 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from daemon import permits
 from daemon.protocol import ChatParams, Method
-from daemon.session import Change
+from daemon.session import permits
+from daemon.session.mirror import Change
 from wire import (
     Ack,
     ChatDelete,
@@ -33,7 +33,7 @@ from wire import (
 )
 
 if TYPE_CHECKING:
-    from daemon.core import Daemon
+    from daemon.lsp.core import Daemon
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from daemon.errors import DaemonError, NotInSession, NotSignedIn, Offline, RelayRefused
 from daemon.protocol import ChatParams, Method
-from daemon.session import Change, SessionMirror
+from daemon.session.mirror import Change, SessionMirror
 from wire import ErrorCode, SessionJoin, SessionState
 
 if TYPE_CHECKING:
-    from daemon.connection import RelayConnection
-    from daemon.core import Daemon
+    from daemon.lsp.core import Daemon
+    from daemon.session.connection import RelayConnection
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ class Membership:
         return d.mirror
 
     async def _check_repo(self, state: SessionState) -> None:
-        from daemon.identity import same_repository
+        from daemon.session.identity import same_repository
 
         d = self.d
         if d.local_repo is None:
@@ -132,7 +132,7 @@ class Membership:
         d.repo_mismatch = not same_repository(state.session.repo, d.local_repo)
 
     async def repo_identity(self) -> Any:
-        from daemon.identity import repo_identity
+        from daemon.session.identity import repo_identity
         from wire import RepoIdentity
 
         d = self.d

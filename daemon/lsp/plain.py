@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING
 from lsprotocol import types as lsp
 
 if TYPE_CHECKING:
+    from daemon.lsp.server import EnsembleServer
     from daemon.protocol import LocalThread, PeerView
-    from daemon.server import EnsembleServer
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class PlainLsp:
 
     def publish(self, uris: set[str]) -> None:
         """Publish the diagnostics of the open documents among ``uris`` now."""
-        from daemon import lsp_features
+        from daemon.lsp import lsp_features
 
         d = self.server.daemon
         if d is None:
@@ -134,12 +134,12 @@ class PlainLsp:
             self._mark(set(d.files.store.uris()) | self.published)
 
     def code_lens(self, params: lsp.CodeLensParams) -> list[lsp.CodeLens]:
-        from daemon import lsp_features
+        from daemon.lsp import lsp_features
 
         return lsp_features.thread_code_lenses(self._threads_of(params.text_document.uri))
 
     def inlay_hints(self, params: lsp.InlayHintParams) -> list[lsp.InlayHint]:
-        from daemon import lsp_features
+        from daemon.lsp import lsp_features
 
         d = self.server.daemon
         if d is None:
@@ -152,7 +152,7 @@ class PlainLsp:
                                              params.range)
 
     def peers_changed(self, peers: list[PeerView]) -> None:
-        from daemon import lsp_features
+        from daemon.lsp import lsp_features
 
         before = self.peers
         self.peers = peers
@@ -166,7 +166,7 @@ class PlainLsp:
             self._mark(moved)
 
     def threads_changed(self, uris: set[str]) -> None:
-        from daemon import lsp_features
+        from daemon.lsp import lsp_features
 
         for uri in uris:
             self._threads.pop(uri, None)

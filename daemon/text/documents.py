@@ -12,7 +12,7 @@ fed by the LSP notifications (the server core calls it from its handlers)::
 
 ``change`` accepts incremental and full changes; incremental ranges are in the
 negotiated client encoding and are converted here, once. The returned
-:class:`LineEdit` list feeds :func:`daemon.anchors.track` so comment anchors
+:class:`LineEdit` list feeds :func:`daemon.text.anchors.track` so comment anchors
 follow typing before the file is saved.
 
 :class:`Workspace` maps document URIs to workspace-relative POSIX paths (the
@@ -39,8 +39,8 @@ from dataclasses import dataclass
 
 from lsprotocol import types
 
-from daemon.positions import WIRE, Encoding, PositionError, to_index
-from daemon.workspace import Workspace, canonical_uri, path_to_uri, uri_to_path
+from daemon.text.positions import WIRE, Encoding, PositionError, to_index
+from daemon.text.workspace import Workspace, canonical_uri, path_to_uri, uri_to_path
 
 __all__ = ["Document", "DocumentError", "DocumentStore", "LineEdit", "Workspace",
            "canonical_uri", "content_hash", "line_matches", "path_to_uri", "read_lines",
@@ -75,7 +75,7 @@ def line_matches(lines: Sequence[str], line: int, text: str) -> bool:
 @dataclass(frozen=True, slots=True)
 class LineEdit:
     """One applied change, in lines and characters, for anchor tracking (see
-    daemon.anchors.track).
+    daemon.text.anchors.track).
 
     The old text from (``start_line``, ``start_char``) to (``end_line``,
     ``end_char``) (string indices) was replaced by a text holding

@@ -10,11 +10,11 @@ context above and below. The daemon uses it three ways (all pure functions):
 ``locate(anchor, lines)`` -> :class:`Placement`
     Where the thread belongs in a local text, which may differ from the
     author's (edits, another branch): exact, moved, fuzzy with context
-    evidence and a clear winner, else outdated. See daemon.anchor_locate.
+    evidence and a clear winner, else outdated. See daemon.text.anchor_locate.
 
 ``follow(placement, edits, anchor, lines)``
     Keeps a placement in step with local incremental edits (the
-    :class:`~daemon.documents.LineEdit` list that ``DocumentStore.change``
+    :class:`~daemon.text.documents.LineEdit` list that ``DocumentStore.change``
     returns), character by character (``track``): the thread covers the
     anchored characters, from the first character of its first line to the
     end of its last line. Text inserted exactly at its start goes above it
@@ -36,7 +36,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from daemon.anchor_locate import (
+from daemon.protocol import LocalThread
+from daemon.text.anchor_locate import (
     CONTEXT_LINES,
     OUTDATED,
     How,
@@ -46,9 +47,8 @@ from daemon.anchor_locate import (
     locate,
     substance,
 )
-from daemon.documents import LineEdit
-from daemon.positions import Encoding, units
-from daemon.protocol import LocalThread
+from daemon.text.documents import LineEdit
+from daemon.text.positions import Encoding, units
 from wire import Anchor, Position, Range, Thread
 
 __all__ = [

@@ -27,8 +27,9 @@ context above and below. The daemon uses it three ways (all pure functions):
     look the thread up again by text, which finds the code elsewhere or
     marks it outdated; a thread is never shrunk onto the lines around it.
 
-``local_thread(thread, uri, placement, lines, encoding)`` builds the
-``daemon.protocol.LocalThread`` sent to the editor.
+``local_range(lines, start_line, end_line, encoding)``
+    The whole-line range of a placement in the editor's encoding (the editor's
+    ``LocalThread`` is built from it in ``daemon.lsp.views``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from daemon.protocol import LocalThread
 from daemon.text.anchor_locate import (
     CONTEXT_LINES,
     OUTDATED,
@@ -49,7 +49,7 @@ from daemon.text.anchor_locate import (
 )
 from daemon.text.documents import LineEdit
 from daemon.text.positions import Encoding, units
-from wire import Anchor, Position, Range, Thread
+from wire import Anchor, Position, Range
 
 __all__ = [
     "OUTDATED",
@@ -61,7 +61,6 @@ __all__ = [
     "build",
     "follow",
     "local_range",
-    "local_thread",
     "locate",
     "track",
 ]
@@ -210,21 +209,3 @@ def local_range(lines: Sequence[str], start_line: int, end_line: int, encoding: 
         end=Position(line=end_line, character=units(last, encoding)),
     )
 
-
-def local_thread(
-    thread: Thread,
-    uri: str,
-    placement: Placement,
-    lines: Sequence[str] | None,
-    encoding: Encoding,
-) -> LocalThread:
-    """The editor's view of ``thread`` placed at ``placement`` in ``lines``."""
-    if placement.start_line is None or placement.end_line is None or lines is None:
-        return LocalThread(thread=thread, uri=uri, range=None, outdated=True, moved=False)
-    return LocalThread(
-        thread=thread,
-        uri=uri,
-        range=local_range(lines, placement.start_line, placement.end_line, encoding),
-        outdated=False,
-        moved=placement.moved,
-    )

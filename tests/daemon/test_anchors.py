@@ -5,16 +5,8 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from daemon.text.anchors import (
-    AnchorError,
-    Placement,
-    Span,
-    build,
-    follow,
-    local_thread,
-    locate,
-    track,
-)
+from daemon.lsp.views import local_thread
+from daemon.text.anchors import AnchorError, Placement, Span, build, follow, locate, track
 from daemon.text.documents import DocumentStore
 from wire import Thread, UserRef
 

@@ -14,8 +14,9 @@ from daemon.lsp.lsp_features import (
     thread_code_lenses,
     thread_diagnostics,
 )
+from daemon.lsp.views import local_thread
 from daemon.protocol import InitializationOptions, LocalThread, PeerView
-from daemon.text.anchors import build, local_thread, locate
+from daemon.text.anchors import build, locate
 from wire import Comment, Position, Selection, Thread, UserRef
 
 LINES = ["def f():", "    s = '😀 ü'  # note", "    return s"]

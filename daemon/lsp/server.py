@@ -94,7 +94,7 @@ class EnsembleServer(LanguageServer):
         if not native:
             from daemon.lsp.plain import PlainLsp
 
-            self.plain = PlainLsp(self)
+            self.plain = PlainLsp(self, lambda: self.daemon)
             self.plain.register()
 
     def _on_initialized(self, params: Any) -> None:
@@ -158,7 +158,7 @@ class EnsembleServer(LanguageServer):
         doc = params.text_document
         d.files.store.open(doc.uri, doc.text, doc.version)
         d.document_opened(doc.uri)
-        if d.mirror is not None:
+        if d.state.mirror is not None:
             d.publish_peers()
 
     def _on_change(self, params: lsp.DidChangeTextDocumentParams) -> None:
@@ -168,7 +168,7 @@ class EnsembleServer(LanguageServer):
         d = self.daemon
         if d is None:
             return
-        d.presence.touch()
+        d.relay.presence.touch()
         uri = params.text_document.uri
         try:
             edits = d.files.store.change(uri, params.text_document.version,
@@ -179,7 +179,7 @@ class EnsembleServer(LanguageServer):
                         lsp.TEXT_DOCUMENT_DID_CHANGE)
             return
         d.document_changed(uri, edits)
-        if d.mirror is not None:
+        if d.state.mirror is not None:
             d.publish_peers()
 
     def _on_close(self, params: lsp.DidCloseTextDocumentParams) -> None:
@@ -225,8 +225,8 @@ def run(stdin: Any = None, stdout: Any = None) -> int:
         server.start_io(stdin, stdout)
     finally:
         daemon = server.daemon
-        if daemon is not None and daemon.outbox is not None:
-            daemon.outbox.close()
+        if daemon is not None:
+            daemon.relay.close_outbox()
     return 0
 
 

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("websockets").setLevel(logging.WARNING)
     logging.getLogger("asyncio").setLevel(logging.WARNING)
 
-    from daemon.server import run
+    from daemon.lsp.server import run
 
     code = run()
     logging.shutdown()

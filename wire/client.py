@@ -147,7 +147,7 @@ class CursorUpdate(Message):
     path: str = field(metadata=_PATH)
     selections: list[Selection]
     sent_at: float | None = None
-    content_hash: str | None = None  # sha1 of the file text, see daemon.documents.content_hash
+    content_hash: str | None = None  # sha1 of the file text, see daemon.text.documents.content_hash
     rid: str | None = None
 
 

@@ -34,10 +34,10 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from lsprotocol import types
 
-from daemon.anchor_locate import CONTEXT_LINES, FUZZY_THRESHOLD, TRIVIAL_CHARS
-from daemon.anchors import Placement, build, follow, locate
-from daemon.documents import DocumentStore
-from daemon.positions import units
+from daemon.text.anchor_locate import CONTEXT_LINES, FUZZY_THRESHOLD, TRIVIAL_CHARS
+from daemon.text.anchors import Placement, build, follow, locate
+from daemon.text.documents import DocumentStore
+from daemon.text.positions import units
 from wire import Anchor
 
 settings.register_profile(

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from daemon.anchors import Placement, build, follow, locate
-from daemon.documents import DocumentStore
+from daemon.text.anchors import Placement, build, follow, locate
+from daemon.text.documents import DocumentStore
 
 URI = "file:///ws/shop.py"
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from daemon.anchors import AnchorError, Placement, Span, build, follow, local_thread, locate, track
-from daemon.documents import DocumentStore
+from daemon.lsp.views import local_thread
+from daemon.text.anchors import AnchorError, Placement, Span, build, follow, locate, track
+from daemon.text.documents import DocumentStore
 from wire import Thread, UserRef
 
 ORIGINAL = """\
@@ -226,7 +227,7 @@ def test_full_document_replacement_re_finds_by_text() -> None:
 
 def test_track_rules_for_single_edits() -> None:
     """Edge cases of track(): joins above, edits at line ends, spanning edits."""
-    from daemon.documents import LineEdit
+    from daemon.text.documents import LineEdit
 
     span = Span(5, 0, 7, 10)  # lines 5..7, the last one 10 characters long
     # joining the line above into the first anchored line moves it up

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from daemon.config import load_config
-from daemon.connection import BACKOFF_BASE, BACKOFF_CAP, backoff_delay
 from daemon.errors import InvalidParams
-from daemon.outbox import Outbox, OutboxError
-from daemon.session import SessionMirror
-from daemon.traffic import Coalescer
-from daemon.views import color_of
+from daemon.lsp.views import color_of
+from daemon.session.connection import BACKOFF_BASE, BACKOFF_CAP, backoff_delay
+from daemon.session.mirror import SessionMirror
+from daemon.session.outbox import Outbox, OutboxError
+from daemon.session.traffic import Coalescer
 from wire import (
     Anchor,
     ChatMessage,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 
-from daemon.documents import (
+from daemon.text.documents import (
     DocumentError,
     DocumentStore,
     Workspace,
@@ -16,7 +16,7 @@ from daemon.documents import (
     path_to_uri,
     split_lines,
 )
-from daemon.positions import PositionError
+from daemon.text.positions import PositionError
 
 
 def _change(

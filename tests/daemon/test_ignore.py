@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.ignore import IgnoreFilter, glob_regex
+from daemon.text.ignore import IgnoreFilter, glob_regex
 
 GIT = shutil.which("git")
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from daemon.anchors import build, local_thread, locate
-from daemon.lsp_features import (
+from daemon.lsp.lsp_features import (
     SOURCE,
     code_lens_refresh_supported,
     enabled,
@@ -15,7 +14,9 @@ from daemon.lsp_features import (
     thread_code_lenses,
     thread_diagnostics,
 )
+from daemon.lsp.views import local_thread
 from daemon.protocol import InitializationOptions, LocalThread, PeerView
+from daemon.text.anchors import build, locate
 from wire import Comment, Position, Selection, Thread, UserRef
 
 LINES = ["def f():", "    s = '😀 ü'  # note", "    return s"]
@@ -133,7 +134,7 @@ def test_refresh_only_when_the_client_supports_it_and_native_ui_turns_it_off() -
 def test_a_display_name_that_differs_from_the_username_shows_both() -> None:
     """'Alice (@mallory)' where the name is not the username; the name alone otherwise, in
     diagnostics, code lenses, inlay hints and peer diagnostics."""
-    from daemon.lsp_features import display_name, peer_diagnostics, summary
+    from daemon.lsp.lsp_features import display_name, peer_diagnostics, summary
 
     mallory = UserRef(id="mallory", name="Alice")
     assert display_name("Alice", "alice") == "Alice"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from daemon.outbox import Outbox
+from daemon.session.outbox import Outbox
 from tests.helpers import WireClient, sign_up
 from wire import ChatSend, HistoryFetch, HistoryPage
 

@@ -7,8 +7,8 @@ import random
 import pytest
 from lsprotocol import types
 
-from daemon.negotiation import choose, prefer_wire
-from daemon.positions import (
+from daemon.lsp.negotiation import choose, prefer_wire
+from daemon.text.positions import (
     ENCODINGS,
     PositionError,
     convert,

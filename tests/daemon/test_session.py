@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from daemon.identity import normalize_remote, same_repository
+from daemon.session.identity import normalize_remote, same_repository
 from wire import RepoIdentity
 
 pytestmark = pytest.mark.timeout(180)

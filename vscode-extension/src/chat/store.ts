@@ -11,7 +11,7 @@ export interface Directory {
 }
 
 /**
- * Palette index of a user as the daemon assigns it (daemon/views.py `color_of`: the first four
+ * Palette index of a user as the daemon assigns it (daemon/lsp/views.py `color_of`: the first four
  * bytes of sha1(user id), big-endian, modulo 12), folded into the extension's palette the way
  * colors.ts does. Used for users who are not among the peers: oneself, and past participants.
  */

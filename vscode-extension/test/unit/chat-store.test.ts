@@ -85,7 +85,7 @@ describe('ChatStore', () => {
   });
 
   it('colors users not among the peers as the daemon does (sha1 of the id, palette of 12, folded to 8)', () => {
-    // expected values from daemon/views.py color_of() folded like colors.ts
+    // expected values from daemon/lsp/views.py color_of() folded like colors.ts
     assert.equal(fallbackColor('alice', 8), 6);
     assert.equal(fallbackColor('bob', 8), 1);
     assert.ok(fallbackColor('carol', 8) < 8);

@@ -1,4 +1,4 @@
-"""Finding an anchored text again in a changed file (``locate``); see daemon.anchors.
+"""Finding an anchored text again in a changed file (``locate``); see daemon.text.anchors.
 
 ``locate(anchor, lines)`` -> :class:`Placement`, in order:
 

@@ -15,7 +15,7 @@ Both directions refuse what must not cross:
   outside every root (a link to ``/etc`` or ``~/.ssh``) maps to nothing in
   either direction, so no peer can make the daemon read it and no cursor in it
   is shared;
-- a file the :class:`daemon.ignore.IgnoreFilter` ignores (by its name in the
+- a file the :class:`daemon.text.ignore.IgnoreFilter` ignores (by its name in the
   workspace or by its real name) has no workspace path: nothing about it leaves
   the machine.
 """
@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import quote, unquote, urlsplit
 
-from daemon.ignore import IgnoreFilter
+from daemon.text.ignore import IgnoreFilter
 
 MAX_PATH = 1024  # characters in a workspace-relative path (the relay's limit too)
 _BAD_CHARS = re.compile(r"[\x00-\x1f\x7f]")

@@ -1,6 +1,6 @@
 """Comment threads placed in the local files, kept in step with local edits.
 
-Each thread's placement (``daemon.anchors.Placement``) is found by its anchor
+Each thread's placement (``daemon.text.anchors.Placement``) is found by its anchor
 the first time it is shown, then follows the document's incremental edits;
 opening a document places its threads again against the open text.
 """
@@ -11,10 +11,11 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from daemon import anchors, views
-from daemon.local import LocalFiles
+from daemon.lsp import views
+from daemon.lsp.local import LocalFiles
 from daemon.protocol import ErrorParams, LocalThread, Method, ThreadsChangedParams
-from daemon.workspace import valid_path
+from daemon.text import anchors
+from daemon.text.workspace import valid_path
 from wire import Thread
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ fed by the LSP notifications (the server core calls it from its handlers)::
 
 ``change`` accepts incremental and full changes; incremental ranges are in the
 negotiated client encoding and are converted here, once. The returned
-:class:`LineEdit` list feeds :func:`daemon.anchors.track` so comment anchors
+:class:`LineEdit` list feeds :func:`daemon.text.anchors.track` so comment anchors
 follow typing before the file is saved.
 
 :class:`Workspace` maps document URIs to workspace-relative POSIX paths (the
@@ -36,13 +36,12 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from lsprotocol import types
+from daemon.text.positions import WIRE, Encoding, PositionError, to_index
+from daemon.text.workspace import Workspace, canonical_uri, path_to_uri, uri_to_path
 
-from daemon.positions import WIRE, Encoding, PositionError, to_index
-from daemon.workspace import Workspace, canonical_uri, path_to_uri, uri_to_path
-
-__all__ = ["Document", "DocumentError", "DocumentStore", "LineEdit", "Workspace",
+__all__ = ["ContentChange", "Document", "DocumentError", "DocumentStore", "LineEdit", "Workspace",
            "canonical_uri", "content_hash", "line_matches", "path_to_uri", "read_lines",
            "split_lines", "uri_to_path"]
 
@@ -54,6 +53,34 @@ QUIET = 0.5  # seconds without an edit before a big document's hash is computed
 
 class DocumentError(LookupError):
     """a document operation that cannot apply (unknown document, bad range)."""
+
+
+class TextPosition(Protocol):
+    """An LSP position (``lsprotocol.types.Position`` or ``wire.Position``)."""
+
+    @property
+    def line(self) -> int: ...
+
+    @property
+    def character(self) -> int: ...
+
+
+class TextRange(Protocol):
+    """An LSP range."""
+
+    @property
+    def start(self) -> TextPosition: ...
+
+    @property
+    def end(self) -> TextPosition: ...
+
+
+class ContentChange(Protocol):
+    """One ``didChange`` content change: incremental when it has a ``range``
+    (``TextDocumentContentChangePartial``), else the whole new text."""
+
+    @property
+    def text(self) -> str: ...
 
 
 def split_lines(text: str) -> list[str]:
@@ -75,7 +102,7 @@ def line_matches(lines: Sequence[str], line: int, text: str) -> bool:
 @dataclass(frozen=True, slots=True)
 class LineEdit:
     """One applied change, in lines and characters, for anchor tracking (see
-    daemon.anchors.track).
+    daemon.text.anchors.track).
 
     The old text from (``start_line``, ``start_char``) to (``end_line``,
     ``end_char``) (string indices) was replaced by a text holding
@@ -234,7 +261,7 @@ class DocumentStore:
         self,
         uri: str,
         version: int | None,
-        changes: Sequence[types.TextDocumentContentChangeEvent],
+        changes: Sequence[ContentChange],
     ) -> list[LineEdit]:
         """Apply didChange content changes in order; return what moved, in lines.
 
@@ -251,8 +278,9 @@ class DocumentStore:
                  doc.version)
         try:
             for change in changes:
-                if isinstance(change, types.TextDocumentContentChangePartial):
-                    edits.append(self._apply(doc, change.range, change.text))
+                rng: TextRange | None = getattr(change, "range", None)
+                if rng is not None:
+                    edits.append(self._apply(doc, rng, change.text))
                 else:
                     doc.replace(change.text, version)
                     edits.append(LineEdit(0, 0, 0, whole=True))
@@ -263,7 +291,7 @@ class DocumentStore:
         doc.version = version
         return edits
 
-    def _apply(self, doc: Document, rng: types.Range, new: str) -> LineEdit:
+    def _apply(self, doc: Document, rng: TextRange, new: str) -> LineEdit:
         start, end = rng.start, rng.end
         if (end.line, end.character) < (start.line, start.character):
             raise PositionError(f"range end {end.line}:{end.character} is before its start")

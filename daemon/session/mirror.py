@@ -106,8 +106,7 @@ class SessionMirror:
         if ev.participant is not None:
             p = ev.participant
             if ev.kind == "participant_removed":
-                self.participants.pop(p.user.id, None)
-                self.presence.pop(p.user.id, None)
+                self.remove(p.user.id)
                 if p.user.id == self.me:
                     change.removed_me = True
             else:
@@ -128,6 +127,11 @@ class SessionMirror:
             p.online = online
         if not online:
             self.presence.pop(user_id, None)
+
+    def remove(self, user_id: str) -> None:
+        """A participant is no longer in the session."""
+        self.participants.pop(user_id, None)
+        self.presence.pop(user_id, None)
 
     def merge_presence(self, peer: PeerPresence) -> bool:
         """Merge a peer's presence; True when something visible changed."""

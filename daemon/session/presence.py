@@ -10,11 +10,11 @@ from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
 
 from daemon.config import Config
-from daemon.traffic import Coalescer
+from daemon.session.traffic import Coalescer
 from wire import Heartbeat, Message, Status, StatusSet
 
 if TYPE_CHECKING:
-    from daemon.connection import RelayConnection
+    from daemon.session.connection import RelayConnection
 
 
 class Presence:
@@ -34,7 +34,7 @@ class Presence:
         self._idle: asyncio.Task[None] | None = None
         # told of every change of our own status, manual or automatic
         self.on_status: Callable[[Status], None] | None = None
-        # offers the last local cursor, viewport and focus again (set by daemon.actions)
+        # offers the last local cursor, viewport and focus again (set by daemon.lsp.actions)
         self.replay: Callable[[], None] | None = None
 
     async def _send(self, msg: Message) -> bool:

@@ -17,7 +17,7 @@ Comment threads -> diagnostics (``source="ensemble"``)
             publish_params(uri, version, thread_diagnostics(local_threads, lines, enc)))
 
     (``local_threads``: the ``LocalThread`` values for that URI, as made by
-    ``daemon.anchors.local_thread``; ``lines``: the local document's lines.)
+    ``daemon.lsp.views.local_thread``; ``lines``: the local document's lines.)
 
 Comment threads -> code lenses
     :func:`thread_code_lenses` for a ``textDocument/codeLens`` handler; each
@@ -41,8 +41,8 @@ from typing import Any, NamedTuple
 
 from lsprotocol import types
 
-from daemon.positions import Encoding, line_at, units
 from daemon.protocol import InitializationOptions, LocalThread, PeerView
+from daemon.text.positions import Encoding, line_at, units
 from wire import Comment, Thread
 
 SOURCE = "ensemble"

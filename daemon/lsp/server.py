@@ -21,8 +21,8 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, default_converter
 
 if TYPE_CHECKING:
-    from daemon.core import Daemon
-    from daemon.plain import PlainLsp
+    from daemon.lsp.core import Daemon
+    from daemon.lsp.plain import PlainLsp
 
 log = logging.getLogger("daemon")
 
@@ -59,7 +59,7 @@ class EnsembleServer(LanguageServer):
     """The Ensemble daemon as a language server."""
 
     def __init__(self) -> None:
-        from daemon.negotiation import EnsembleProtocol  # UTF-16 whenever the client offers it
+        from daemon.lsp.negotiation import EnsembleProtocol  # UTF-16 whenever the client offers it
 
         super().__init__(SERVER_NAME, SERVER_VERSION, converter_factory=_converter,
                          protocol_cls=EnsembleProtocol)
@@ -92,19 +92,20 @@ class EnsembleServer(LanguageServer):
         level = opts.get("log_level") if isinstance(opts, dict) else None
         _set_log_level(os.environ.get("ENSEMBLE_LOG_LEVEL") or str(level or "info"))
         if not native:
-            from daemon.plain import PlainLsp
+            from daemon.lsp.plain import PlainLsp
 
-            self.plain = PlainLsp(self)
+            self.plain = PlainLsp(self, lambda: self.daemon)
             self.plain.register()
 
     def _on_initialized(self, params: Any) -> None:
-        from daemon import methods, positions
         from daemon.config import load_config
-        from daemon.core import Daemon
         from daemon.errors import DaemonError
-        from daemon.handlers import Handlers
-        from daemon.local import LocalFiles
-        from daemon.outbox import OutboxError
+        from daemon.lsp import methods
+        from daemon.lsp.core import Daemon
+        from daemon.lsp.handlers import Handlers
+        from daemon.lsp.local import LocalFiles
+        from daemon.session.outbox import OutboxError
+        from daemon.text import positions
 
         init = self.init_params
         assert init is not None
@@ -157,17 +158,17 @@ class EnsembleServer(LanguageServer):
         doc = params.text_document
         d.files.store.open(doc.uri, doc.text, doc.version)
         d.document_opened(doc.uri)
-        if d.mirror is not None:
+        if d.state.mirror is not None:
             d.publish_peers()
 
     def _on_change(self, params: lsp.DidChangeTextDocumentParams) -> None:
-        from daemon.documents import DocumentError
-        from daemon.positions import PositionError
+        from daemon.text.documents import DocumentError
+        from daemon.text.positions import PositionError
 
         d = self.daemon
         if d is None:
             return
-        d.presence.touch()
+        d.relay.presence.touch()
         uri = params.text_document.uri
         try:
             edits = d.files.store.change(uri, params.text_document.version,
@@ -178,7 +179,7 @@ class EnsembleServer(LanguageServer):
                         lsp.TEXT_DOCUMENT_DID_CHANGE)
             return
         d.document_changed(uri, edits)
-        if d.mirror is not None:
+        if d.state.mirror is not None:
             d.publish_peers()
 
     def _on_close(self, params: lsp.DidCloseTextDocumentParams) -> None:
@@ -197,7 +198,7 @@ def _hard_exit(code: int) -> None:
 
 class _ExpectedErrors(logging.Filter):
     """pygls logs a traceback for every error answer; ours are expected and already
-    logged (with their code) by daemon.methods."""
+    logged (with their code) by daemon.lsp.methods."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
@@ -224,8 +225,8 @@ def run(stdin: Any = None, stdout: Any = None) -> int:
         server.start_io(stdin, stdout)
     finally:
         daemon = server.daemon
-        if daemon is not None and daemon.outbox is not None:
-            daemon.outbox.close()
+        if daemon is not None:
+            daemon.relay.close_outbox()
     return 0
 
 

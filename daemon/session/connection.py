@@ -227,7 +227,7 @@ class RelayConnection:
                     ready.cancel()
 
     def _dispatch(self, raw: str | bytes) -> None:
-        from daemon import wirecheck
+        from daemon.session import wirecheck
 
         try:
             msg, skipped = wirecheck.decode(raw)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 
-from daemon import anchors
-from daemon.local import LocalFiles
+from daemon.lsp.local import LocalFiles
 from daemon.protocol import LocalThread, PeerView
-from daemon.session import SessionMirror
-from daemon.workspace import valid_path
+from daemon.session.mirror import SessionMirror
+from daemon.text import anchors
+from daemon.text.positions import Encoding
+from daemon.text.workspace import valid_path
 from wire import CursorState, Thread, ViewportState
 
 log = logging.getLogger(__name__)
@@ -101,4 +103,23 @@ def place_thread(
     lines = files.lines(uri)
     if placement is None:
         placement = anchors.locate(thread.anchor, lines)
-    return anchors.local_thread(thread, uri, placement, lines, files.encoding), placement
+    return local_thread(thread, uri, placement, lines, files.encoding), placement
+
+
+def local_thread(
+    thread: Thread,
+    uri: str,
+    placement: anchors.Placement,
+    lines: Sequence[str] | None,
+    encoding: Encoding,
+) -> LocalThread:
+    """The editor's view of ``thread`` placed at ``placement`` in ``lines``."""
+    if placement.start_line is None or placement.end_line is None or lines is None:
+        return LocalThread(thread=thread, uri=uri, range=None, outdated=True, moved=False)
+    return LocalThread(
+        thread=thread,
+        uri=uri,
+        range=anchors.local_range(lines, placement.start_line, placement.end_line, encoding),
+        outdated=False,
+        moved=placement.moved,
+    )

@@ -1,8 +1,8 @@
 """The local side of files for the core: one facade over the document store.
 
-URIs <-> workspace paths come from ``daemon.documents.Workspace``, text from
-``daemon.documents.DocumentStore`` (open documents, else disk), and position
-units from ``daemon.positions`` (wire UTF-16 <-> the negotiated encoding).
+URIs <-> workspace paths come from ``daemon.text.documents.Workspace``, text from
+``daemon.text.documents.DocumentStore`` (open documents, else disk), and position
+units from ``daemon.text.positions`` (wire UTF-16 <-> the negotiated encoding).
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from daemon import positions
-from daemon.documents import DocumentStore
 from daemon.errors import InvalidParams, UnknownFile
-from daemon.ignore import IgnoreFilter
-from daemon.positions import Encoding, PositionError
-from daemon.workspace import Workspace
+from daemon.text import positions
+from daemon.text.documents import DocumentStore
+from daemon.text.ignore import IgnoreFilter
+from daemon.text.positions import Encoding, PositionError
+from daemon.text.workspace import Workspace
 from wire import Position, Range, Selection
 
 log = logging.getLogger(__name__)

@@ -10,11 +10,11 @@ context above and below. The daemon uses it three ways (all pure functions):
 ``locate(anchor, lines)`` -> :class:`Placement`
     Where the thread belongs in a local text, which may differ from the
     author's (edits, another branch): exact, moved, fuzzy with context
-    evidence and a clear winner, else outdated. See daemon.anchor_locate.
+    evidence and a clear winner, else outdated. See daemon.text.anchor_locate.
 
 ``follow(placement, edits, anchor, lines)``
     Keeps a placement in step with local incremental edits (the
-    :class:`~daemon.documents.LineEdit` list that ``DocumentStore.change``
+    :class:`~daemon.text.documents.LineEdit` list that ``DocumentStore.change``
     returns), character by character (``track``): the thread covers the
     anchored characters, from the first character of its first line to the
     end of its last line. Text inserted exactly at its start goes above it
@@ -27,8 +27,9 @@ context above and below. The daemon uses it three ways (all pure functions):
     look the thread up again by text, which finds the code elsewhere or
     marks it outdated; a thread is never shrunk onto the lines around it.
 
-``local_thread(thread, uri, placement, lines, encoding)`` builds the
-``daemon.protocol.LocalThread`` sent to the editor.
+``local_range(lines, start_line, end_line, encoding)``
+    The whole-line range of a placement in the editor's encoding (the editor's
+    ``LocalThread`` is built from it in ``daemon.lsp.views``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from daemon.anchor_locate import (
+from daemon.text.anchor_locate import (
     CONTEXT_LINES,
     OUTDATED,
     How,
@@ -46,10 +47,9 @@ from daemon.anchor_locate import (
     locate,
     substance,
 )
-from daemon.documents import LineEdit
-from daemon.positions import Encoding, units
-from daemon.protocol import LocalThread
-from wire import Anchor, Position, Range, Thread
+from daemon.text.documents import LineEdit
+from daemon.text.positions import Encoding, units
+from wire import Anchor, Position, Range
 
 __all__ = [
     "OUTDATED",
@@ -61,7 +61,6 @@ __all__ = [
     "build",
     "follow",
     "local_range",
-    "local_thread",
     "locate",
     "track",
 ]
@@ -210,21 +209,3 @@ def local_range(lines: Sequence[str], start_line: int, end_line: int, encoding: 
         end=Position(line=end_line, character=units(last, encoding)),
     )
 
-
-def local_thread(
-    thread: Thread,
-    uri: str,
-    placement: Placement,
-    lines: Sequence[str] | None,
-    encoding: Encoding,
-) -> LocalThread:
-    """The editor's view of ``thread`` placed at ``placement`` in ``lines``."""
-    if placement.start_line is None or placement.end_line is None or lines is None:
-        return LocalThread(thread=thread, uri=uri, range=None, outdated=True, moved=False)
-    return LocalThread(
-        thread=thread,
-        uri=uri,
-        range=local_range(lines, placement.start_line, placement.end_line, encoding),
-        outdated=False,
-        moved=placement.moved,
-    )

@@ -2,7 +2,7 @@
 
 Params arrive as plain JSON (the server's converter keeps them as dicts), are
 checked with ``wire.schema.structure`` against ``daemon.protocol`` and passed
-to ``daemon.handlers``. Failures become LSP errors: -32602 for invalid
+to ``daemon.lsp.handlers``. Failures become LSP errors: -32602 for invalid
 params, -32803 (RequestFailed) with ``data.code`` for the rest; a failing
 notification becomes an ``ensemble/didError`` notification.
 """
@@ -16,9 +16,9 @@ from typing import Any
 from pygls.exceptions import JsonRpcException
 
 from daemon.errors import DaemonError, InvalidParams
-from daemon.handlers import Handlers
-from daemon.outbox import OutboxError
+from daemon.lsp.handlers import Handlers
 from daemon.protocol import CLIENT_NOTIFICATIONS, REQUESTS, DaemonErrorCode
+from daemon.session.outbox import OutboxError
 from wire.schema import SchemaError, structure, to_wire
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ Text synchronization is the daemon's alone: pygls's built-in ``didOpen``,
 document in ``server.workspace`` (rebuilt from the whole text on every
 keystroke, and raising ``KeyError`` for a document never opened). Here they
 only hand the params to the server's own handlers, which feed
-``daemon.documents.DocumentStore``, the one copy.
+``daemon.text.documents.DocumentStore``, the one copy.
 """
 
 from __future__ import annotations

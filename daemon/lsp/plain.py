@@ -22,13 +22,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from lsprotocol import types as lsp
 
 if TYPE_CHECKING:
+    from pygls.lsp.server import LanguageServer
+
+    from daemon.lsp.core import Daemon
     from daemon.protocol import LocalThread, PeerView
-    from daemon.server import EnsembleServer
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +42,10 @@ MAX_COALESCE = 0.5  # the wait grows with the size of the last publication, up t
 class PlainLsp:
     """Standard-LSP renderings of threads and peers for one server."""
 
-    def __init__(self, server: EnsembleServer, *, peer_diagnostics: bool = True) -> None:
+    def __init__(self, server: LanguageServer, daemon: Callable[[], Daemon | None], *,
+                 peer_diagnostics: bool = True) -> None:
         self.server = server
+        self._daemon = daemon  # None until the server is initialized
         self.peer_diagnostics = peer_diagnostics
         self.peers: list[PeerView] = []
         self.published: set[str] = set()
@@ -63,12 +68,13 @@ class PlainLsp:
                   lsp.InlayHintOptions(resolve_provider=False))(inlay_hints)
 
     def _threads_of(self, uri: str) -> list[LocalThread]:
-        d = self.server.daemon
-        if d is None or d.mirror is None:
+        d = self._daemon()
+        m = d.state.mirror if d is not None else None
+        if d is None or m is None:
             return []
         path = d.files.path_of(uri)
         out: list[LocalThread] = []
-        for t in d.mirror.threads.values():
+        for t in m.threads.values():
             if t.anchor.path == path:
                 lt = d.local_thread(t)
                 if lt is not None:
@@ -96,9 +102,9 @@ class PlainLsp:
 
     def publish(self, uris: set[str]) -> None:
         """Publish the diagnostics of the open documents among ``uris`` now."""
-        from daemon import lsp_features
+        from daemon.lsp import lsp_features
 
-        d = self.server.daemon
+        d = self._daemon()
         if d is None:
             return
         largest = 0
@@ -128,20 +134,20 @@ class PlainLsp:
         self._delay = min(MAX_COALESCE, COALESCE * (1 + largest / 100))
 
     def publish_all(self) -> None:
-        d = self.server.daemon
+        d = self._daemon()
         self._threads.clear()
         if d is not None:
             self._mark(set(d.files.store.uris()) | self.published)
 
     def code_lens(self, params: lsp.CodeLensParams) -> list[lsp.CodeLens]:
-        from daemon import lsp_features
+        from daemon.lsp import lsp_features
 
         return lsp_features.thread_code_lenses(self._threads_of(params.text_document.uri))
 
     def inlay_hints(self, params: lsp.InlayHintParams) -> list[lsp.InlayHint]:
-        from daemon import lsp_features
+        from daemon.lsp import lsp_features
 
-        d = self.server.daemon
+        d = self._daemon()
         if d is None:
             return []
         uri = params.text_document.uri
@@ -152,7 +158,7 @@ class PlainLsp:
                                              params.range)
 
     def peers_changed(self, peers: list[PeerView]) -> None:
-        from daemon import lsp_features
+        from daemon.lsp import lsp_features
 
         before = self.peers
         self.peers = peers
@@ -166,7 +172,7 @@ class PlainLsp:
             self._mark(moved)
 
     def threads_changed(self, uris: set[str]) -> None:
-        from daemon import lsp_features
+        from daemon.lsp import lsp_features
 
         for uri in uris:
             self._threads.pop(uri, None)

@@ -9,7 +9,7 @@ Negotiation is pygls's job: during ``initialize`` pygls 2.x picks the client's
 most preferred entry of ``capabilities.general.positionEncodings`` that it
 supports (utf-8, utf-16, utf-32), falling back to UTF-16 when the client lists
 none (Neovim 0.7 and VS Code list none, so both get UTF-16), and advertises the
-choice in ``ServerCapabilities.positionEncoding``; ``daemon.negotiation`` makes
+choice in ``ServerCapabilities.positionEncoding``; ``daemon.lsp.negotiation`` makes
 it prefer UTF-16 whenever the client offers it. Read the result with
 :func:`negotiated` (``server.workspace.position_encoding``).
 

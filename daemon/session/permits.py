@@ -5,13 +5,13 @@ the daemon checks a new durable action against the same matrix, the session's en
 and the authorship it knows from its mirror, and refuses it with the relay's code.
 Nothing refused here reaches the outbox or the wire. What the mirror does not know
 (a message older than the loaded chat, a role changed a moment ago) is left to the
-relay, whose refusal rolls the editor's optimistic change back (``daemon.frames``).
+relay, whose refusal rolls the editor's optimistic change back (``daemon.session.frames``).
 """
 
 from __future__ import annotations
 
 from daemon.errors import Refused
-from daemon.session import SessionMirror
+from daemon.session.mirror import SessionMirror
 from wire import Comment, ErrorCode, ProtocolError, Thread, permissions
 
 

@@ -1,5 +1,5 @@
 """Every ``ensemble/`` method: typed params in, typed result out (account and sessions
-here, chat, comments and ephemeral state in ``daemon.actions``).
+here, chat, comments and ephemeral state in ``daemon.lsp.actions``).
 
 The server checks params against ``daemon.protocol`` and turns
 ``DaemonError`` into LSP errors; these functions hold the behaviour.
@@ -13,10 +13,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, quote, urlparse
 
-from daemon.actions import Actions
-from daemon.connection import authenticate
-from daemon.core import Daemon
 from daemon.errors import DaemonError, InvalidParams
+from daemon.lsp.actions import Actions
+from daemon.lsp.core import Daemon
 from daemon.protocol import (
     CreateInviteParams,
     CreateSessionParams,
@@ -38,7 +37,7 @@ from daemon.protocol import (
     UserIdParams,
     ViewersResult,
 )
-from daemon.views import peer_views
+from daemon.session.connection import authenticate
 from wire import (
     AuthOk,
     InviteCreate,
@@ -69,6 +68,7 @@ class Handlers:
 
     def __init__(self, daemon: Daemon) -> None:
         self.d = daemon
+        self.relay = daemon.relay
         self.actions = Actions(daemon)
 
     def requests(self) -> dict[str, Callable[[Any], Awaitable[Any]]]:
@@ -116,24 +116,16 @@ class Handlers:
     def reconnect(self, p: Empty) -> None:
         """Offline: try the relay now instead of waiting out the backoff (the window
         regained focus, or the user ran Reconnect Now)."""
-        conn = self.d.conn
+        conn = self.relay.conn
         if conn is not None:
             conn.retry_now()
 
     # ----- account -------------------------------------------------------------------
 
     async def _auth(self, msg: SignUp | SignIn, relay_url: str | None) -> SignInResult:
-        d = self.d
-        url = (relay_url or d.config.relay_url).rstrip("/")
+        url = (relay_url or self.d.state.relay_url).rstrip("/")
         ok: AuthOk = await authenticate(url, msg)
-        await d.disconnect()
-        if d.user is not None and d.user.id != ok.user.id:
-            d.drop_session("signed_out")
-        d.own_outbox(ok.user.id)
-        d.config.relay_url = url
-        d.token = ok.token
-        d.user = ok.user
-        d.connect()
+        await self.relay.sign_in(url, ok)
         return SignInResult(token=ok.token, user=ok.user, expires_at=ok.expires_at)
 
     async def sign_up(self, p: SignUpParams) -> SignInResult:
@@ -146,52 +138,48 @@ class Handlers:
         return await self._auth(SignIn(username=p.username, password=p.password), p.relay_url)
 
     async def sign_out(self, p: Empty) -> None:
-        d = self.d
-        d.drop_session("signed_out")
-        await d.disconnect()
-        d.token = None
-        d.user = None
-        d.set_conn_state("signed_out", None, None)
+        await self.relay.sign_out()
 
     async def state(self, p: Empty) -> StateResult:
         d = self.d
         return StateResult(
             connection=d.connection_params(),
             session=d.session_view(),
-            peers=peer_views(d.mirror, d.files) if d.mirror else [],
-            outbox=d.outbox.count() if d.outbox else 0,
-            following=d.following,
+            peers=d.peer_views(),
+            outbox=self.relay.pending(),
+            following=d.state.following,
         )
 
     # ----- sessions ------------------------------------------------------------------
 
     async def create_session(self, p: CreateSessionParams) -> SessionView:
         d = self.d
-        conn = d.require_online()
+        conn = self.relay.require_online()
         if not p.name.strip():
             raise InvalidParams("name: must not be empty")
-        repo = await d.repo_identity()
+        repo = await self.relay.repo_identity()
         reply = await conn.request(SessionCreate(name=p.name, repo=repo))
         if not isinstance(reply, SessionState):
             raise DaemonError(f"unexpected answer {reply.TYPE} to session_create")
         await self._leave_current(reply.session.session_id)
-        await d.adopt(reply)
+        await self.relay.adopt(reply)
         view = d.session_view()
         assert view is not None
         return view
 
     async def list_sessions(self, p: Empty) -> list[SessionInfo]:
-        reply = await self.d.require_online().request(SessionList())
+        reply = await self.relay.require_online().request(SessionList())
         assert isinstance(reply, SessionListResult)
         return reply.sessions
 
     async def _leave_current(self, next_id: str | None) -> None:
-        d = self.d
-        if d.mirror is not None and d.mirror.session_id != next_id and d.conn is not None:
-            old = d.mirror.session_id
+        relay = self.relay
+        m, conn = relay.state.mirror, relay.conn
+        if m is not None and m.session_id != next_id and conn is not None:
+            old = m.session_id
             with contextlib.suppress(DaemonError):
-                await d.conn.request(SessionLeave(session_id=old))
-            d.drop_session("left")
+                await conn.request(SessionLeave(session_id=old))
+            relay.drop("left")
 
     async def join_session(self, p: JoinSessionParams) -> SessionView:
         d = self.d
@@ -200,16 +188,17 @@ class Handlers:
             invite = self._invite_from_link(p.link)
         if not session_id and not invite:
             raise InvalidParams("give a link, an invite token or a session id")
-        d.require_online()
-        if session_id and d.mirror is not None and d.mirror.session_id == session_id:
+        self.relay.require_online()
+        if session_id and d.state.session_id == session_id:
             view = d.session_view()
             assert view is not None
             return view
-        old = d.mirror.session_id if d.mirror is not None else None
-        mirror = await d.join(session_id=session_id, invite=invite)
-        if old is not None and old != mirror.session_id and d.conn is not None:
+        old = d.state.session_id
+        mirror = await self.relay.join(session_id=session_id, invite=invite)
+        conn = self.relay.conn
+        if old is not None and old != mirror.session_id and conn is not None:
             try:
-                await d.conn.request(SessionLeave(session_id=old))
+                await conn.request(SessionLeave(session_id=old))
             except DaemonError as exc:
                 log.info("could not leave the previous session: %s", exc.code)
         view = d.session_view()
@@ -226,9 +215,9 @@ class Handlers:
         if not invite:
             raise InvalidParams("link: no invite token in the link")
         relay = (query.get("relay") or [""])[0]
-        if relay and relay.rstrip("/") != self.d.config.relay_url:
+        if relay and relay.rstrip("/") != self.d.state.relay_url:
             raise DaemonError(
-                f"the invite is for relay {relay}, signed in to {self.d.config.relay_url}",
+                f"the invite is for relay {relay}, signed in to {self.d.state.relay_url}",
                 code="relay_mismatch",
             )
         return invite
@@ -236,7 +225,7 @@ class Handlers:
     def _session_id(self, p: SessionIdParams) -> str:
         if p.session_id:
             return p.session_id
-        return self.d.require_session().session_id
+        return self.relay.require_session().session_id
 
     async def leave_session(self, p: SessionIdParams) -> None:
         sid = self._session_id(p)
@@ -249,63 +238,64 @@ class Handlers:
     async def _close_session(self, sid: str, request: SessionLeave | SessionEnd,
                              reason: str) -> None:
         """Leave or end ``sid``: pending actions of the current session go out first."""
-        d = self.d
-        conn = d.require_online()
-        if d.mirror is not None and d.mirror.session_id == sid:
-            await d.drain()
+        relay = self.relay
+        conn = relay.require_online()
+        if relay.state.session_id == sid:
+            await relay.drain()
         await conn.request(request)
-        if d.mirror is not None and d.mirror.session_id == sid:
-            d.drop_session(reason)
+        if relay.state.session_id == sid:
+            relay.drop(reason)
 
     async def create_invite(self, p: CreateInviteParams) -> InviteLink:
         d = self.d
-        m = d.require_session()
+        m = self.relay.require_session()
         if p.expires_in <= 0:
             raise InvalidParams("expires_in: must be positive")
-        reply = await d.require_online().request(
+        reply = await self.relay.require_online().request(
             InviteCreate(session_id=m.session_id, role=p.role, expires_in=p.expires_in)
         )
         assert isinstance(reply, InviteResult)
         inv = reply.invite
-        link = (f"vscode://{JOIN_HOST}/join?relay={quote(d.config.relay_url, safe='')}"
+        link = (f"vscode://{JOIN_HOST}/join?relay={quote(d.state.relay_url, safe='')}"
                 f"&invite={quote(inv.token, safe='')}")
         return InviteLink(invite_id=inv.invite_id, role=inv.role, link=link, token=inv.token,
                           expires_at=inv.expires_at)
 
     async def revoke_invite(self, p: RevokeInviteParams) -> None:
-        m = self.d.require_session()
-        await self.d.require_online().request(
+        m = self.relay.require_session()
+        await self.relay.require_online().request(
             InviteRevoke(session_id=m.session_id, invite_id=p.invite_id))
 
     async def set_role(self, p: SetRoleParams) -> None:
-        m = self.d.require_session()
-        await self.d.require_online().request(
+        m = self.relay.require_session()
+        await self.relay.require_online().request(
             RoleSet(session_id=m.session_id, user_id=p.user_id, role=p.role))
 
     async def remove_participant(self, p: UserIdParams) -> None:
-        m = self.d.require_session()
-        await self.d.require_online().request(
+        m = self.relay.require_session()
+        await self.relay.require_online().request(
             ParticipantRemove(session_id=m.session_id, user_id=p.user_id))
 
     async def set_status(self, p: SetStatusParams) -> None:
-        self.d.require_session()
-        self.d.presence.set_status(p.status, manual=True)
+        self.relay.require_session()
+        self.relay.presence.set_status(p.status, manual=True)
 
     async def who_is_viewing(self, p: UriParams) -> ViewersResult:
         d = self.d
-        m = d.require_session()
+        m = self.relay.require_session()
         path = d.files.require_path(p.uri)
-        reply = await d.require_online().request(ViewersQuery(session_id=m.session_id, path=path))
+        reply = await self.relay.require_online().request(
+            ViewersQuery(session_id=m.session_id, path=path))
         assert isinstance(reply, WireViewers)
         return ViewersResult(uri=p.uri, users=reply.users)
 
     async def follow(self, p: FollowParams) -> None:
         d = self.d
-        m = d.require_session()
+        m = self.relay.require_session()
         if p.user_id is not None:
             if p.user_id == m.me:
                 raise InvalidParams("user_id: cannot follow yourself")
             if p.user_id not in m.participants:
                 raise DaemonError(f"{p.user_id} is not in the session", code="not_found")
-        d.set_following(p.user_id)
+        self.relay.follow(p.user_id)
         d.publish_peers()

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from relay import config as config_mod
 from relay import logs
 from relay.errors import ConfigError, StoreError
-from relay.server import RelayServer
+from relay.ws.server import RelayServer
 
 log = logging.getLogger("relay")
 EXIT_CONFIG = 2  # bad configuration (one line on stderr)

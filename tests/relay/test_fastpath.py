@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from relay import fastpath
 from relay.config import Config
 from relay.core.service import Core
 from relay.fanout import LocalFanout
 from relay.metrics import Metrics
 from relay.store.sqlite import SqliteStore
+from relay.ws import fastpath
 from tests.helpers import connected
 from tests.relay.test_core import Harness, _session
 from wire import (

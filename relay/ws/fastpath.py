@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
 
+from relay.core.cursor import CursorFields
 from wire import (
     MAX_ID_CHARS,
     MAX_POSITION,
@@ -42,10 +42,6 @@ def decode(raw: str | bytes) -> Message:
     """decode_client, faster for cursor frames; raise ProtocolError with a code otherwise."""
     msg = cursor(raw)
     return decode_client(raw) if msg is None else msg
-
-
-# session_id, path, selections (fresh plain dicts), sent_at, content_hash, rid
-CursorFields = tuple[str, str, list[dict[str, Any]], float | None, str | None, str | None]
 
 
 def cursor(raw: str | bytes) -> CursorUpdate | None:

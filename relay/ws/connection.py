@@ -17,7 +17,7 @@ from relay.core.client import Client
 from wire import UserRef
 
 if TYPE_CHECKING:
-    from relay.server import RelayServer
+    from relay.ws.server import RelayServer
 
 try:
     from websockets.speedups import apply_mask

@@ -14,17 +14,19 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from relay import __version__, fastpath, httpside
-from relay.accounts import Accounts
-from relay.auth import Auth, SignInThrottle
+from relay import __version__
 from relay.config import Config, origins
-from relay.connection import WRITE_LIMIT, RelayConnection, WsTransport
 from relay.core.client import TokenBucket
 from relay.core.service import STORAGE_RETRY, Core
 from relay.errors import AuthError, StoreBusy, StoreError
 from relay.fanout import LocalFanout
 from relay.metrics import Metrics
 from relay.store.sqlite import SqliteStore
+from relay.ws import fastpath
+from relay.ws import http as httpside
+from relay.ws.accounts import Accounts
+from relay.ws.auth import Auth, SignInThrottle
+from relay.ws.connection import WRITE_LIMIT, RelayConnection, WsTransport
 from wire import (
     AUTH_PATH,
     EPHEMERAL_TYPES,

@@ -1,42 +1,54 @@
-"""Connection-level pieces of the relay: the websockets connection subclass with the
-inbound framing fast path, and the transport that writes framed messages to it."""
+"""The relay's websockets connection (the inbound cursor fast path) and the transport that
+writes framed messages to it.
+
+Built on websockets' public API. What it relies on:
+
+- ``ServerConnection.data_received`` feeds every read to the Sans-I/O parser
+  (``Protocol.receive_data``) and hands each event of ``Protocol.events_received()``, in
+  order, to ``process_event``, the hook ServerConnection itself overrides for the
+  handshake. ``RelayConnection.process_event`` keeps its contract: every event it does not
+  consume goes on to ``super().process_event`` in the order received.
+- Every complete data message handed on that way comes back from ``recv()``, in order,
+  once (one per final data frame).
+- ``pause_writing`` / ``resume_writing`` and ``connection_made`` / ``connection_lost`` are
+  the asyncio.Protocol callbacks: overridden here, always calling websockets' own.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, cast
 
 from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosedOK
 from websockets.frames import Frame, Opcode
-from websockets.protocol import Event, Protocol, State
-from websockets.streams import StreamReader
+from websockets.protocol import Event, State
 
 from relay.core.client import Client
+from relay.metrics import Metrics
 from wire import UserRef
-
-if TYPE_CHECKING:
-    from relay.ws.server import RelayServer
-
-try:
-    from websockets.speedups import apply_mask
-except ImportError:  # pragma: no cover - websockets built without its C extension
-    from websockets.utils import apply_mask
 
 log = logging.getLogger("relay.server")
 
 WRITE_LIMIT = 64 * 1024  # socket buffer above which a receiver counts as busy
 CLOSE_GRACE = 2.0  # seconds a connection the relay closes has to finish the close handshake
 
+_TEXT, _BINARY, _CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
+_OPEN, _CLOSED = State.OPEN, State.CLOSED
+
 
 class RelayConnection(ServerConnection):
-    """A websockets connection that tells the core when its write buffer drained.
+    """A websockets connection with an inbound fast path for the session loop.
 
-    While the session loop waits in recv() with no frame queued, a text frame is
-    first offered to ``on_text``, which handles a cursor update on the spot (no
-    frame queue, no task switch) or declines it. Frames arriving while anything is
-    queued or being handled take the queue, so the order of handling never changes.
+    While the reader waits in ``next_message`` and every message handed to websockets
+    has been read and handled, a final text frame is first offered to ``on_text``,
+    which handles a cursor update on the spot (no frame queue, no task switch) or
+    declines it. Frames arriving while anything is queued or being handled take the
+    queue, so the order of handling never changes. websockets parses every frame
+    (its checks, errors and close codes stay its own): the fast path only sees the
+    frames it produced.
     """
 
     client: Client | None = None
@@ -45,6 +57,14 @@ class RelayConnection(ServerConnection):
     presence_form = 1  # presence encoding agreed at hello
     failing: asyncio.Task[None] | None = None
     on_lost: Callable[[], None] | None = None  # runs once when the TCP connection is gone
+    sock: asyncio.Transport | None = None  # the asyncio transport (connection_made)
+    send_paused = False  # asyncio paused writing: the socket buffer is above WRITE_LIMIT
+    unread = 0  # complete messages handed to websockets that recv() has not returned
+    handling = False  # the reader took a message and has not asked for the next one
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.sock = cast(asyncio.Transport, transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
@@ -52,114 +72,70 @@ class RelayConnection(ServerConnection):
         if on_lost is not None:
             on_lost()
 
-    def data_received(self, data: bytes) -> None:
-        """Handle complete small text frames here; the rest goes to websockets unchanged.
-
-        Only while websockets' parser sits between frames with nothing buffered, and
-        only frames it would turn into a final text frame the same way: FIN set, no
-        RSV bits, opcode 1, masked, a length under 64 KiB and within max_size, valid
-        UTF-8, all of it in this read. The first frame that is anything else (or that
-        on_text declines) and every byte after it go to websockets, so its state
-        machine, errors and close codes stay its own.
-        """
-        on_text = self.on_text
-        if on_text is not None and self._between_frames() and self._recv_idle():
-            done = self._fast_frames(data, on_text)
-            if done:
-                if done == len(data):
-                    return
-                data = data[done:]
-        super().data_received(data)
-
-    def _between_frames(self) -> bool:
-        protocol = self.protocol
-        if (protocol.state is not State.OPEN or protocol.current_size is not None
-                or protocol.parser_exc is not None or protocol.reader.buffer):
-            return False
-        # The parser generator (the server's handshake parser delegating to
-        # Protocol.parse) must be suspended in Protocol.parse's at_eof() wait at the
-        # top of its frame loop: then no byte of a frame has been consumed.
-        outer, inner = None, protocol.parser
-        while (nested := getattr(inner, "gi_yieldfrom", None)) is not None:
-            outer, inner = inner, nested
-        return (getattr(inner, "gi_code", None) is _AT_EOF
-                and getattr(outer, "gi_code", None) is _PARSE)
-
-    def _fast_frames(self, data: bytes, on_text: Callable[[str], bool]) -> int:
-        """Handle the leading frames of ``data`` that qualify; return the bytes used."""
-        protocol = self.protocol
-        limit, fragment = protocol.max_message_size, protocol.max_fragment_size
-        if fragment is not None and (limit is None or fragment < limit):
-            limit = fragment
-        end = len(data)
-        i = 0
-        while i + 6 <= end:
-            if data[i] != 0x81:
-                break
-            length = data[i + 1]
-            if length < 0x80 + 126:
-                if length < 0x80:
-                    break  # unmasked: websockets fails the connection
-                start = i + 6
-                length -= 0x80
-            elif length == 0x80 + 126:
-                start = i + 8
-                if start > end:
-                    break
-                length = (data[i + 2] << 8) | data[i + 3]
-            else:
-                break  # 64-bit length or unmasked
-            stop = start + length
-            if stop > end or (limit is not None and length > limit):
-                break
-            try:
-                text = str(apply_mask(data[start:stop], data[start - 4:start]), "utf-8")
-            except UnicodeDecodeError:
-                break  # websockets closes with 1007
-            try:
-                if not on_text(text):
-                    break
-            except Exception:  # a bug: close as a failing handler would (1011)
-                log.exception("cursor handling failed")
-                self.failing = self.loop.create_task(self.close(1011, "internal error"))
-            i = stop
-        return i
-
     def process_event(self, event: Event) -> None:
-        on_text = self.on_text
-        if (on_text is not None and type(event) is Frame and event.opcode is Opcode.TEXT
-                and event.fin and self._recv_idle()):
-            try:
-                text = str(event.data, "utf-8")
-            except UnicodeDecodeError:
-                pass  # the queue path fails the connection with 1007, as always
-            else:
-                try:
-                    if on_text(text):
-                        return
-                except Exception:  # a bug: close as a failing handler would (1011)
-                    log.exception("cursor handling failed")
-                    self.failing = self.loop.create_task(self.close(1011, "internal error"))
-                    return
+        if type(event) is Frame and event.fin:
+            opcode = event.opcode
+            if opcode is _TEXT:
+                on_text = self.on_text
+                if (on_text is not None and not self.unread and not self.handling
+                        and self.protocol.state is _OPEN):
+                    try:
+                        text = str(event.data, "utf-8")
+                    except UnicodeDecodeError:
+                        pass  # recv() fails the connection with 1007, as always
+                    else:
+                        try:
+                            if on_text(text):
+                                return
+                        except Exception:  # a bug: close as a failing handler would (1011)
+                            log.exception("cursor handling failed")
+                            self.failing = asyncio.get_running_loop().create_task(
+                                self.close(1011, "internal error"))
+                            return
+                self.unread += 1
+            elif opcode is _BINARY or opcode is _CONT:
+                self.unread += 1
         super().process_event(event)
 
-    def _recv_idle(self) -> bool:
-        """True while the handler waits for a new message and nothing is queued."""
-        assembler = self.recv_messages
-        frames = getattr(assembler, "frames", None)
-        waiter = getattr(frames, "get_waiter", None)
-        return (waiter is not None and not waiter.done() and not frames.queue  # type: ignore[union-attr]
-                and not assembler.closed)
+    async def next_message(self) -> str | bytes:
+        """recv(), after marking the message before as handled (the fast path's gate)."""
+        self.handling = False
+        message = await self.recv()
+        self.unread -= 1
+        self.handling = True
+        return message
+
+    async def messages(self) -> AsyncIterator[str | bytes]:
+        """``async for`` over next_message(); ends quietly on a normal close."""
+        try:
+            while True:
+                yield await self.next_message()
+        except ConnectionClosedOK:
+            return
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self.send_paused = True
 
     def resume_writing(self) -> None:
         super().resume_writing()
+        self.send_paused = False
         client = self.client
         if client is not None and client.pending:
             client.flush_presence()
 
+    def write_frame(self, data: bytes) -> None:
+        """Write ``data`` as one text frame straight to the socket while the connection is
+        open. websockets writes its own frames (pongs, close) whole too, so frames never
+        interleave; the relay sends no fragmented message."""
+        sock = self.sock
+        if sock is None or self.protocol.state is not _OPEN:
+            return
+        try:
+            sock.write(_frame(data))
+        except Exception as exc:  # the socket died under us; its handler cleans up
+            log.debug("write failed", extra={"error": str(exc)})
 
-_AT_EOF = StreamReader.at_eof.__code__
-_PARSE = Protocol.parse.__code__
 
 _last_payload: bytes = b""
 _last_frame: bytes = b"\x81\x00"
@@ -170,8 +146,7 @@ def _frame(data: bytes) -> bytes:
 
     Server frames are never masked and the relay negotiates no extension, so the
     frame bytes depend only on the payload: a presence batch written to every
-    receiver of a session is framed once, not once per receiver. Writing the frame
-    straight to the transport is what protocol.send_text + send_data did.
+    receiver of a session is framed once, not once per receiver.
     """
     global _last_payload, _last_frame
     if data is _last_payload:
@@ -187,49 +162,50 @@ def _frame(data: bytes) -> bytes:
     return _last_frame
 
 
-class WsTransport:
-    __slots__ = ("conn", "server")
+Spawn = Callable[[Coroutine[Any, Any, Any]], None]
 
-    def __init__(self, conn: RelayConnection, server: RelayServer) -> None:
+
+class WsTransport:
+    """The core's Transport over a RelayConnection. ``spawn`` runs a coroutine in the
+    background (the server keeps and cancels its tasks); ``metrics`` counts closes."""
+
+    __slots__ = ("conn", "metrics", "spawn")
+
+    def __init__(self, conn: RelayConnection, metrics: Metrics, spawn: Spawn) -> None:
         self.conn = conn
-        self.server = server
+        self.metrics = metrics
+        self.spawn = spawn
 
     def write(self, data: bytes) -> None:
-        conn = self.conn
-        if conn.protocol.state is not State.OPEN:
-            return
-        try:
-            conn.transport.write(_frame(data))
-        except Exception as exc:  # the socket died under us; its handler cleans up
-            log.debug("write failed", extra={"error": str(exc)})
+        self.conn.write_frame(data)
 
     def write_now(self, data: bytes) -> bool:
         conn = self.conn
-        transport = conn.transport
-        if transport.get_write_buffer_size() or conn.protocol.state is not State.OPEN:
+        sock = conn.sock
+        if sock is None or sock.get_write_buffer_size() or conn.protocol.state is not _OPEN:
             return False
         try:
-            transport.write(_frame(data))
+            sock.write(_frame(data))
         except Exception as exc:  # the socket died under us; its handler cleans up
             log.debug("write failed", extra={"error": str(exc)})
         return True
 
     def busy(self) -> bool:
-        return self.conn.paused
+        return self.conn.send_paused
 
     def buffered(self) -> int:
-        transport = getattr(self.conn, "transport", None)
-        return transport.get_write_buffer_size() if transport is not None else 0
+        sock = self.conn.sock
+        return sock.get_write_buffer_size() if sock is not None else 0
 
     def close(self, code: int, reason: str) -> None:
-        self.server.metrics.closes[code] += 1
+        self.metrics.closes[code] += 1
         conn = self.conn
-        self.server.spawn(conn.close(code, reason))
+        self.spawn(conn.close(code, reason))
         # A receiver that does not read never takes the close frame queued behind its
         # buffer: drop the connection (and the buffer) after a short grace.
-        conn.loop.call_later(CLOSE_GRACE, _abort, conn)
+        asyncio.get_running_loop().call_later(CLOSE_GRACE, _abort, conn)
 
 
 def _abort(conn: RelayConnection) -> None:
-    if conn.protocol.state is not State.CLOSED:
-        conn.transport.abort()
+    if conn.protocol.state is not _CLOSED and conn.sock is not None:
+        conn.sock.abort()

@@ -13,7 +13,9 @@ types gain or lose fields.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+from typing import Any
 
 from relay.core.cursor import CursorFields
 from wire import (
@@ -28,6 +30,7 @@ from wire import (
     parse_json,
     path_problem,
 )
+from wire.bounds import MAX_JSON_DEPTH
 from wire.schema import MAX_INT
 
 ENABLED = (
@@ -36,6 +39,17 @@ ENABLED = (
     and tuple(f.name for f in dataclasses.fields(Selection)) == ("anchor", "active")
     and tuple(f.name for f in dataclasses.fields(Position)) == ("line", "character")
 )
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+# wire.parse_json's grammar: strict JSON, no NaN or Infinity.
+_STRICT = json.JSONDecoder(parse_constant=_no_constant)
+_raw_decode = _STRICT.raw_decode
+_good_paths: dict[str, None] = {}  # paths path_problem accepted (it is a pure function)
+MAX_GOOD_PATHS = 4096
 
 
 def decode(raw: str | bytes) -> Message:
@@ -64,17 +78,32 @@ def cursor_fields(raw: str | bytes) -> CursorFields | None:
     """
     if not ENABLED or type(raw) is not str or '"cursor"' not in raw or "\\u" in raw:
         return None  # escapes (maybe a lone surrogate): the generic decoder checks them
+    # parse_json's grammar, without its error messages: a frame it would refuse, or one
+    # with whitespace around, is left to the generic path.
     try:
-        d = parse_json(raw)
-    except ProtocolError:
+        d, end = _raw_decode(raw)
+    except (ValueError, RecursionError):
         return None
+    if end != len(raw):
+        return None
+    if raw.count("[") + raw.count("{") > MAX_JSON_DEPTH:
+        try:
+            d = parse_json(raw)  # nesting that may be too deep: its check, once
+        except ProtocolError:
+            return None
     if type(d) is not dict or d.get("type") != "cursor":
         return None
     sid, path, sels = d.get("session_id"), d.get("path"), d.get("selections")
     if type(sid) is not str or type(path) is not str or type(sels) is not list:
         return None
-    if len(sid) > MAX_ID_CHARS or path_problem(path) is not None:
+    if len(sid) > MAX_ID_CHARS:
         return None
+    if path not in _good_paths:
+        if path_problem(path) is not None:
+            return None
+        if len(_good_paths) >= MAX_GOOD_PATHS:
+            _good_paths.clear()
+        _good_paths[path] = None
     top = MAX_POSITION
     selections = []
     for s in sels:

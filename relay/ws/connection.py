@@ -77,8 +77,7 @@ class RelayConnection(ServerConnection):
             opcode = event.opcode
             if opcode is _TEXT:
                 on_text = self.on_text
-                if (on_text is not None and not self.unread and not self.handling
-                        and self.protocol.state is _OPEN):
+                if on_text is not None and not self.unread and not self.handling:
                     try:
                         text = str(event.data, "utf-8")
                     except UnicodeDecodeError:
@@ -169,10 +168,13 @@ class WsTransport:
     """The core's Transport over a RelayConnection. ``spawn`` runs a coroutine in the
     background (the server keeps and cancels its tasks); ``metrics`` counts closes."""
 
-    __slots__ = ("conn", "metrics", "spawn")
+    __slots__ = ("conn", "metrics", "protocol", "sock", "spawn")
 
     def __init__(self, conn: RelayConnection, metrics: Metrics, spawn: Spawn) -> None:
+        assert conn.sock is not None  # connection_made runs before the handler starts
         self.conn = conn
+        self.sock = conn.sock
+        self.protocol = conn.protocol
         self.metrics = metrics
         self.spawn = spawn
 
@@ -180,9 +182,8 @@ class WsTransport:
         self.conn.write_frame(data)
 
     def write_now(self, data: bytes) -> bool:
-        conn = self.conn
-        sock = conn.sock
-        if sock is None or sock.get_write_buffer_size() or conn.protocol.state is not _OPEN:
+        sock = self.sock
+        if sock.get_write_buffer_size() or self.protocol.state is not _OPEN:
             return False
         try:
             sock.write(_frame(data))
@@ -194,8 +195,7 @@ class WsTransport:
         return self.conn.send_paused
 
     def buffered(self) -> int:
-        sock = self.conn.sock
-        return sock.get_write_buffer_size() if sock is not None else 0
+        return self.sock.get_write_buffer_size()
 
     def close(self, code: int, reason: str) -> None:
         self.metrics.closes[code] += 1

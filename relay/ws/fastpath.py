@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-from typing import Any
+import json.scanner
+from collections.abc import Callable
+from math import isfinite
+from typing import Any, cast
 
 from relay.core.cursor import CursorFields
 from wire import (
@@ -45,9 +47,10 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-# wire.parse_json's grammar: strict JSON, no NaN or Infinity.
-_STRICT = json.JSONDecoder(parse_constant=_no_constant)
-_raw_decode = _STRICT.raw_decode
+# wire.parse_json's grammar: strict JSON, no NaN or Infinity. The scanner is what
+# JSONDecoder.raw_decode calls: (value, end), StopIteration when no value starts at 0.
+_scan: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(
+    cast(Any, json.JSONDecoder(parse_constant=_no_constant)))  # (its stub names no decoder)
 _good_paths: dict[str, None] = {}  # paths path_problem accepted (it is a pure function)
 MAX_GOOD_PATHS = 4096
 
@@ -81,8 +84,8 @@ def cursor_fields(raw: str | bytes) -> CursorFields | None:
     # parse_json's grammar, without its error messages: a frame it would refuse, or one
     # with whitespace around, is left to the generic path.
     try:
-        d, end = _raw_decode(raw)
-    except (ValueError, RecursionError):
+        d, end = _scan(raw, 0)
+    except (StopIteration, ValueError, RecursionError):
         return None
     if end != len(raw):
         return None
@@ -120,13 +123,12 @@ def cursor_fields(raw: str | bytes) -> CursorFields | None:
         selections.append({"anchor": {"line": al, "character": ac},
                            "active": {"line": bl, "character": bc}})
     sent_at, content_hash, rid = d.get("sent_at"), d.get("content_hash"), d.get("rid")
-    if sent_at is not None:
-        if type(sent_at) is float:
-            if not math.isfinite(sent_at):
-                return None
-        elif type(sent_at) is not int or not -MAX_INT <= sent_at <= MAX_INT:
+    if sent_at is not None and type(sent_at) is not float:
+        if type(sent_at) is not int or not -MAX_INT <= sent_at <= MAX_INT:
             return None
         sent_at = float(sent_at)
+    elif sent_at is not None and not isfinite(sent_at):
+        return None
     if content_hash is not None and (type(content_hash) is not str
                                      or len(content_hash) > MAX_ID_CHARS):
         return None

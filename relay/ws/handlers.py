@@ -171,16 +171,27 @@ class Handlers:
         conn.client = client
         strikes_limit = self.config.rate_strikes
 
+        def rate_limited(raw: str) -> None:
+            core.refuse(client, ProtocolError(ErrorCode.RATE_LIMITED,
+                                              "slow down: rate limit exceeded", rid=_rid(raw)))
+            if client.strikes >= strikes_limit:
+                log.warning("closing abusive connection", extra={"conn": conn_id,
+                                                                 "user": user.id})
+                client.closed = True
+                self.metrics.closes[CloseCode.RATE_LIMITED] += 1
+                self.spawn(conn.close(CloseCode.RATE_LIMITED, "rate limit exceeded"))
+
         def on_text(raw: str) -> bool:
-            """Handle a cursor frame now when the loop below would handle it the same way."""
+            """Handle a cursor frame now, as the loop below would (it is idle)."""
+            if client.closed:
+                return False
             fields = fastpath.cursor_fields(raw)
             if fields is None:
                 return False
-            now = time.monotonic()
-            if client.bucket.peek(now) < 1.0:
-                return False  # rate limited: the loop below refuses it (and may close)
-            core.admit(client, now)
-            core.cursor(client, fields)
+            if core.admit(client, time.monotonic()):
+                core.cursor(client, fields)
+            else:
+                rate_limited(raw)
             return True
 
         conn.on_text = on_text
@@ -193,15 +204,7 @@ class Handlers:
                     self.spawn(self._refuse_binary(conn))
                     continue
                 if not core.admit(client, time.monotonic()):
-                    rid = _rid(raw)
-                    core.refuse(client, ProtocolError(ErrorCode.RATE_LIMITED,
-                                                      "slow down: rate limit exceeded", rid=rid))
-                    if client.strikes >= strikes_limit:
-                        log.warning("closing abusive connection", extra={"conn": conn_id,
-                                                                         "user": user.id})
-                        client.closed = True
-                        self.metrics.closes[CloseCode.RATE_LIMITED] += 1
-                        self.spawn(conn.close(CloseCode.RATE_LIMITED, "rate limit exceeded"))
+                    rate_limited(raw)
                     continue
                 try:
                     msg = fastpath.decode(raw)

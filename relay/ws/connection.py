@@ -185,8 +185,8 @@ class WsTransport:
         sock = self.sock
         if sock.get_write_buffer_size() or self.protocol.state is not _OPEN:
             return False
-        try:
-            sock.write(_frame(data))
+        try:  # the frame of the payload written last is most often this one: no call then
+            sock.write(_last_frame if data is _last_payload else _frame(data))
         except Exception as exc:  # the socket died under us; its handler cleans up
             log.debug("write failed", extra={"error": str(exc)})
         return True

@@ -8,7 +8,7 @@ import json
 import logging
 import sqlite3
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
@@ -18,9 +18,8 @@ from relay import __version__
 from relay.config import Config, origins
 from relay.core.service import STORAGE_RETRY, Core
 from relay.errors import AuthError, StoreBusy, StoreError
-from relay.fanout import LocalFanout
 from relay.metrics import Metrics
-from relay.store.sqlite import SqliteStore
+from relay.store.base import Store
 from relay.ws import http as httpside
 from relay.ws.accounts import Accounts
 from relay.ws.auth import Auth, SignInThrottle
@@ -43,14 +42,25 @@ log = logging.getLogger("relay.server")
 MAX_QUEUE = 16  # frames read ahead per connection (each up to max_frame_bytes)
 
 
+class Probe(Protocol):
+    """A store's write probe: why the store cannot be written now, or None. Raises
+    StoreBusy while another process holds it longer than ``timeout`` seconds."""
+
+    async def __call__(self, timeout: float = ...) -> str | None: ...
+
+
 class RelayServer:
-    def __init__(self, config: Config) -> None:
+    """The WebSocket and HTTP side around a core and its store (relay/app.py builds it).
+    ``store_name`` names the store in messages (no password)."""
+
+    def __init__(self, config: Config, core: Core, store: Store, probe: Probe,
+                 metrics: Metrics, store_name: str) -> None:
         self.config = config
-        self.metrics = Metrics()
-        self.store = SqliteStore(config.data_dir / "relay.sqlite3", config.sqlite_synchronous,
-                                 config.storage_wait)
-        self.fanout = LocalFanout(self.metrics, config.presence_batch_ms / 1000)
-        self.core = Core(config, self.store, self.fanout, self.metrics)
+        self.core = core
+        self.store = store
+        self.probe = probe
+        self.metrics = metrics
+        self.store_name = store_name
         self.auth = Auth(config.jwt_secret, config.token_ttl, config.bcrypt_rounds)
         self.accounts = Accounts(self.store, self.auth, SignInThrottle(
             config.signin_free_failures, config.signin_address_failures, config.signin_max_delay))
@@ -87,11 +97,11 @@ class RelayServer:
         """Open the store (raise StoreError when it cannot be opened or written), listen."""
         try:
             await self.store.open()
-            problem = await self.store.probe(timeout=self.config.storage_wait)
+            problem = await self.probe(timeout=self.config.storage_wait)
         except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open the database in {self.config.data_dir}: {exc}") from exc
+            raise StoreError(f"cannot open the store {self.store_name}: {exc}") from exc
         if problem is not None:
-            raise StoreError(f"{problem} ({self.config.data_dir})")
+            raise StoreError(f"{problem} ({self.store_name})")
         self.server = await serve(
             self.handlers.handle,
             self.config.host,
@@ -134,7 +144,7 @@ class RelayServer:
 
     async def probe_storage(self) -> None:
         try:
-            problem = await self.store.probe()
+            problem = await self.probe()
             busy = False
         except StoreBusy:
             problem, busy = None, True

@@ -13,7 +13,7 @@ import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from relay import config as config_mod
 from relay import logs
@@ -22,8 +22,9 @@ from relay.core.service import Core
 from relay.errors import ConfigError, StoreError
 from relay.fanout import Fanout, LocalFanout
 from relay.metrics import Metrics
+from relay.store.base import Store
 from relay.store.sqlite import SqliteStore
-from relay.ws.server import RelayServer
+from relay.ws.server import Probe, RelayServer
 
 log = logging.getLogger("relay")
 EXIT_CONFIG = 2  # bad configuration (one line on stderr)
@@ -39,22 +40,30 @@ class Scheme(Generic[T]):
     """One accepted form of a --store or --bus value."""
 
     form: str  # as shown in errors and --help, e.g. sqlite:///path/to/relay.sqlite3
-    open: Callable[[Config, str, Metrics], T]  # the adapter, from what follows "scheme://"
+    open: Callable[[Config, str, Metrics], T]  # the adapter for the whole value
 
 
-def _sqlite(cfg: Config, rest: str, metrics: Metrics) -> SqliteStore:
-    if not rest.startswith("/") or rest.endswith("/"):
-        raise ConfigError(f"{STORE_FLAG} 'sqlite://{rest}': give the database file's absolute "
-                          "path, as in sqlite:///path/to/relay.sqlite3")
-    return SqliteStore(rest, cfg.sqlite_synchronous, cfg.storage_wait)
+class Storage(NamedTuple):
+    """A store adapter and its write probe (checked at start and behind /healthz)."""
+
+    store: Store
+    probe: Probe
 
 
-def _local(cfg: Config, rest: str, metrics: Metrics) -> Fanout:
+def _sqlite(cfg: Config, url: str, metrics: Metrics) -> Storage:
+    path = url.partition("://")[2]
+    if not path.startswith("/") or path.endswith("/"):
+        raise ConfigError(f"{STORE_FLAG} {url!r}: give the database file's absolute path, "
+                          "as in sqlite:///path/to/relay.sqlite3")
+    store = SqliteStore(path, cfg.sqlite_synchronous, cfg.storage_wait)
+    return Storage(store, store.probe)
+
+
+def _local(cfg: Config, url: str, metrics: Metrics) -> Fanout:
     return LocalFanout(metrics, cfg.presence_batch_ms / 1000)
 
 
-# Stores give the server their write probe too (SqliteStore.probe).
-STORES: dict[str, Scheme[SqliteStore]] = {
+STORES: dict[str, Scheme[Storage]] = {
     "sqlite": Scheme("sqlite:///path/to/relay.sqlite3", _sqlite),
 }
 BUSES: dict[str, Scheme[Fanout]] = {
@@ -62,15 +71,15 @@ BUSES: dict[str, Scheme[Fanout]] = {
 }
 
 
-def _pick(flag: str, value: str, table: Mapping[str, Scheme[T]]) -> tuple[Scheme[T], str]:
-    """The scheme named by ``value`` (``scheme://rest``, or a bare name) and its rest."""
-    name, sep, rest = value.partition("://")
+def _pick(flag: str, value: str, table: Mapping[str, Scheme[T]]) -> Scheme[T]:
+    """The scheme named by ``value`` (``scheme://...``, or a bare name)."""
+    name, sep, _ = value.partition("://")
     scheme = table.get(name.lower())
     if scheme is None or bool(sep) != ("://" in scheme.form):  # "local" takes no "://"
         accepted = ", ".join(s.form for s in table.values())
         what = f"unknown scheme {name!r}" if scheme is None else "not an accepted form"
         raise ConfigError(f"{flag} {shown(value)!r}: {what} (accepted forms: {accepted})")
-    return scheme, rest
+    return scheme
 
 
 def shown(url: str) -> str:
@@ -82,12 +91,10 @@ def build(cfg: Config) -> RelayServer:
     """The relay, with the store and the bus its configuration names (not started);
     raise ConfigError when --store or --bus names no adapter or an unusable place."""
     metrics = Metrics()
-    store_scheme, store_rest = _pick(STORE_FLAG, cfg.store, STORES)
-    bus_scheme, bus_rest = _pick(BUS_FLAG, cfg.bus, BUSES)
-    store = store_scheme.open(cfg, store_rest, metrics)
-    bus = bus_scheme.open(cfg, bus_rest, metrics)
+    store, probe = _pick(STORE_FLAG, cfg.store, STORES).open(cfg, cfg.store, metrics)
+    bus = _pick(BUS_FLAG, cfg.bus, BUSES).open(cfg, cfg.bus, metrics)
     core = Core(cfg, store, bus, metrics)
-    return RelayServer(cfg, core, store, store.probe, metrics, shown(cfg.store))
+    return RelayServer(cfg, core, store, probe, metrics, shown(cfg.store))
 
 
 async def serve(relay: RelayServer) -> None:

@@ -13,10 +13,10 @@ from relay.config import Config
 from relay.core import durable, queries, sessions, wirejson
 from relay.core.budget import WriteBudget
 from relay.core.client import Client, Transport
+from relay.core.cursor import CursorFields
 from relay.core.room import Room
 from relay.errors import StoreBusy, StoreError
 from relay.fanout import Fanout
-from relay.fastpath import CursorFields
 from relay.metrics import Metrics
 from relay.store.base import LogLine, Store, Write
 from wire import (

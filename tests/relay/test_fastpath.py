@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from relay import fastpath
 from relay.config import Config
 from relay.core.service import Core
 from relay.fanout import LocalFanout
 from relay.metrics import Metrics
 from relay.store.sqlite import SqliteStore
+from relay.ws import fastpath
 from tests.helpers import connected
 from tests.relay.test_core import Harness, _session
 from wire import (
@@ -52,6 +52,7 @@ VALID = [
     frame(selections=[]),
     frame(selections=[SEL, SEL, {**SEL, "extra": 1}]),  # unknown keys are ignored
     frame(unknown="ignored"),
+    frame(selections=[SEL] * 20),  # more brackets than the nesting bound, nested 4 deep
 ]
 
 UNUSUAL = [
@@ -95,6 +96,9 @@ UNUSUAL = [
     frame(session_id="s" * 129),
     frame(content_hash="h" * 129),
     frame(extra=json.loads("[" * 40 + "]" * 40)),
+    " " + frame(),  # whitespace around the object: valid, left to the generic decoder
+    frame() + "\n",
+    frame() + "{}",
 ]
 
 
@@ -230,3 +234,11 @@ async def test_core_cursor_fast_path_sends_what_the_generic_path_sends(core_harn
         assert fast == generic
         outputs.append(fast)
     assert any(frames for out in outputs for frames in out.values())
+
+
+def test_paths_remembered_as_valid_stay_bounded() -> None:
+    """The fast path remembers valid paths (no re-check); the memory stays bounded."""
+    for i in range(fastpath.MAX_GOOD_PATHS + 100):
+        assert fastpath.cursor_fields(frame(path=f"src/f{i}.py")) is not None
+    assert 0 < len(fastpath._good_paths) <= fastpath.MAX_GOOD_PATHS
+    assert fastpath.cursor_fields(frame(path="src/../x.py")) is None

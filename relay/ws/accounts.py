@@ -6,9 +6,9 @@ import logging
 import math
 import time
 
-from relay.auth import Auth, SignInThrottle, check_password, normalize_username
 from relay.errors import AuthError, DuplicateError
 from relay.store.base import Store, UserRecord
+from relay.ws.auth import Auth, SignInThrottle, check_password, normalize_username
 from wire import (
     MAX_DISPLAY_NAME,
     AuthOk,

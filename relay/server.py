@@ -16,15 +16,15 @@ from websockets.http11 import Request, Response
 
 from relay import __version__, fastpath, httpside
 from relay.accounts import Accounts
+from relay.adapters.local_bus import LocalBus
+from relay.adapters.sqlite_store import SqliteStore
 from relay.auth import Auth, SignInThrottle
 from relay.config import Config, origins
 from relay.connection import WRITE_LIMIT, RelayConnection, WsTransport
 from relay.core.client import TokenBucket
 from relay.core.service import STORAGE_RETRY, Core
 from relay.errors import AuthError, StoreBusy, StoreError
-from relay.fanout import LocalFanout
 from relay.metrics import Metrics
-from relay.store.sqlite import SqliteStore
 from wire import (
     AUTH_PATH,
     EPHEMERAL_TYPES,
@@ -60,8 +60,8 @@ class RelayServer:
         self.metrics = Metrics()
         self.store = SqliteStore(config.data_dir / "relay.sqlite3", config.sqlite_synchronous,
                                  config.storage_wait)
-        self.fanout = LocalFanout(self.metrics, config.presence_batch_ms / 1000)
-        self.core = Core(config, self.store, self.fanout, self.metrics)
+        self.bus = LocalBus()
+        self.core = Core(config, self.store, self.bus, self.metrics)
         self.auth = Auth(config.jwt_secret, config.token_ttl, config.bcrypt_rounds)
         self.accounts = Accounts(self.store, self.auth, SignInThrottle(
             config.signin_free_failures, config.signin_address_failures, config.signin_max_delay))
@@ -81,7 +81,7 @@ class RelayServer:
             "session_clients": lambda: float(len(self.core.clients)),
             "sessions_live": lambda: float(len(self.core.rooms)),
             "sessions_open": lambda: float(self.sessions_open),
-            "users_online": lambda: float(sum(len(r.live) for r in self.core.rooms.values())),
+            "users_online": lambda: float(self.core.users_online()),
         })
 
     def spawn(self, coro: Any) -> None:
@@ -103,6 +103,7 @@ class RelayServer:
             raise StoreError(f"cannot open the database in {self.config.data_dir}: {exc}") from exc
         if problem is not None:
             raise StoreError(f"{problem} ({self.config.data_dir})")
+        await self.bus.open()
         self.server = await serve(
             self.handler,
             self.config.host,
@@ -129,7 +130,7 @@ class RelayServer:
         while True:
             try:
                 now = time.monotonic()
-                self.core.expire(now)
+                await self.core.expire(now)
                 self.limit_buffers()
                 if now >= next_probe:
                     next_probe = now + self.config.storage_probe_interval
@@ -431,6 +432,7 @@ class RelayServer:
             task.cancel()
         if self.metrics_listener is not None:
             await self.metrics_listener.close()
+        await self.bus.close()
         await self.store.close()
 
 

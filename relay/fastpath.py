@@ -16,6 +16,7 @@ import dataclasses
 import math
 from typing import Any
 
+from relay.core import wirejson
 from wire import (
     MAX_ID_CHARS,
     MAX_POSITION,
@@ -92,8 +93,7 @@ def cursor_fields(raw: str | bytes) -> CursorFields | None:
             return None
         if not (0 <= al <= top and 0 <= ac <= top and 0 <= bl <= top and 0 <= bc <= top):
             return None
-        selections.append({"anchor": {"line": al, "character": ac},
-                           "active": {"line": bl, "character": bc}})
+        selections.append(wirejson.selection(al, ac, bl, bc))
     sent_at, content_hash, rid = d.get("sent_at"), d.get("content_hash"), d.get("rid")
     if sent_at is not None:
         if type(sent_at) is float:

@@ -74,22 +74,21 @@ def value(v: Any) -> str:
 
 def fields(entry: Mapping[str, Any]) -> dict[str, str]:
     """Encode each field of a presence entry, in both encodings."""
-    out = {k: value(v) for k, v in entry.items()}
+    out: dict[str, str] = {}
     for k, v in entry.items():
-        short = SHORT.get(k)
-        if short is None:
-            continue
         if k == "cursor":
-            out[short] = cursor_short(v["path"], v["selections"], v.get("content_hash"))
+            out.update(cursor_fields(v["path"], v["selections"], v.get("content_hash"), None))
         elif k == "viewport":
-            out[short] = viewport_short(v["path"], v["ranges"])
+            out.update(viewport_fields(v["path"], v["ranges"]))
+        elif k in SHORT:
+            out.update(plain_fields(k, v))
         else:
-            out[short] = out[k]
+            out[k] = value(v)
     return out
 
 
-def cursor_fields(path: str, selections: list[Span], content_hash: str | None,
-                  sent_at: float | None) -> dict[str, str]:
+def cursor_fields(path: str, selections: Iterable[Mapping[str, Mapping[str, int]]],
+                  content_hash: str | None, sent_at: float | None) -> dict[str, str]:
     """The fields of a cursor update, in both encodings."""
     out = {"cursor": cursor(path, selections, content_hash),
            "c": cursor_short(path, selections, content_hash)}
@@ -98,7 +97,8 @@ def cursor_fields(path: str, selections: list[Span], content_hash: str | None,
     return out
 
 
-def viewport_fields(path: str, ranges: list[Span]) -> dict[str, str]:
+def viewport_fields(path: str, ranges: Iterable[Mapping[str, Mapping[str, int]]]
+                    ) -> dict[str, str]:
     """The fields of a viewport update, in both encodings."""
     return {"viewport": viewport(path, ranges), "v": viewport_short(path, ranges)}
 

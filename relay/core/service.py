@@ -209,7 +209,7 @@ class Core(Rooms):
         try:
             event = await self.store.commit(write)
         except GuardFailed as exc:
-            raise refusal(exc, action, msg) from None
+            raise refusal(exc, write.guard, action, msg) from None
         room = self.rooms.get(write.session_id)
         if room is not None:
             room.apply(event)
@@ -255,7 +255,7 @@ class Core(Rooms):
             except IdConflict:
                 raise _id_conflict(msg) from None
             except GuardFailed as exc:
-                raise refusal(exc, msg.TYPE, msg) from None
+                raise refusal(exc, guard, msg.TYPE, msg) from None
         else:
             raise StoreBusy(f"{msg.TYPE} {msg.id}: what it changes kept changing")
         room.apply(event)
@@ -278,14 +278,17 @@ def check_role(role: str | None, ended: bool, action: str, msg: Any) -> None:
         raise ProtocolError(ErrorCode.SESSION_ENDED, "the session has ended", rid=rid, id=mid)
 
 
-def refusal(exc: GuardFailed, action: str, msg: Any) -> ProtocolError:
-    """The refusal of a write whose guard failed inside the store's transaction."""
+def refusal(exc: GuardFailed, guard: Guard | None, action: str, msg: Any) -> ProtocolError:
+    """The refusal of a write whose ``guard`` failed inside the store's transaction."""
+    rid, mid = getattr(msg, "rid", None), getattr(msg, "id", None)
+    if guard is None or guard.user_id is None or exc.role in guard.roles:
+        return ProtocolError(ErrorCode.SESSION_ENDED, "the session has ended", rid=rid, id=mid)
     try:
-        check_role(exc.role, exc.ended, action, msg)
+        check_role(exc.role, False, action, msg)
     except ProtocolError as refused:
         return refused
     return ProtocolError(ErrorCode.FORBIDDEN, f"{action.replace('_', ' ')} is not permitted",
-                         rid=getattr(msg, "rid", None), id=getattr(msg, "id", None))
+                         rid=rid, id=mid)
 
 
 def _id_conflict(msg: Any) -> ProtocolError:

@@ -15,13 +15,14 @@ from relay.adapters.sqlite_store import SqliteStore
 from relay.config import Config
 from relay.core.client import Client
 from relay.core.delivery import HOLD, HOLD_MAX, Delivery
-from relay.core.records import UserRecord
+from relay.core.records import MemberRecord, UserRecord, Write
 from relay.core.room import normalize_remote, repo_key
 from relay.core.service import Core
 from relay.metrics import Metrics
 from wire import (
     CLIENT_MESSAGES,
     CloseCode,
+    Event,
     RepoIdentity,
     UserRef,
     decode_client,
@@ -478,3 +479,65 @@ async def test_requests_during_shutdown_are_refused_and_nothing_is_stored(h):
     (err,) = h.wire("ann").take("error")
     assert (err["code"], err["id"]) == ("shutting_down", "late")
     assert await h.core.store.action("late") is None
+
+
+async def test_concurrent_reactions_on_one_message_are_all_kept(h):
+    """No lock orders writes in the core: a write built from a message that changed
+    meanwhile is refused by the store and built again."""
+    names = ("bob", "cat", "dan", "eve")
+    sid = await _session(h, *((n, "editor") for n in names))
+    await h.send("ann", {"type": "chat_send", "id": "m", "session_id": sid, "text": "vote"})
+    await asyncio.gather(*(h.send(n, {"type": "reaction_toggle", "id": f"r-{n}",
+                                      "session_id": sid, "target_id": "m", "emoji": "+1"})
+                           for n in ("ann", *names)))
+    stored = await h.core.store.chat("m")
+    assert stored is not None and sorted(stored.reactions["+1"]) == sorted(("ann", *names))
+    seqs = sorted(f["seq"] for n in ("ann", *names) for f in h.wire(n).take("ack"))
+    assert seqs[-5:] == list(range(seqs[-5], seqs[-5] + 5))
+
+
+async def test_an_edit_racing_a_delete_never_brings_the_message_back(h):
+    sid = await _session(h, ("bob", "editor"))
+    for i in range(5):
+        await h.send("bob", {"type": "chat_send", "id": f"m{i}", "session_id": sid, "text": "x"})
+        edit = h.send("bob", {"type": "chat_edit", "id": f"e{i}", "session_id": sid,
+                              "message_id": f"m{i}", "text": "edited"})
+        delete = h.send("bob", {"type": "chat_delete", "id": f"d{i}", "session_id": sid,
+                                "message_id": f"m{i}"})
+        await asyncio.gather(*((delete, edit) if i % 2 else (edit, delete)))
+        stored = await h.core.store.chat(f"m{i}")
+        assert stored is not None and stored.deleted and stored.text == ""
+
+
+async def test_the_store_refuses_a_write_that_a_stale_role_cache_let_through(h):
+    """Another process demoted bob; this one has not heard yet: the guard checked in the
+    store's transaction refuses, and nothing is stored."""
+    sid = await _session(h, ("bob", "editor"))
+    demoted = MemberRecord(session_id=sid, user_id="bob", name="Bob", role="viewer",
+                           joined_at=0.0)
+    await h.core.store.commit(Write(
+        session_id=sid, id_prefix="role", members=[demoted],
+        event=Event(session_id=sid, seq=0, id="", kind="role_changed",
+                    actor=UserRef(id="ann", name="Ann"), at=0.0)))
+    assert h.core.rooms[sid].role_of("bob") == "editor"  # the cache is behind
+    anchor = {"path": "a.py", "start_line": 0, "end_line": 0, "text": ["x"]}
+    await h.send("bob", {"type": "thread_create", "id": "t1", "session_id": sid,
+                         "anchor": anchor, "text": "no", "rid": "r"})
+    (err,) = h.wire("bob").take("error")
+    assert (err["code"], err["id"]) == ("forbidden", "t1")
+    assert await h.core.store.action("t1") is None
+
+
+async def test_a_join_after_an_end_this_process_has_not_heard_of_is_refused(h):
+    sid = await _session(h)
+    await h.send("ann", {"type": "invite_create", "session_id": sid, "role": "editor"})
+    token = h.wire("ann").take("invite_result")[0]["invite"]["token"]
+    await h.core.store.commit(Write(
+        session_id=sid, id_prefix="end", ended_at=5.0,
+        event=Event(session_id=sid, seq=0, id="", kind="session_ended",
+                    actor=UserRef(id="ann", name="Ann"), at=5.0)))
+    await h.client("bob")
+    await h.send("bob", {"type": "session_join", "invite": token, "rid": "j"})
+    (err,) = h.wire("bob").take("error")
+    assert (err["code"], err["rid"]) == ("session_ended", "j")
+    assert [m.user_id for m in await h.core.store.members(sid)] == ["ann"]

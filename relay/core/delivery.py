@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Iterable
 
 from relay.core import wirejson
 from relay.core.client import Client
@@ -77,9 +76,6 @@ class Delivery:
             subs.discard(client)
             if not subs:
                 del self._subs[session_id]
-
-    def clients(self, session_id: str) -> Iterable[Client]:
-        return self._subs.get(session_id, ())
 
     def publish(
         self,

@@ -13,6 +13,7 @@ from relay.core.ports import BusListener, Fields, SessionBus
 from wire import Event, Mention
 
 PresenceSink = Callable[[str, str, Fields], None]
+_NOBODY: dict[str, Fields] = {}  # never changed
 
 
 class LocalBus(SessionBus):
@@ -61,11 +62,9 @@ class LocalBus(SessionBus):
             listener.on_frame(session_id, data, kind, exclude_user)
 
     def publish_presence(self, session_id: str, user_id: str, fields: Fields) -> None:
-        users = self._presence.get(session_id)
-        if users is not None:
-            state = users.get(user_id)
-            if state is not None:
-                state.update(fields)
+        state = self._presence.get(session_id, _NOBODY).get(user_id)
+        if state is not None:
+            state.update(fields)
         self._sink(session_id, user_id, fields)
 
     async def send_mention(self, session_id: str, user_id: str, mention: Mention) -> None:

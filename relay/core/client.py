@@ -62,6 +62,7 @@ class Client:
         "strikes",
         "transport",
         "user",
+        "user_json",
     )
 
     def __init__(
@@ -77,6 +78,7 @@ class Client:
     ) -> None:
         self.conn_id = conn_id
         self.user = user
+        self.user_json = wirejson.string(user.id)  # the user id as presence fields carry it
         self.transport = transport
         self.joined: set[str] = set()  # sessions joined on this connection
         self.stale: set[str] = set()  # sessions where this client's presence timed out

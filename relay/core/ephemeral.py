@@ -41,9 +41,8 @@ def _publish(core: Core, client: Client, session_id: str, action: str, fields: d
              msg: Any) -> None:
     """Announce an ephemeral update of ``client`` (``fields``: its fields, encoded)."""
     room = core.joined(client, session_id, action, msg)
-    uid = client.user.id
-    fields["user_id"] = fields["u"] = wirejson.string(uid)
-    core.bus.publish_presence(room.id, uid, fields)
+    fields["user_id"] = fields["u"] = client.user_json
+    core.bus.publish_presence(room.id, client.user.id, fields)
 
 
 def _check_path(path: str, msg: Any) -> None:

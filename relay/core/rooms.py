@@ -101,7 +101,7 @@ class Rooms:
             return
         uid = client.user.id
         fields = wirejson.plain_fields("status", "active")
-        fields["user_id"] = fields["u"] = wirejson.string(uid)
+        fields["user_id"] = fields["u"] = client.user_json
         if not await self.bus.arrive(room.id, uid, client.conn_id, fields):
             return
         m = room.members.get(uid)

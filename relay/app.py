@@ -20,10 +20,10 @@ from relay import logs
 from relay.config import Config
 from relay.core.service import Core
 from relay.errors import ConfigError, StoreError
-from relay.fanout import Fanout, LocalFanout
+from relay.adapters.local_bus import LocalBus
+from relay.adapters.sqlite_store import SqliteStore
+from relay.core.ports import SessionBus, Store
 from relay.metrics import Metrics
-from relay.store.base import Store
-from relay.store.sqlite import SqliteStore
 from relay.ws.server import Probe, RelayServer
 
 log = logging.getLogger("relay")
@@ -59,14 +59,14 @@ def _sqlite(cfg: Config, url: str, metrics: Metrics) -> Storage:
     return Storage(store, store.probe)
 
 
-def _local(cfg: Config, url: str, metrics: Metrics) -> Fanout:
-    return LocalFanout(metrics, cfg.presence_batch_ms / 1000)
+def _local(cfg: Config, url: str, metrics: Metrics) -> SessionBus:
+    return LocalBus()
 
 
 STORES: dict[str, Scheme[Storage]] = {
     "sqlite": Scheme("sqlite:///path/to/relay.sqlite3", _sqlite),
 }
-BUSES: dict[str, Scheme[Fanout]] = {
+BUSES: dict[str, Scheme[SessionBus]] = {
     "local": Scheme("local", _local),
 }
 

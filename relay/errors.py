@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wire import Event
+
 
 class RelayError(Exception):
     """base of every error raised by the relay itself."""
@@ -21,6 +26,35 @@ class StoreBusy(StoreError):
 
 class DuplicateError(StoreError):
     """a row with the same key already exists."""
+
+
+class AlreadyStored(DuplicateError):
+    """the write's client id was stored before, by the same user for the same action:
+    nothing new was stored; ``event`` is the original one (its seq is the ack's)."""
+
+    def __init__(self, event: Event) -> None:
+        super().__init__(f"client id {event.id} already stored at seq {event.seq}")
+        self.event = event
+
+
+class IdConflict(DuplicateError):
+    """the write's client id was stored before for another action or by another user."""
+
+
+class GuardFailed(StoreError):
+    """what a write's guard requires no longer held inside its transaction: ``role`` is
+    the user's role found there (None: not a current member), ``ended`` whether the
+    session had ended."""
+
+    def __init__(self, role: str | None, ended: bool) -> None:
+        super().__init__(f"write refused: role {role}, ended {ended}")
+        self.role = role
+        self.ended = ended
+
+
+class WriteConflict(StoreError):
+    """an entity the write was computed from changed since it was read: read again and
+    rebuild the write."""
 
 
 class AuthError(RelayError):

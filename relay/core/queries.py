@@ -7,7 +7,7 @@ import re
 import time
 from typing import TYPE_CHECKING
 
-from relay.core import projects
+from relay.core import projects, wirejson
 from wire import (
     ChatMessage,
     EventLogQuery,
@@ -53,7 +53,8 @@ async def sync(core: Core, client: Client, msg: SyncRequest) -> None:
 async def viewers(core: Core, client: Client, msg: ViewersQuery) -> None:
     room = core.joined(client, msg.session_id, "viewers", msg)
     users: list[UserRef] = []
-    for uid, entry in room.presence.items():
+    for uid, fields in (await core.bus.presence(room.id)).items():
+        entry = wirejson.entry(fields)
         viewport = entry.get("viewport")
         if entry.get("focus") == msg.path or (viewport and viewport.get("path") == msg.path):
             users.append(room.member_ref(uid))

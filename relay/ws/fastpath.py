@@ -19,6 +19,7 @@ from collections.abc import Callable
 from math import isfinite
 from typing import Any, cast
 
+from relay.core import wirejson
 from relay.core.cursor import CursorFields
 from wire import (
     MAX_ID_CHARS,
@@ -120,8 +121,7 @@ def cursor_fields(raw: str | bytes) -> CursorFields | None:
             return None
         if not (0 <= al <= top and 0 <= ac <= top and 0 <= bl <= top and 0 <= bc <= top):
             return None
-        selections.append({"anchor": {"line": al, "character": ac},
-                           "active": {"line": bl, "character": bc}})
+        selections.append(wirejson.selection(al, ac, bl, bc))
     sent_at, content_hash, rid = d.get("sent_at"), d.get("content_hash"), d.get("rid")
     if sent_at is not None and type(sent_at) is not float:
         if type(sent_at) is not int or not -MAX_INT <= sent_at <= MAX_INT:

@@ -16,10 +16,10 @@ from websockets.protocol import State
 
 from relay import __version__
 from relay.config import Config, origins
+from relay.core.ports import Store
 from relay.core.service import STORAGE_RETRY, Core
 from relay.errors import AuthError, StoreBusy, StoreError
 from relay.metrics import Metrics
-from relay.store.base import Store
 from relay.ws import http as httpside
 from relay.ws.accounts import Accounts
 from relay.ws.auth import Auth, SignInThrottle
@@ -61,6 +61,7 @@ class RelayServer:
         self.probe = probe
         self.metrics = metrics
         self.store_name = store_name
+        self.bus = core.bus
         self.auth = Auth(config.jwt_secret, config.token_ttl, config.bcrypt_rounds)
         self.accounts = Accounts(self.store, self.auth, SignInThrottle(
             config.signin_free_failures, config.signin_address_failures, config.signin_max_delay))
@@ -79,7 +80,7 @@ class RelayServer:
             "session_clients": lambda: float(len(self.core.clients)),
             "sessions_live": lambda: float(len(self.core.rooms)),
             "sessions_open": lambda: float(self.sessions_open),
-            "users_online": lambda: float(sum(len(r.live) for r in self.core.rooms.values())),
+            "users_online": lambda: float(self.core.users_online()),
         })
         self.handlers = Handlers(config, self.core, self.accounts, self.metrics, self.spawn)
 
@@ -102,6 +103,7 @@ class RelayServer:
             raise StoreError(f"cannot open the store {self.store_name}: {exc}") from exc
         if problem is not None:
             raise StoreError(f"{problem} ({self.store_name})")
+        await self.bus.open()
         self.server = await serve(
             self.handlers.handle,
             self.config.host,
@@ -128,7 +130,7 @@ class RelayServer:
         while True:
             try:
                 now = time.monotonic()
-                self.core.expire(now)
+                await self.core.expire(now)
                 self.limit_buffers()
                 if now >= next_probe:
                     next_probe = now + self.config.storage_probe_interval
@@ -261,5 +263,6 @@ class RelayServer:
             task.cancel()
         if self.metrics_listener is not None:
             await self.metrics_listener.close()
+        await self.bus.close()
         await self.store.close()
 

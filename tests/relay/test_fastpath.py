@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from relay.adapters.local_bus import LocalBus
+from relay.adapters.sqlite_store import SqliteStore
 from relay.config import Config
 from relay.core.service import Core
-from relay.fanout import LocalFanout
 from relay.metrics import Metrics
-from relay.store.sqlite import SqliteStore
 from relay.ws import fastpath
 from tests.helpers import connected
 from tests.relay.test_core import Harness, _session
@@ -187,7 +187,7 @@ async def core_harness(tmp_path: Path):
     store = SqliteStore(":memory:")
     await store.open()
     metrics = Metrics()
-    yield Harness(Core(cfg, store, LocalFanout(metrics), metrics))
+    yield Harness(Core(cfg, store, LocalBus(), metrics))
     await store.close()
 
 
@@ -222,12 +222,12 @@ async def test_core_cursor_fast_path_sends_what_the_generic_path_sends(core_harn
         fields = fastpath.cursor_fields(raw)
         assert fields is not None
         h.core.cursor(h.clients[sender], fields)
-        h.core.fanout.flush()
+        h.core.delivery.flush()
         fast = {n: list(w.frames) for n, w in h.wires.items()}
         for w in h.wires.values():
             w.frames.clear()
         h.core.ephemeral(h.clients[sender], decode_client(raw))
-        h.core.fanout.flush()
+        h.core.delivery.flush()
         generic = {n: list(w.frames) for n, w in h.wires.items()}
         for w in h.wires.values():
             w.frames.clear()

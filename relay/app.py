@@ -17,12 +17,12 @@ from typing import Generic, NamedTuple, TypeVar
 
 from relay import config as config_mod
 from relay import logs
-from relay.config import Config
-from relay.core.service import Core
-from relay.errors import ConfigError, StoreError
 from relay.adapters.local_bus import LocalBus
 from relay.adapters.sqlite_store import SqliteStore
+from relay.config import Config
 from relay.core.ports import SessionBus, Store
+from relay.core.service import Core
+from relay.errors import ConfigError, StoreError
 from relay.metrics import Metrics
 from relay.ws.server import Probe, RelayServer
 

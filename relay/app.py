@@ -22,13 +22,14 @@ from relay.adapters.sqlite_store import SqliteStore
 from relay.config import Config
 from relay.core.ports import SessionBus, Store
 from relay.core.service import Core
-from relay.errors import ConfigError, StoreError
+from relay.errors import BusError, ConfigError, StoreError
 from relay.metrics import Metrics
 from relay.ws.server import Probe, RelayServer
 
 log = logging.getLogger("relay")
 EXIT_CONFIG = 2  # bad configuration (one line on stderr)
 EXIT_STORAGE = 3  # the data folder or database cannot be opened or written
+EXIT_BUS = 4  # the session bus cannot be reached
 
 STORE_FLAG = "--store/ENSEMBLE_STORE"
 BUS_FLAG = "--bus/ENSEMBLE_BUS"
@@ -66,8 +67,15 @@ def _local(cfg: Config, url: str, metrics: Metrics) -> SessionBus:
 STORES: dict[str, Scheme[Storage]] = {
     "sqlite": Scheme("sqlite:///path/to/relay.sqlite3", _sqlite),
 }
+def _redis(cfg: Config, url: str, metrics: Metrics) -> SessionBus:
+    from relay.adapters.redis_bus import RedisBus  # redis-py only where it is used
+
+    return RedisBus(url)
+
+
 BUSES: dict[str, Scheme[SessionBus]] = {
     "local": Scheme("local", _local),
+    "redis": Scheme("redis://host:6379/0", _redis),
 }
 
 
@@ -123,7 +131,7 @@ async def serve(relay: RelayServer) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``ensemble-relay``: exit 0 after SIGTERM, 2 for a bad configuration, 3 when the
-    storage is unusable, 1 when the port cannot be bound."""
+    storage is unusable, 4 when the bus cannot be reached, 1 when the port cannot be bound."""
     try:
         cfg = config_mod.load(argv)
         relay = build(cfg)
@@ -136,6 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as exc:
         print(f"ensemble-relay: error: storage unusable: {exc}", file=sys.stderr)
         return EXIT_STORAGE
+    except BusError as exc:
+        print(f"ensemble-relay: error: bus unreachable: {exc}", file=sys.stderr)
+        return EXIT_BUS
     except OSError as exc:
         print(f"ensemble-relay: error: cannot listen on {cfg.host}:{cfg.port}: {exc}",
               file=sys.stderr)

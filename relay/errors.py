@@ -63,3 +63,7 @@ class AuthError(RelayError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class BusError(RelayError):
+    """the session bus (Redis) cannot be reached when the relay starts."""

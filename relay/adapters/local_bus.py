@@ -49,6 +49,9 @@ class LocalBus(SessionBus):
     async def unsubscribe(self, session_id: str) -> None:
         """Nothing to do."""
 
+    def position(self, session_id: str, seq: int) -> None:
+        """Nothing to do: this bus loses nothing, so there are no gaps to find."""
+
     # -- fan-out
 
     async def publish_event(self, session_id: str, event: Event,

@@ -213,6 +213,15 @@ class BusListener(Protocol):
         """A mention for a user: sent to (and marked delivered for) the user's local
         clients in the session, if any."""
 
+    async def on_gap(self, session_id: str, after_seq: int) -> int:
+        """Events after ``after_seq`` may not have reached this process (a lost message,
+        a reconnection to the bus): send them from the store to the local clients, each
+        what its user may see, in seq order. Return the session's last seq."""
+
+    async def on_departed(self, session_id: str, user_id: str) -> None:
+        """The user's last connection was on a relay process that died: announce the
+        departure (once in the cluster: the bus calls this on one process)."""
+
 
 class SessionBus(ABC):
     """What relay processes share that is not durable: fan-out and who is online.
@@ -238,6 +247,12 @@ class SessionBus(ABC):
     @abstractmethod
     async def subscribe(self, session_id: str) -> None:
         """This process has clients in the session from now on: deliver its traffic."""
+
+    @abstractmethod
+    def position(self, session_id: str, seq: int) -> None:
+        """The session's last seq in the store when this process loaded it (after
+        ``subscribe``): events up to it are known, later ones come through the bus. A bus
+        that can lose messages uses it to find gaps; the in-process bus cannot."""
 
     @abstractmethod
     async def unsubscribe(self, session_id: str) -> None:

@@ -26,6 +26,7 @@ from relay.metrics import Metrics
 from wire import CloseCode, Event, Mention, MentionNotice, UserJoined, UserLeft, encode
 
 log = logging.getLogger("relay.core")
+GAP_LIMIT = 10_000  # events per user one gap fill sends (a client further behind syncs)
 
 
 class Rooms:
@@ -59,6 +60,7 @@ class Rooms:
         room = self.rooms.get(session_id)  # loaded meanwhile by another join
         if room is None and record is not None:
             room = self.rooms[session_id] = Room(record, members)
+            self.bus.position(session_id, record.last_seq)
             for event in early:
                 room.apply(event)
         await self._loaded(session_id, early)
@@ -198,6 +200,33 @@ class Rooms:
             for clients in room.clients.values():
                 for c in clients:
                     c.pending.pop(session_id, None)
+
+    async def on_gap(self, session_id: str, after_seq: int) -> int:
+        room = self.rooms.get(session_id)
+        record = await self.store.get_session(session_id)
+        last = record.last_seq if record is not None else after_seq
+        if room is None or last <= after_seq:
+            return last
+        # Each local user's view (audience) of what came after, merged in seq order.
+        seen: dict[int, tuple[Event, set[str]]] = {}
+        for uid in tuple(room.clients):
+            for event in await self.store.events_after(session_id, after_seq, uid, GAP_LIMIT):
+                if event.seq <= last:
+                    seen.setdefault(event.seq, (event, set()))[1].add(uid)
+        for seq in sorted(seen):
+            event, users = seen[seq]
+            await self.on_event(session_id, event, frozenset(users))
+        return last
+
+    async def on_departed(self, session_id: str, user_id: str) -> None:
+        frame = UserLeft(session_id=session_id, user_id=user_id, reason="disconnected")
+        await self.bus.publish(session_id, encode(frame).encode(), "user_left",
+                               exclude_user=user_id)
+        try:
+            await self.store.append_log(session_id, LogLine(
+                kind="leave", actor=user_id, at=self.clock(), detail="relay gone"))
+        except StoreError as exc:
+            log.warning("leave not logged", extra={"session": session_id, "error": str(exc)})
 
     def on_frame(self, session_id: str, data: bytes, kind: str,
                  exclude_user: str | None) -> None:

@@ -4,6 +4,7 @@ adapters; a value no adapter accepts stops the relay with exit code 2 and the ac
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from tests.relayproc import ROOT, TEST_ARGS
 
 EXIT_CONFIG = 2
 EXIT_STORAGE = 3
+EXIT_BUS = 4
 
 
 def _run(data_dir: Path, *args: str,
@@ -62,11 +64,21 @@ def test_sqlite_store_needs_an_absolute_file_path(tmp_path: Path) -> None:
 
 
 def test_unknown_bus_exits_2_with_the_accepted_forms(tmp_path: Path) -> None:
-    for args, env in ((("--bus", "redis://localhost:6379/0"), {}),
+    for args, env in ((("--bus", "kafka://localhost:9092"), {}),
                       ((), {"ENSEMBLE_BUS": "local://elsewhere"})):
         result = _run(tmp_path, *args, env=env)
         assert result.returncode == EXIT_CONFIG, (args, env)
-        assert "(accepted forms: local)" in _one_error_line(result)
+        assert "(accepted forms: local, redis://host:6379/0)" in _one_error_line(result)
+
+
+def test_an_unreachable_redis_bus_exits_4(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = _run(tmp_path, "--bus", f"redis://:secretpw@127.0.0.1:{port}/0")
+    assert result.returncode == EXIT_BUS
+    line = _one_error_line(result)
+    assert "bus unreachable" in line and "secretpw" not in line
 
 
 def test_sqlite_store_in_a_missing_folder_is_unusable_storage(tmp_path: Path) -> None:

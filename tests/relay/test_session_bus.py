@@ -53,6 +53,12 @@ class Recorder:
     async def on_mention(self, session_id: str, user_id: str, mention: Mention) -> None:
         self.mentions.append((session_id, user_id, mention.seq))
 
+    async def on_gap(self, session_id: str, after_seq: int) -> int:
+        return after_seq  # nothing stored behind this listener
+
+    async def on_departed(self, session_id: str, user_id: str) -> None:
+        """Not recorded here."""
+
 
 Pair = tuple[SessionBus, SessionBus, Recorder, Recorder]
 
@@ -137,10 +143,11 @@ async def test_presence_reaches_every_process_and_merges_into_the_registry(pair:
         assert sorted((sid, uid, *f) for sid, uid, f in rec.presence) == [
             ("s1", "bob", "focus"), ("s1", "bob", "status"), ("s1", "dan", "focus")]
     expected = {"bob": _fields(user_id="bob", status="away", focus="a.py")}
-    deadline = time.monotonic() + 2.0
-    while (latest := await b.presence("s1")) != expected:
-        assert time.monotonic() < deadline, latest
-        await asyncio.sleep(0.005)
+    for bus in (b, a):  # every process's view converges
+        deadline = time.monotonic() + 2.0
+        while (latest := await bus.presence("s1")) != expected:
+            assert time.monotonic() < deadline, latest
+            await asyncio.sleep(0.005)
     latest["bob"]["status"] = '"changed by the caller"'
     assert (await a.presence("s1"))["bob"]["status"] == '"away"'  # a copy was returned
 

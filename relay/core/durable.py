@@ -34,7 +34,7 @@ from wire import (
 
 if TYPE_CHECKING:
     from relay.core.client import Client
-    from relay.core.service import Build, Core, Handler
+    from relay.core.handling import Build, CoreView, Handler
 
 MENTION_RE = re.compile(r"(?<![\w@])@([a-z0-9][a-z0-9_.-]{1,31})", re.IGNORECASE)
 MAX_EMOJI = 32
@@ -68,7 +68,7 @@ def _not_found(what: str, msg: Any) -> ProtocolError:
     return ProtocolError(ErrorCode.NOT_FOUND, f"no such {what}", rid=msg.rid, id=msg.id)
 
 
-def _nonempty(core: Core, text: str, msg: Any) -> None:
+def _nonempty(core: CoreView, text: str, msg: Any) -> None:
     if not text.strip():
         raise ProtocolError(ErrorCode.INVALID_VALUE, "text is empty", rid=msg.rid, id=msg.id)
     core.check_text(text, msg)
@@ -78,7 +78,7 @@ def _audience(m: ChatMessage) -> frozenset[str] | None:
     return frozenset({m.author.id, m.to}) if m.to else None
 
 
-async def _chat_target(core: Core, room: Room, message_id: str, msg: Any) -> ChatMessage:
+async def _chat_target(core: CoreView, room: Room, message_id: str, msg: Any) -> ChatMessage:
     target = await core.store.chat(message_id)
     if target is None or target.session_id != room.id:
         raise _not_found("message", msg)
@@ -94,7 +94,7 @@ def _check_author(action: str, room: Room, uid: str, author: str, msg: Any) -> N
                              author, uid, rid=msg.rid, id=msg.id)
 
 
-async def _own_chat(core: Core, room: Room, action: str, uid: str,
+async def _own_chat(core: CoreView, room: Room, action: str, uid: str,
                     msg: ChatEdit | ChatDelete) -> ChatMessage:
     """The live chat message ``msg`` names, once ``uid`` may see it and take ``action`` on it."""
     target = await _chat_target(core, room, msg.message_id, msg)
@@ -124,7 +124,7 @@ def _blank(target: ChatMessage | Comment) -> None:
 # -- chat (each action is a Build: Core.durable runs it, again after a conflict)
 
 
-async def chat_send(core: Core, client: Client, room: Room, msg: ChatSend) -> Write:
+async def chat_send(core: CoreView, client: Client, room: Room, msg: ChatSend) -> Write:
     uid = client.user.id
     _nonempty(core, msg.text, msg)
     if msg.to is not None and (msg.to == uid or room.role_of(msg.to) is None):
@@ -146,7 +146,7 @@ async def chat_send(core: Core, client: Client, room: Room, msg: ChatSend) -> Wr
                  mentions=_mention_rows(names, room, client, msg.text, now, message_id=msg.id))
 
 
-async def chat_edit(core: Core, client: Client, room: Room, msg: ChatEdit) -> Write:
+async def chat_edit(core: CoreView, client: Client, room: Room, msg: ChatEdit) -> Write:
     uid = client.user.id
     target = await _own_chat(core, room, "chat_edit", uid, msg)
     base = snapshot(target)
@@ -162,7 +162,7 @@ async def chat_edit(core: Core, client: Client, room: Room, msg: ChatEdit) -> Wr
                                         message_id=target.id))
 
 
-async def chat_delete(core: Core, client: Client, room: Room, msg: ChatDelete) -> Write:
+async def chat_delete(core: CoreView, client: Client, room: Room, msg: ChatDelete) -> Write:
     target = await _own_chat(core, room, "chat_delete", client.user.id, msg)
     base = snapshot(target)
     now = core.clock()
@@ -182,7 +182,7 @@ def _toggle(reactions: dict[str, list[str]], emoji: str, uid: str) -> None:
         users.append(uid)
 
 
-async def reaction_toggle(core: Core, client: Client, room: Room, msg: ReactionToggle) -> Write:
+async def reaction_toggle(core: CoreView, client: Client, room: Room, msg: ReactionToggle) -> Write:
     uid = client.user.id
     emoji = msg.emoji
     if not emoji or len(emoji) > MAX_EMOJI or any(ch.isspace() for ch in emoji):
@@ -209,7 +209,7 @@ async def reaction_toggle(core: Core, client: Client, room: Room, msg: ReactionT
 # -- comment threads
 
 
-async def _thread(core: Core, room: Room, uid: str, thread_id: str, msg: Any) -> Thread:
+async def _thread(core: CoreView, room: Room, uid: str, thread_id: str, msg: Any) -> Thread:
     """A thread of the session's project, once ``uid`` is a member of that project.
 
     Anything else reads as not found: the ids of other projects' threads reveal nothing.
@@ -221,7 +221,7 @@ async def _thread(core: Core, room: Room, uid: str, thread_id: str, msg: Any) ->
     return found[0]
 
 
-async def _comment(core: Core, room: Room, uid: str, comment_id: str, msg: Any) -> Comment:
+async def _comment(core: CoreView, room: Room, uid: str, comment_id: str, msg: Any) -> Comment:
     comment = await core.store.comment(comment_id)
     if comment is None or comment.deleted:
         raise _not_found("message or comment", msg)
@@ -229,7 +229,7 @@ async def _comment(core: Core, room: Room, uid: str, comment_id: str, msg: Any) 
     return comment
 
 
-def _check_anchor(core: Core, anchor: Anchor, msg: Any) -> None:
+def _check_anchor(core: CoreView, anchor: Anchor, msg: Any) -> None:
     bad = (
         path_problem(anchor.path) is not None
         or anchor.start_line < 0 or anchor.end_line < anchor.start_line
@@ -245,7 +245,7 @@ def _check_anchor(core: Core, anchor: Anchor, msg: Any) -> None:
                             id=msg.id)
 
 
-async def thread_create(core: Core, client: Client, room: Room, msg: ThreadCreate) -> Write:
+async def thread_create(core: CoreView, client: Client, room: Room, msg: ThreadCreate) -> Write:
     uid = client.user.id
     _check_anchor(core, msg.anchor, msg)
     _nonempty(core, msg.text, msg)
@@ -265,7 +265,7 @@ async def thread_create(core: Core, client: Client, room: Room, msg: ThreadCreat
                               detail=msg.anchor.path)])
 
 
-async def comment_reply(core: Core, client: Client, room: Room, msg: CommentReply) -> Write:
+async def comment_reply(core: CoreView, client: Client, room: Room, msg: CommentReply) -> Write:
     uid = client.user.id
     thread = await _thread(core, room, uid, msg.thread_id, msg)
     _nonempty(core, msg.text, msg)
@@ -282,7 +282,7 @@ async def comment_reply(core: Core, client: Client, room: Room, msg: CommentRepl
                               detail=thread.id)])
 
 
-async def comment_edit(core: Core, client: Client, room: Room, msg: CommentEdit) -> Write:
+async def comment_edit(core: CoreView, client: Client, room: Room, msg: CommentEdit) -> Write:
     uid = client.user.id
     c = await _comment(core, room, uid, msg.comment_id, msg)
     base = snapshot(c)
@@ -298,7 +298,7 @@ async def comment_edit(core: Core, client: Client, room: Room, msg: CommentEdit)
                                         thread_id=c.thread_id, comment_id=c.id))
 
 
-async def comment_delete(core: Core, client: Client, room: Room, msg: CommentDelete) -> Write:
+async def comment_delete(core: CoreView, client: Client, room: Room, msg: CommentDelete) -> Write:
     uid = client.user.id
     c = await _comment(core, room, uid, msg.comment_id, msg)
     base = snapshot(c)
@@ -310,7 +310,7 @@ async def comment_delete(core: Core, client: Client, room: Room, msg: CommentDel
                  bases=[base], comments=[c])
 
 
-async def thread_resolve(core: Core, client: Client, room: Room, msg: ThreadResolve) -> Write:
+async def thread_resolve(core: CoreView, client: Client, room: Room, msg: ThreadResolve) -> Write:
     uid = client.user.id
     thread = await _thread(core, room, uid, msg.thread_id, msg)
     base = snapshot(thread)
@@ -324,7 +324,7 @@ async def thread_resolve(core: Core, client: Client, room: Room, msg: ThreadReso
                  log=[LogLine(kind=kind, actor=uid, at=now, subject=thread.id)])
 
 
-async def thread_delete(core: Core, client: Client, room: Room, msg: ThreadDelete) -> Write:
+async def thread_delete(core: CoreView, client: Client, room: Room, msg: ThreadDelete) -> Write:
     """The host deletes a whole thread; peers drop it on the ``thread_deleted`` event."""
     uid = client.user.id
     thread = await _thread(core, room, uid, msg.thread_id, msg)
@@ -345,7 +345,7 @@ def _event(room: Room, msg: Any, client: Client, now: float, kind: EventKind,
 
 
 def _durable(build: Build) -> Handler:
-    async def handle(core: Core, client: Client, msg: Any) -> None:
+    async def handle(core: CoreView, client: Client, msg: Any) -> None:
         await core.durable(client, msg, build)
 
     return handle

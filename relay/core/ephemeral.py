@@ -6,7 +6,6 @@ handed to the bus, which keeps the latest presence of online users and fans it o
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from relay.core import wirejson
@@ -22,7 +21,7 @@ from wire import (
 )
 
 if TYPE_CHECKING:
-    from relay.core.service import Core
+    from relay.core.handling import CoreView, Ephemeral
 
 MAX_SELECTIONS = 100
 
@@ -37,7 +36,7 @@ class Ref:
         self.id: str | None = None
 
 
-def _publish(core: Core, client: Client, session_id: str, action: str, fields: dict[str, str],
+def _publish(core: CoreView, client: Client, session_id: str, action: str, fields: dict[str, str],
              msg: Any) -> None:
     """Announce an ephemeral update of ``client`` (``fields``: its fields, encoded)."""
     room = core.joined(client, session_id, action, msg)
@@ -51,14 +50,14 @@ def _check_path(path: str, msg: Any) -> None:
         raise ProtocolError(ErrorCode.INVALID_VALUE, problem, rid=msg.rid)
 
 
-def on_cursor(core: Core, client: Client, msg: CursorUpdate) -> None:
+def on_cursor(core: CoreView, client: Client, msg: CursorUpdate) -> None:
     selections = [wirejson.selection(s.anchor.line, s.anchor.character, s.active.line,
                                      s.active.character) for s in msg.selections]
     cursor_presence(core, client, msg.session_id, msg.path, selections, msg.sent_at,
                     msg.content_hash, msg)
 
 
-def cursor_presence(core: Core, client: Client, session_id: str, path: str,
+def cursor_presence(core: CoreView, client: Client, session_id: str, path: str,
                     selections: list[wirejson.Span], sent_at: float | None,
                     content_hash: str | None, msg: Any) -> None:
     """A cursor update's checks and presence fields; ``msg`` supplies the rid for errors."""
@@ -69,7 +68,7 @@ def cursor_presence(core: Core, client: Client, session_id: str, path: str,
              wirejson.cursor_fields(path, selections, content_hash, sent_at), msg)
 
 
-def on_viewport(core: Core, client: Client, msg: ViewportUpdate) -> None:
+def on_viewport(core: CoreView, client: Client, msg: ViewportUpdate) -> None:
     _check_path(msg.path, msg)
     if len(msg.ranges) > MAX_SELECTIONS:
         raise ProtocolError(ErrorCode.INVALID_VALUE, "too many ranges", rid=msg.rid)
@@ -79,7 +78,7 @@ def on_viewport(core: Core, client: Client, msg: ViewportUpdate) -> None:
              msg)
 
 
-def on_focus(core: Core, client: Client, msg: FocusUpdate) -> None:
+def on_focus(core: CoreView, client: Client, msg: FocusUpdate) -> None:
     if msg.path is not None:
         _check_path(msg.path, msg)
     # "" means: no file of the workspace is focused.
@@ -87,16 +86,16 @@ def on_focus(core: Core, client: Client, msg: FocusUpdate) -> None:
              msg)
 
 
-def on_status(core: Core, client: Client, msg: StatusSet) -> None:
+def on_status(core: CoreView, client: Client, msg: StatusSet) -> None:
     _publish(core, client, msg.session_id, "status", wirejson.plain_fields("status", msg.status),
              msg)
 
 
-def on_heartbeat(core: Core, client: Client, msg: Any) -> None:
+def on_heartbeat(core: CoreView, client: Client, msg: Any) -> None:
     """Liveness only (recorded by Core.admit for every frame)."""
 
 
-HANDLERS: dict[str, Callable[[Core, Client, Any], None]] = {
+HANDLERS: dict[str, Ephemeral] = {
     "cursor": on_cursor,
     "viewport": on_viewport,
     "focus": on_focus,

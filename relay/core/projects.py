@@ -34,10 +34,10 @@ from wire import (
 
 if TYPE_CHECKING:
     from relay.core.client import Client
-    from relay.core.service import Core
+    from relay.core.handling import CoreView
 
 
-async def for_new_session(core: Core, client: Client, msg: SessionCreate, key: str,
+async def for_new_session(core: CoreView, client: Client, msg: SessionCreate, key: str,
                           now: float) -> tuple[ProjectRecord, bool]:
     """The project a new session belongs to, and whether it must be created.
 
@@ -92,7 +92,7 @@ def revoke(room: Room, user_id: str, now: float) -> list[ProjectMemberRecord]:
                                 granted_at=now, removed_at=now)]
 
 
-async def other_sessions(core: Core, origin: Room, user_id: str) -> list[str]:
+async def other_sessions(core: CoreView, origin: Room, user_id: str) -> list[str]:
     """The project's other sessions that the user is a current member of, not as host:
     those a removal from ``origin`` removes the user from too (read before it)."""
     pid = origin.record.project_id
@@ -102,7 +102,7 @@ async def other_sessions(core: Core, origin: Room, user_id: str) -> list[str]:
             if record.project_id == pid and record.id != origin.id and role != "host"]
 
 
-async def remove_elsewhere(core: Core, sessions: list[str], origin: Room, actor: Client,
+async def remove_elsewhere(core: CoreView, sessions: list[str], origin: Room, actor: Client,
                            user_id: str, now: float) -> None:
     """After a revocation: a ``participant_removed`` event in each of ``sessions``
     (other_sessions), which tells their peers and closes the user's sockets there, on
@@ -116,7 +116,7 @@ async def remove_elsewhere(core: Core, sessions: list[str], origin: Room, actor:
         await core.bus.publish_event(sid, event, None)
 
 
-async def commit_removal(core: Core, session_id: str, actor: Client, m: MemberRecord,
+async def commit_removal(core: CoreView, session_id: str, actor: Client, m: MemberRecord,
                          now: float, msg: ParticipantRemove | None, *,
                          revocation: list[ProjectMemberRecord] | None = None,
                          detail: str | None = None) -> Event:

@@ -1,4 +1,7 @@
-"""The relay core: dispatches decoded messages of authenticated clients."""
+"""The relay core: dispatches decoded messages of authenticated clients.
+
+Core implements relay.core.handling.CoreView, the part of it the handler modules use.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from relay.config import Config
@@ -17,6 +20,7 @@ from relay.core.client import Client
 from relay.core.cursor import CursorFields
 from relay.core.delivery import Delivery
 from relay.core.ephemeral import Ref, cursor_presence
+from relay.core.handling import Build, Handler
 from relay.core.ports import SessionBus, Store, Transport
 from relay.core.records import Guard, Write
 from relay.core.room import Room
@@ -44,9 +48,6 @@ from wire.schema import to_wire
 
 log = logging.getLogger("relay.core")
 
-Handler = Callable[["Core", Client, Any], Awaitable[None]]
-# A durable action's write, built from the room and the message (again after a conflict).
-Build = Callable[["Core", Client, Room, Any], Awaitable[Write]]
 # Requests that store something without a client id: charged to the write budget too.
 CHARGED = frozenset({"session_create", "invite_create"})
 STORAGE_RETRY = 1.0  # retry_after of storage_busy refusals, in seconds

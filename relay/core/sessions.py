@@ -37,7 +37,7 @@ from wire.schema import structure
 
 if TYPE_CHECKING:
     from relay.core.client import Client
-    from relay.core.service import Core, Handler
+    from relay.core.handling import CoreView, Handler
 
 log = logging.getLogger("relay.sessions")
 
@@ -46,7 +46,7 @@ MAX_INVITE_SECONDS = 90 * 24 * 3600.0
 MAX_CATCHUP = 10_000
 
 
-async def session_create(core: Core, client: Client, msg: SessionCreate) -> None:
+async def session_create(core: CoreView, client: Client, msg: SessionCreate) -> None:
     name = msg.name.strip()
     if not name or len(name) > MAX_NAME:
         raise ProtocolError(ErrorCode.INVALID_VALUE, f"name must be 1-{MAX_NAME} characters",
@@ -72,7 +72,7 @@ async def session_create(core: Core, client: Client, msg: SessionCreate) -> None
     await enter(core, client, room, None, msg.rid)
 
 
-async def session_list(core: Core, client: Client, msg: SessionList) -> None:
+async def session_list(core: CoreView, client: Client, msg: SessionList) -> None:
     rows = await core.store.sessions_of(client.user.id)
     infos = []
     for record, role in rows:
@@ -81,7 +81,7 @@ async def session_list(core: Core, client: Client, msg: SessionList) -> None:
     client.send(SessionListResult(sessions=infos, rid=msg.rid))
 
 
-async def session_join(core: Core, client: Client, msg: SessionJoin) -> None:
+async def session_join(core: CoreView, client: Client, msg: SessionJoin) -> None:
     now = core.clock()
     invite: InviteRecord | None = None
     if msg.invite is not None:
@@ -109,7 +109,7 @@ async def session_join(core: Core, client: Client, msg: SessionJoin) -> None:
         await core.drop(room)  # refused: do not keep an empty room loaded
 
 
-async def _admit(core: Core, client: Client, room: Room, invite: InviteRecord | None,
+async def _admit(core: CoreView, client: Client, room: Room, invite: InviteRecord | None,
                  msg: SessionJoin, now: float) -> None:
     uid = client.user.id
     sid = room.id
@@ -153,7 +153,7 @@ async def _admit(core: Core, client: Client, room: Room, invite: InviteRecord | 
     await enter(core, client, room, msg.last_seq, msg.rid)
 
 
-async def enter(core: Core, client: Client, room: Room, last_seq: int | None,
+async def enter(core: CoreView, client: Client, room: Room, last_seq: int | None,
                 rid: str | None) -> None:
     """Attach the client to the room and send it the whole session state."""
     uid = client.user.id
@@ -188,13 +188,13 @@ async def enter(core: Core, client: Client, room: Room, last_seq: int | None,
         await store.mark_mentions_delivered(room.id, uid, room.record.last_seq)
 
 
-async def session_leave(core: Core, client: Client, msg: SessionLeave) -> None:
+async def session_leave(core: CoreView, client: Client, msg: SessionLeave) -> None:
     room = core.joined(client, msg.session_id, "session_leave", msg)
     await core.leave(room, client, "left")
     client.send(Ok(rid=msg.rid))
 
 
-async def session_end(core: Core, client: Client, msg: SessionEnd) -> None:
+async def session_end(core: CoreView, client: Client, msg: SessionEnd) -> None:
     room = core.joined(client, msg.session_id, "session_end", msg)
     now = core.clock()
     uid = client.user.id
@@ -209,7 +209,7 @@ async def session_end(core: Core, client: Client, msg: SessionEnd) -> None:
     log.info("session ended", extra={"session": room.id, "user": client.user.id})
 
 
-async def invite_create(core: Core, client: Client, msg: InviteCreate) -> None:
+async def invite_create(core: CoreView, client: Client, msg: InviteCreate) -> None:
     room = core.joined(client, msg.session_id, "invite_create", msg)
     if not 0 < msg.expires_in <= MAX_INVITE_SECONDS:
         raise ProtocolError(ErrorCode.INVALID_VALUE,
@@ -227,7 +227,7 @@ async def invite_create(core: Core, client: Client, msg: InviteCreate) -> None:
     client.send(InviteResult(invite=inv, rid=msg.rid))
 
 
-async def invite_revoke(core: Core, client: Client, msg: InviteRevoke) -> None:
+async def invite_revoke(core: CoreView, client: Client, msg: InviteRevoke) -> None:
     room = core.joined(client, msg.session_id, "invite_revoke", msg)
     if not await core.store.revoke_invite(room.id, msg.invite_id):
         raise ProtocolError(ErrorCode.NOT_FOUND, "no such invite", rid=msg.rid)
@@ -236,7 +236,7 @@ async def invite_revoke(core: Core, client: Client, msg: InviteRevoke) -> None:
     client.send(Ok(rid=msg.rid))
 
 
-async def invite_list(core: Core, client: Client, msg: InviteList) -> None:
+async def invite_list(core: CoreView, client: Client, msg: InviteList) -> None:
     room = core.joined(client, msg.session_id, "invite_list", msg)
     records = await core.store.invites(room.id)
     client.send(InviteListResult(invites=[r.invite for r in records], rid=msg.rid))
@@ -251,7 +251,7 @@ def _target(room: Room, user_id: str, rid: str | None) -> MemberRecord:
     return m
 
 
-async def role_set(core: Core, client: Client, msg: RoleSet) -> None:
+async def role_set(core: CoreView, client: Client, msg: RoleSet) -> None:
     room = core.joined(client, msg.session_id, "role_set", msg)
     m = _target(room, msg.user_id, msg.rid)
     now = core.clock()
@@ -269,7 +269,7 @@ async def role_set(core: Core, client: Client, msg: RoleSet) -> None:
     await core.bus.publish_event(room.id, event, None)
 
 
-async def participant_remove(core: Core, client: Client, msg: ParticipantRemove) -> None:
+async def participant_remove(core: CoreView, client: Client, msg: ParticipantRemove) -> None:
     room = core.joined(client, msg.session_id, "participant_remove", msg)
     m = _target(room, msg.user_id, msg.rid)
     now = core.clock()

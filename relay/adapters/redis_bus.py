@@ -149,6 +149,9 @@ class RedisBus(SessionBus):
         self._sessions: dict[str, int] = {}  # subscribed session -> subscriptions
         self._others: dict[str, set[str]] = {}  # session -> other processes with clients
         self._order: dict[str, _Order] = {}
+        # this process's live connections and their users' latest presence, registered
+        # again after Redis lost its state: session -> user -> (conns, fields)
+        self._mine: dict[str, dict[str, tuple[set[int], Fields]]] = {}
         # presence changes not yet merged into the registry: session -> user -> fields
         self._dirty: dict[str, dict[str, Fields]] = {}
         self._out: dict[str, dict[str, Fields]] = {}  # presence leaving on the next turn
@@ -272,6 +275,11 @@ class RedisBus(SessionBus):
             self._send(session_id, {"k": "f", "d": data.decode(), "t": kind, "x": exclude_user})
 
     def publish_presence(self, session_id: str, user_id: str, fields: Fields) -> None:
+        mine = self._mine.get(session_id)
+        if mine is not None:
+            held = mine.get(user_id)
+            if held is not None:
+                held[1].update(fields)
         users = self._dirty.get(session_id)
         if users is None:
             users = self._dirty[session_id] = {}
@@ -302,6 +310,15 @@ class RedisBus(SessionBus):
     # -- registry
 
     async def arrive(self, session_id: str, user_id: str, conn: int, fields: Fields) -> bool:
+        users = self._mine.setdefault(session_id, {})
+        if user_id in users:
+            users[user_id][0].add(conn)
+        else:
+            users[user_id] = ({conn}, dict(fields))
+        return await self._register(session_id, user_id, conn, fields)
+
+    async def _register(self, session_id: str, user_id: str, conn: int,
+                        fields: Fields) -> bool:
         member = f"{self.id}:{conn}"
         held = json.dumps(["c", session_id, user_id, member])
         try:
@@ -315,6 +332,13 @@ class RedisBus(SessionBus):
         return bool(first)
 
     async def depart(self, session_id: str, user_id: str, conn: int) -> bool:
+        users = self._mine.get(session_id)
+        if users is not None and user_id in users:
+            users[user_id][0].discard(conn)
+            if not users[user_id][0]:
+                del users[user_id]
+                if not users:
+                    del self._mine[session_id]
         member = f"{self.id}:{conn}"
         held = json.dumps(["c", session_id, user_id, member])
         try:
@@ -507,6 +531,20 @@ class RedisBus(SessionBus):
     async def _on_connect(self, first: bool) -> None:
         if first:
             return
+        # Redis may have restarted empty: this process's part of the registry again.
+        try:
+            await self._alive()
+            for session_id in list(self._sessions):
+                pipe = self.r.pipeline(transaction=True)
+                pipe.sadd(self._k("r", session_id), self.id)
+                pipe.sadd(self._k("held", self.id), json.dumps(["r", session_id]))
+                await pipe.execute()
+            for session_id, users in list(self._mine.items()):
+                for user_id, (conns, fields) in list(users.items()):
+                    for conn in list(conns):
+                        await self._register(session_id, user_id, conn, fields)
+        except (RedisError, OSError) as exc:
+            log.warning("redis: registry not restored (%s)", exc)
         # Anything may have been published while the link was down.
         for session_id in list(self._sessions):
             self._inbox.put_nowait({"s": session_id, "k": "fill"})

@@ -4,7 +4,8 @@ redis-py reconnects a pub/sub connection by itself and subscribes again, silentl
 was published meanwhile is gone and nobody is told. Its reads can also stay silent
 forever on a half-open socket after a Redis restart, and polling ``get_message(timeout=0)``
 in a loop spins a core. So here:
-- both clients are made without redis-py's retries: a failure surfaces as an exception;
+- the pub/sub client is made without redis-py's retries: a failure surfaces as an
+  exception (commands get one immediate retry: a pooled connection a restart left dead);
 - the reader blocks in ``get_message`` with a timeout (no spinning), pings through the
   subscription every ``ping_every`` seconds and treats ``dead_after`` seconds without any
   reply (message or pong) as a dead link;
@@ -51,12 +52,15 @@ class RedisLink:
         self.ping_every = ping_every
         self.dead_after = dead_after
         options: dict[str, Any] = {
-            "retry": Retry(NoBackoff(), 0), "socket_timeout": command_timeout,
-            "socket_connect_timeout": command_timeout}
-        self.redis: aioredis.Redis = aioredis.Redis.from_url(url, decode_responses=True,
-                                                             **options)
-        # Pub/sub reads bytes: redis-py misparses a PING reply on a decoding subscriber.
-        self._sub: aioredis.Redis = aioredis.Redis.from_url(url, **options)
+            "socket_timeout": command_timeout, "socket_connect_timeout": command_timeout}
+        # Commands: one immediate retry, so that a pooled connection left dead by a Redis
+        # restart costs a reconnect, not a failed command.
+        self.redis: aioredis.Redis = aioredis.Redis.from_url(
+            url, decode_responses=True, retry=Retry(NoBackoff(), 1), **options)
+        # Pub/sub: no retry (redis-py would resubscribe silently), and bytes: redis-py
+        # misparses a PING reply on a decoding subscriber.
+        self._sub: aioredis.Redis = aioredis.Redis.from_url(url, retry=Retry(NoBackoff(), 0),
+                                                            **options)
         self.channels: set[str] = set()
         self.connected = asyncio.Event()  # set while the pub/sub reader is subscribed
         self.reconnects = 0

@@ -217,3 +217,20 @@ async def test_redis_paused_acks_go_on_and_delivery_catches_up(
 
 def test_every_contract_test_runs_here_too() -> None:
     assert {n for n in vars(contract) if n.startswith("test_")} <= set(globals())
+
+
+async def test_after_a_redis_restart_each_process_registers_its_users_again(
+        two: Two, redis_server: services.RedisServer):
+    a, b, *_ = two
+    assert await a.arrive("s1", "bob", 1, _fields(user_id="bob", status="active"))
+    a.publish_presence("s1", "bob", _fields(status="idle"))
+    assert await b.arrive("s1", "cat", 7, _fields(user_id="cat"))
+    redis_server.stop()
+    redis_server.start()
+    deadline = time.monotonic() + 10.0
+    while await b.online("s1") != {"bob", "cat"}:
+        assert time.monotonic() < deadline, "registry not restored"
+        await asyncio.sleep(0.05)
+    assert (await b.presence("s1"))["bob"]["status"] == '"idle"'
+    assert await a.depart("s1", "bob", 1)  # the departure is seen, so it is announced
+    assert await b.online("s1") == {"cat"}

@@ -52,6 +52,7 @@ log = logging.getLogger("relay.bus")
 
 GAP_WAIT = 0.2  # seconds an event after a gap waits for the missing ones before a fill
 PRESENCE_WRITE = 0.1  # seconds between write-behinds of local presence to the registry
+CLOSE_WAIT = 2.0  # seconds closing may wait for Redis
 LIVENESS_TTL = 5.0  # a process not seen for this long is dead; its users depart
 
 _ARRIVE = """
@@ -202,13 +203,17 @@ class RedisBus(SessionBus):
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        with contextlib.suppress(RedisError, OSError):
-            await self._reap(keys=[self._k("held", self.id)], args=[self.prefix, self.id])
-            await self.r.delete(self._k("alive", self.id))
+        if self._tasks:  # redis-py may hold a cancelled task in a read for a while
+            await asyncio.wait(self._tasks, timeout=CLOSE_WAIT)
+        # Leave the registry at once (else the others reap this process after its TTL),
+        # but never wait long for a Redis that is away.
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            await asyncio.wait_for(self._leave(), CLOSE_WAIT)
         await self.link.stop()
+
+    async def _leave(self) -> None:
+        await self._reap(keys=[self._k("held", self.id)], args=[self.prefix, self.id])
+        await self.r.delete(self._k("alive", self.id))
 
     async def subscribe(self, session_id: str) -> None:
         n = self._sessions.get(session_id, 0)

@@ -32,7 +32,8 @@ log = logging.getLogger("relay.redis")
 
 BACKOFF_MIN = 0.05
 BACKOFF_MAX = 1.0
-READ_WAIT = 0.5  # seconds one get_message may block
+READ_WAIT = 0.5
+STOP_WAIT = 2.0  # seconds each closing step may take  # seconds one get_message may block
 
 
 class RedisLink:
@@ -76,11 +77,12 @@ class RedisLink:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        await self._drop()
+                await asyncio.wait_for(self._task, STOP_WAIT)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._drop(), STOP_WAIT)
         for client in (self.redis, self._sub):
             with contextlib.suppress(Exception):
-                await client.aclose()
+                await asyncio.wait_for(client.aclose(), STOP_WAIT)
 
     async def subscribe(self, channel: str) -> None:
         """Listen to ``channel`` from now on (and after every reconnect)."""

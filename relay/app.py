@@ -60,12 +60,36 @@ def _sqlite(cfg: Config, url: str, metrics: Metrics) -> Storage:
     return Storage(store, store.probe)
 
 
+def _postgres(cfg: Config, url: str, metrics: Metrics) -> Storage:
+    """PostgreSQL at a libpq URL (psycopg and psycopg-pool: the ``scale`` extra)."""
+    try:
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict
+
+        from relay.adapters.postgres_store import PostgresStore
+    except ImportError as exc:
+        raise ConfigError(f"{STORE_FLAG} {shown(url)!r}: the PostgreSQL store needs psycopg "
+                          "and psycopg-pool (pip install 'ensemble[scale]')") from exc
+    try:
+        conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise ConfigError(f"{STORE_FLAG} {shown(url)!r}: not a PostgreSQL URL, as in "
+                          "postgresql://USER:PASSWORD@HOST:PORT/DATABASE") from exc
+    store = PostgresStore(url, min_size=cfg.postgres_pool_min,
+                          max_size=cfg.postgres_pool_max, busy_timeout=cfg.storage_wait,
+                          statement_timeout=cfg.postgres_statement_timeout,
+                          connect_timeout=cfg.postgres_connect_timeout)
+    return Storage(store, store.probe)
+
+
 def _local(cfg: Config, url: str, metrics: Metrics) -> SessionBus:
     return LocalBus()
 
 
 STORES: dict[str, Scheme[Storage]] = {
     "sqlite": Scheme("sqlite:///path/to/relay.sqlite3", _sqlite),
+    "postgresql": Scheme("postgresql://USER:PASSWORD@HOST:PORT/DATABASE", _postgres),
+    "postgres": Scheme("postgres://USER:PASSWORD@HOST:PORT/DATABASE", _postgres),
 }
 def _redis(cfg: Config, url: str, metrics: Metrics) -> SessionBus:
     from relay.adapters.redis_bus import RedisBus  # redis-py only where it is used

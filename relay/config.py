@@ -55,6 +55,10 @@ class Config:
     metrics_token: str = ""  # ENSEMBLE_METRICS_TOKEN: /metrics needs "Bearer <token>"
     hello_timeout: float = 10.0
     sqlite_synchronous: str = "FULL"
+    postgres_pool_min: int = 1  # connections a PostgreSQL store keeps open
+    postgres_pool_max: int = 10
+    postgres_connect_timeout: float = 10.0
+    postgres_statement_timeout: float = 30.0
     log_level: str = "info"
     log_format: str = "kv"
 
@@ -98,6 +102,13 @@ _OPTIONS: list[tuple[str, type, str]] = [
      "the relay's port"),
     ("metrics_port", int, "port of the separate /metrics listener (0 picks a free one)"),
     ("sqlite_synchronous", str, "SQLite synchronous pragma (FULL or NORMAL)"),
+    ("postgres_pool_min", int, "with --store postgresql://...: connections kept open"),
+    ("postgres_pool_max", int, "with --store postgresql://...: most connections open at once "
+     "(a call finding none free within --storage-wait gets storage_busy)"),
+    ("postgres_connect_timeout", float, "with --store postgresql://...: most seconds to open a "
+     "connection (at start: then exit code 3)"),
+    ("postgres_statement_timeout", float, "with --store postgresql://...: most seconds one "
+     "statement may run (then storage_busy, nothing stored)"),
     ("log_level", str, "debug, info, warning or error"),
     ("log_format", str, "kv (key=value) or json"),
 ]
@@ -118,8 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--data-dir", help="data folder: the development JWT secret, and the SQLite "
                    "database unless --store says otherwise (ENSEMBLE_DATA_DIR)")
-    p.add_argument("--store", help="durable storage, as a URL: sqlite:///ABSOLUTE/PATH/TO/DB; "
-                   f"default sqlite in DATA/{DATABASE_FILE} (ENSEMBLE_STORE)")
+    p.add_argument("--store", help="durable storage, as a URL: sqlite:///ABSOLUTE/PATH/TO/DB, or "
+                   "postgresql://USER:PASSWORD@HOST:PORT/DATABASE (several relays may share "
+                   f"one); default sqlite in DATA/{DATABASE_FILE} (ENSEMBLE_STORE)")
     p.add_argument("--bus", help="how fan-out reaches the clients: local (one relay process); "
                    "default local (ENSEMBLE_BUS)")
     p.add_argument(
@@ -209,7 +221,8 @@ def check(cfg: Config) -> None:
     if cfg.log_format not in ("kv", "json"):
         raise ConfigError("log_format must be kv or json")
     for name in ("presence_timeout", "rate_per_second", "token_ttl", "hello_timeout",
-                 "storage_wait", "storage_probe_interval", "signin_max_delay"):
+                 "storage_wait", "storage_probe_interval", "signin_max_delay",
+                 "postgres_connect_timeout", "postgres_statement_timeout"):
         if getattr(cfg, name) <= 0:
             raise ConfigError(f"{name} must be positive")
     if not 0 <= cfg.presence_batch_ms <= 50:
@@ -218,9 +231,11 @@ def check(cfg: Config) -> None:
                  "history_page", "rate_strikes", "max_buffer_bytes", "max_total_buffer_bytes",
                  "max_connections_per_user", "user_writes_per_minute",
                  "user_write_bytes_per_minute", "signin_free_failures",
-                 "signin_address_failures"):
+                 "signin_address_failures", "postgres_pool_max"):
         if getattr(cfg, name) < 1:
             raise ConfigError(f"{name} must be at least 1")
+    if not 0 <= cfg.postgres_pool_min <= cfg.postgres_pool_max:
+        raise ConfigError("postgres_pool_min must be between 0 and postgres_pool_max")
     for origin in origins(cfg):
         if "://" not in origin:
             raise ConfigError(f"allowed_origins: {origin!r} is not an origin like "

@@ -1,42 +1,29 @@
-"""Rows of the PostgreSQL store: wire JSON, row to record, and the writes of ``commit`` and
-``create_session`` (plain functions on a connection or cursor)."""
+"""Rows of the PostgreSQL store: wire JSON, row to record, and the row writes that
+``create_session`` and ``commit`` share (plain functions on a connection or cursor)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any, TypeVar
 
-from psycopg import AsyncConnection, AsyncCursor, AsyncPipeline
+from psycopg import AsyncConnection, AsyncCursor
 from psycopg.rows import DictRow
 
-from relay.store.base import (
+from relay.core.records import (
     InviteRecord,
     LogLine,
     MemberRecord,
     ProjectMemberRecord,
     ProjectRecord,
     SessionRecord,
-    Write,
 )
-from wire import Comment, Event, Invite, RepoIdentity, Thread
+from wire import Comment, Invite, RepoIdentity, Thread
 from wire.schema import structure, to_wire
 
 T = TypeVar("T")
-Target = AsyncConnection[DictRow] | AsyncCursor[DictRow]
-
-_PIPELINE = AsyncPipeline.is_supported()
+Conn = AsyncConnection[DictRow]
+Target = Conn | AsyncCursor[DictRow]
 PROJECT = "id, owner, repo_key, created_at"
-UPSERT_CHAT = (
-    "INSERT INTO chat (id, session_id, seq, audience, data) VALUES (%s, %s, %s, %s, %s)"
-    " ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data")
-UPSERT_THREAD = (
-    "INSERT INTO threads (id, session_id, repo_key, project_id, created_at, data)"
-    " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data")
-UPSERT_COMMENT = (
-    "INSERT INTO comments (id, thread_id, created_at, data) VALUES (%s, %s, %s, %s)"
-    " ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data")
 INSERT_LOG = (
     "INSERT INTO event_log (session_id, kind, actor, at, subject, detail)"
     " VALUES (%s, %s, %s, %s, %s, %s)")
@@ -68,21 +55,11 @@ def invite(row: dict[str, Any]) -> InviteRecord:
     return InviteRecord(invite=inv, created_by=row["created_by"], created_at=row["created_at"])
 
 
-def thread_meta(thread: Thread) -> Thread:
-    """The thread as stored: without its comments (they are rows of their own)."""
-    return Thread(
-        id=thread.id, session_id=thread.session_id, anchor=thread.anchor,
-        author=thread.author, created_at=thread.created_at, comments=[],
-        resolved=thread.resolved, resolved_by=thread.resolved_by,
-    )
-
-
 def log_params(session_id: str, line: LogLine) -> list[Any]:
     return [session_id, line.kind, line.actor, line.at, line.subject, line.detail]
 
 
-async def with_comments(conn: AsyncConnection[DictRow],
-                        threads: list[tuple[str, str]]) -> list[Thread]:
+async def with_comments(conn: Conn, threads: list[tuple[str, str]]) -> list[Thread]:
     """Threads (id, stored JSON) with their comments, oldest first, in one query."""
     if not threads:
         return []
@@ -132,43 +109,3 @@ async def upsert_project_member(target: Target, pm: ProjectMemberRecord) -> None
             "UPDATE members SET removed_at = %s WHERE user_id = %s AND removed_at IS NULL"
             " AND session_id IN (SELECT id FROM sessions WHERE project_id = %s)",
             [pm.removed_at, pm.user_id, pm.project_id])
-
-
-async def write_entities(conn: AsyncConnection[DictRow], write: Write, event: Event,
-                         seq: int) -> None:
-    """Everything of a commit after its seq, sent as one pipeline."""
-    sid = write.session_id
-    audience = None if write.audience is None else sorted(write.audience)
-    pipeline: AbstractAsyncContextManager[Any] = conn.pipeline() if _PIPELINE \
-        else nullcontext()
-    async with pipeline, conn.cursor() as cur:
-        await cur.execute(
-            "INSERT INTO events (session_id, seq, kind, audience, data)"
-            " VALUES (%s, %s, %s, %s, %s)", [sid, seq, event.kind, audience, dump(event)])
-        await _many(cur, UPSERT_CHAT, [
-            [m.id, m.session_id, m.seq, audience, dump(m)] for m in write.chats])
-        await _many(cur, UPSERT_THREAD, [
-            [t.id, t.session_id, write.thread_repo_key, write.thread_project_id,
-             t.created_at, dump(thread_meta(t))] for t in write.threads])
-        await _many(cur, UPSERT_COMMENT, [
-            [c.id, c.thread_id, c.created_at, dump(c)] for c in write.comments])
-        for _uid, mention in write.mentions:
-            mention.seq = seq
-        await _many(cur, "INSERT INTO mentions (user_id, session_id, seq, data)"
-                    " VALUES (%s, %s, %s, %s)",
-                    [[uid, sid, seq, dump(m)] for uid, m in write.mentions])
-        if write.deleted_threads:
-            await cur.execute("DELETE FROM comments WHERE thread_id = ANY(%s)",
-                              [write.deleted_threads])
-            await cur.execute("DELETE FROM threads WHERE id = ANY(%s)",
-                              [write.deleted_threads])
-        for member in write.members:
-            await upsert_member(cur, member)
-        for pm in write.project_members:
-            await upsert_project_member(cur, pm)
-        await _many(cur, INSERT_LOG, [log_params(sid, line) for line in write.log])
-
-
-async def _many(cur: AsyncCursor[DictRow], sql: str, params: Sequence[Sequence[Any]]) -> None:
-    if params:
-        await cur.executemany(sql, params)

@@ -3,6 +3,7 @@ adapters; a value no adapter accepts stops the relay with exit code 2 and the ac
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import sqlite3
@@ -10,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.ci import need
 from tests.helpers import sign_in, sign_up, unique_name
 from tests.relayproc import ROOT, TEST_ARGS
 
@@ -26,6 +28,12 @@ def _run(data_dir: Path, *args: str,
     return subprocess.run([sys.executable, "-m", "relay", "--port", "0", "--data-dir",
                            str(data_dir), "--dev", *TEST_ARGS, *args], cwd=ROOT, env=full_env,
                           capture_output=True, text=True, timeout=60)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -50,10 +58,36 @@ def test_unknown_store_scheme_from_the_environment_exits_2(tmp_path: Path) -> No
 
 
 def test_password_in_a_refused_store_url_is_not_printed(tmp_path: Path) -> None:
-    result = _run(tmp_path, "--store", "postgres://relay:hunter2secret@db.example/relay")
+    result = _run(tmp_path, "--store", "mysql://relay:hunter2secret@db.example/relay")
     assert result.returncode == EXIT_CONFIG
     assert "hunter2secret" not in result.stderr
-    assert "postgres://relay:***@db.example/relay" in _one_error_line(result)
+    assert "mysql://relay:***@db.example/relay" in _one_error_line(result)
+    assert "postgresql://USER:PASSWORD@HOST:PORT/DATABASE" in _one_error_line(result)
+
+
+def _need_psycopg() -> None:
+    missing = [] if importlib.util.find_spec("psycopg_pool") else ["psycopg and psycopg-pool"]
+    need(missing, "pip install -e '.[scale]'")
+
+
+def test_a_postgres_url_that_libpq_refuses_exits_2(tmp_path: Path) -> None:
+    _need_psycopg()
+    result = _run(tmp_path, "--store", "postgresql://relay:hunter2secret@db.example/re lay")
+    assert result.returncode == EXIT_CONFIG
+    assert "hunter2secret" not in result.stderr
+    assert "not a PostgreSQL URL" in _one_error_line(result)
+
+
+def test_a_postgres_store_that_cannot_be_reached_is_unusable_storage(tmp_path: Path) -> None:
+    """No server on that port: exit 3 at start, the password never printed."""
+    _need_psycopg()
+    for scheme in ("postgresql", "postgres"):
+        url = f"{scheme}://relay:hunter2secret@127.0.0.1:{_free_port()}/relay"
+        result = _run(tmp_path, "--store", url, "--postgres-connect-timeout", "2")
+        assert result.returncode == EXIT_STORAGE, result.stderr
+        assert "hunter2secret" not in result.stderr
+        line = _one_error_line(result)
+        assert "storage unusable" in line and "cannot connect to the database" in line
 
 
 def test_sqlite_store_needs_an_absolute_file_path(tmp_path: Path) -> None:

@@ -1,10 +1,10 @@
 """Versioned schema migrations of the PostgreSQL store: append, never edit a shipped one.
 
-The logical schema is the SQLite store's (relay/store/migrations.py) after its migration 2,
-with PostgreSQL types: times are double precision, seqs bigint, flags boolean, an audience is
-a text array (NULL: everyone), entities are their wire JSON as text. ``pos`` columns keep the
-insertion order that SQLite's rowid gives. A session's ``last_seq`` is its seq counter: no
-PostgreSQL sequence allocates seqs (a sequence has gaps).
+The logical schema is the SQLite store's (relay/adapters/sqlite_migrations.py) after its
+migration 2, with PostgreSQL types: times are double precision, seqs bigint, flags boolean,
+an audience is a text array (NULL: everyone), entities are their wire JSON as text. ``pos``
+columns keep the insertion order that SQLite's rowid gives. A session's ``last_seq`` is its
+seq counter: no PostgreSQL sequence allocates seqs (a sequence has gaps).
 """
 
 from __future__ import annotations

@@ -1,17 +1,14 @@
 """PostgreSQL store: psycopg 3 async through a connection pool, for several relay processes.
 
-A durable change takes its session's row lock (``UPDATE sessions SET last_seq = last_seq + 1
-... RETURNING last_seq``), so commits of one session are serialized across processes and
-seqs are gapless (a rolled-back commit gives its seq back). The client id is a unique key
-checked in the same transaction: a commit whose id is already stored (by any process, even
-one committing at the same moment) stores nothing; it returns the stored seq when it is the
-same action (same user, session and fingerprint) and raises DuplicateError when the id was
-used for another. A call returns only after COMMIT (``synchronous_commit = on``).
+A durable change is one transaction (relay/adapters/postgres_writes.py): the session's row
+lock orders the commits of a session across processes and gives gapless seqs; the client id
+is a unique key checked in the same transaction; the guard and the bases are read with
+their rows locked. A call returns only after COMMIT (``synchronous_commit = on``).
 
 Waits are bounded: a pool connection within ``busy_timeout`` seconds and a row lock within
-``busy_timeout``, else StoreBusy (nothing was stored); a lost connection or any other database
-failure is StoreError. Entities are stored as their wire JSON next to the indexed columns
-that queries need (relay/store/postgres_schema.py).
+``busy_timeout``, else StoreBusy (nothing was stored); a lost connection or any other
+database failure is StoreError. Entities are stored as their wire JSON next to the indexed
+columns that queries need (relay/adapters/postgres_migrations.py).
 """
 
 from __future__ import annotations
@@ -24,12 +21,15 @@ from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection
-from psycopg.rows import DictRow, dict_row
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from relay.errors import DuplicateError, StoreBusy, StoreError
-from relay.store import postgres_rows as rows
-from relay.store.base import (
+from relay.adapters import postgres_rows as rows
+from relay.adapters import postgres_writes
+from relay.adapters.postgres_migrations import migrate
+from relay.adapters.postgres_rows import Conn
+from relay.core.ports import Store
+from relay.core.records import (
     ActionRecord,
     InviteRecord,
     LogLine,
@@ -37,20 +37,23 @@ from relay.store.base import (
     ProjectMemberRecord,
     ProjectRecord,
     SessionRecord,
-    Store,
     UserRecord,
     Write,
 )
-from relay.store.postgres_schema import migrate
+from relay.errors import DuplicateError, StoreBusy, StoreError
 from wire import ChatMessage, Comment, Event, LogEntry, Mention, Role, Thread
 
 log = logging.getLogger("relay.store")
-Conn = AsyncConnection[DictRow]
 
 # Errors after which nothing was stored and the same call may simply be made again.
 _BUSY = (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled,
          psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 _VISIBLE = "(audience IS NULL OR %(uid)s = ANY(audience))"
+
+
+def _why(exc: BaseException) -> str:
+    """A database error on one line (libpq's messages take several)."""
+    return " ".join(str(exc).split())
 
 
 class PostgresStore(Store):
@@ -76,12 +79,12 @@ class PostgresStore(Store):
             conn = await AsyncConnection.connect(
                 self.conninfo, autocommit=True, connect_timeout=self._connect_timeout())
         except psycopg.Error as exc:
-            raise StoreError(f"cannot connect to the database: {exc}") from exc
+            raise StoreError(f"cannot connect to the database: {_why(exc)}") from exc
         try:
             await self._configure(conn)
             await migrate(conn)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot migrate the database: {exc}") from exc
+            raise StoreError(f"cannot migrate the database: {_why(exc)}") from exc
         finally:
             await conn.close()
         pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
@@ -90,12 +93,15 @@ class PostgresStore(Store):
             kwargs={"autocommit": True, "row_factory": dict_row,
                     "connect_timeout": self._connect_timeout()},
             configure=self._configure, check=AsyncConnectionPool.check_connection,
+            # A lost database is tried again with a growing delay; past this the pool gives
+            # up and the next call starts afresh, so a restart is noticed within seconds.
+            reconnect_timeout=max(5.0, self.connect_timeout),
         )
         try:
             await pool.open(wait=True, timeout=self.connect_timeout)
         except PoolTimeout as exc:
             await pool.close()
-            raise StoreError(f"cannot connect to the database: {exc}") from exc
+            raise StoreError(f"cannot connect to the database: {_why(exc)}") from exc
         self._pool = pool
 
     def _connect_timeout(self) -> int:
@@ -124,11 +130,11 @@ class PostgresStore(Store):
         except PoolTimeout as exc:
             raise StoreBusy("no database connection within the wait") from exc
         except _BUSY as exc:
-            raise StoreBusy(f"the database is busy: {exc}") from exc
-        except psycopg.IntegrityError as exc:
-            raise DuplicateError(f"duplicate row: {exc}") from exc
+            raise StoreBusy(f"the database is busy: {_why(exc)}") from exc
+        except psycopg.errors.UniqueViolation as exc:
+            raise DuplicateError(f"duplicate row: {_why(exc)}") from exc
         except psycopg.Error as exc:
-            raise StoreError(f"database call failed: {exc}") from exc
+            raise StoreError(f"database call failed: {_why(exc)}") from exc
 
     async def probe(self, timeout: float = 0.2) -> str | None:
         """Why the store cannot be written now, or None: a write in a transaction that is
@@ -149,9 +155,9 @@ class PostgresStore(Store):
                 raise StoreBusy("no database connection within the wait") from exc
             return problem
         except _BUSY as exc:
-            raise StoreBusy(f"the database is busy: {exc}") from exc
+            raise StoreBusy(f"the database is busy: {_why(exc)}") from exc
         except psycopg.Error as exc:
-            return f"the database cannot be written: {exc}"
+            return f"the database cannot be written: {_why(exc)}"
         return None
 
     async def _unreachable(self, timeout: float) -> str | None:
@@ -160,7 +166,7 @@ class PostgresStore(Store):
             conn = await asyncio.wait_for(
                 AsyncConnection.connect(self.conninfo, connect_timeout=2), max(timeout, 2.0))
         except (psycopg.Error, asyncio.TimeoutError) as exc:
-            return f"the database cannot be reached: {exc or 'timed out'}"
+            return f"the database cannot be reached: {_why(exc) or 'timed out'}"
         await conn.close()
         return None
 
@@ -222,7 +228,7 @@ class PostgresStore(Store):
         found = await self._all(
             "SELECT m.session_id, m.user_id, u.name, m.role, m.joined_at, m.removed_at"
             " FROM members m JOIN users u ON u.id = m.user_id WHERE m.session_id = %s"
-            " ORDER BY m.joined_at", [session_id])
+            " ORDER BY m.joined_at, m.user_id", [session_id])
         return [MemberRecord(**row) for row in found]
 
     async def session_count(self) -> int:
@@ -266,7 +272,7 @@ class PostgresStore(Store):
 
     async def invites(self, session_id: str) -> list[InviteRecord]:
         found = await self._all(
-            "SELECT * FROM invites WHERE session_id = %s ORDER BY created_at", [session_id])
+            "SELECT * FROM invites WHERE session_id = %s ORDER BY created_at, id", [session_id])
         return [rows.invite(row) for row in found]
 
     async def revoke_invite(self, session_id: str, invite_id: str) -> bool:
@@ -276,9 +282,12 @@ class PostgresStore(Store):
                 [invite_id, session_id])
             return cur.rowcount > 0
 
-    async def use_invite(self, invite_id: str) -> None:
+    async def use_invite(self, invite_id: str) -> bool:
         async with self._connection() as conn:
-            await conn.execute("UPDATE invites SET uses = uses + 1 WHERE id = %s", [invite_id])
+            cur = await conn.execute(
+                "UPDATE invites SET uses = uses + 1 WHERE id = %s AND NOT revoked"
+                " AND (max_uses IS NULL OR uses < max_uses)", [invite_id])
+            return cur.rowcount > 0
 
     # -- durable changes
 
@@ -288,39 +297,9 @@ class PostgresStore(Store):
             " WHERE client_id = %s", [client_id])
         return ActionRecord(**row) if row else None
 
-    async def commit(self, write: Write) -> int:
-        sid = write.session_id
-        stored = False  # the client id is stored already: nothing is written
+    async def commit(self, write: Write) -> Event:
         async with self._connection() as conn:
-            async with conn.transaction():
-                cur = await conn.execute(
-                    "UPDATE sessions SET last_seq = last_seq + 1,"
-                    " ended_at = COALESCE(%s::double precision, ended_at)"
-                    " WHERE id = %s RETURNING last_seq", [write.ended_at, sid])
-                row = await cur.fetchone()
-                if row is None:
-                    raise StoreError(f"no session {sid}")
-                seq = int(row["last_seq"])
-                if write.client_id is not None:
-                    cur = await conn.execute(
-                        "INSERT INTO actions (client_id, user_id, session_id, fingerprint, seq)"
-                        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (client_id) DO NOTHING"
-                        " RETURNING seq",
-                        [write.client_id, write.user_id, sid, write.fingerprint, seq])
-                    if await cur.fetchone() is None:
-                        stored = True
-                        raise psycopg.Rollback()  # gives the seq back
-                await rows.write_entities(conn, write, write.build(seq), seq)
-            if not stored:
-                return seq
-            cur = await conn.execute(
-                "SELECT user_id, session_id, fingerprint, seq FROM actions WHERE client_id = %s",
-                [write.client_id])
-            prev = await cur.fetchone()
-        if prev is None or (prev["user_id"], prev["session_id"], prev["fingerprint"]) != (
-                write.user_id, sid, write.fingerprint):
-            raise DuplicateError(f"client id {write.client_id} was used for another action")
-        return int(prev["seq"])
+            return await postgres_writes.commit(conn, write)
 
     async def events_after(
         self, session_id: str, after_seq: int, user_id: str, limit: int

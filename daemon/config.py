@@ -13,6 +13,7 @@ from typing import Any
 
 from daemon.errors import InvalidParams
 from daemon.protocol import InitializationOptions
+from daemon.session.relays import BadRelayUrl, check_relay_url
 from wire.schema import SchemaError, structure
 
 ENV_LOG_LEVEL = "ENSEMBLE_LOG_LEVEL"
@@ -33,7 +34,8 @@ def default_data_dir() -> Path:
 
 @dataclass(slots=True, kw_only=True)
 class Config:
-    relay_url: str
+    relay_url: str  # the first relay: names the account's relay (outbox, invite links)
+    relay_urls: list[str]  # every relay to use, in the configured order (at least one)
     token: str | None
     display_name: str | None
     data_dir: Path
@@ -70,6 +72,19 @@ def unknown_options(raw: Any) -> list[str]:
     return out
 
 
+def relay_urls(raw: list[str]) -> list[str]:
+    """The ``relay_urls`` option checked, without trailing slashes and repeats."""
+    urls: list[str] = []
+    for i, url in enumerate(raw):
+        try:
+            url = check_relay_url(url)
+        except BadRelayUrl as exc:
+            raise InvalidParams(f"initializationOptions.relay_urls[{i}]: {exc}") from exc
+        if url not in urls:
+            urls.append(url)
+    return urls
+
+
 def load_config(raw: Any, workspace_folders: list[str]) -> Config:
     """Build the configuration from ``initializationOptions`` (a JSON object or null)."""
     if raw is None:
@@ -82,8 +97,10 @@ def load_config(raw: Any, workspace_folders: list[str]) -> Config:
         raise InvalidParams("initializationOptions.cursor_rate: expected a positive number")
     data_dir = opts.data_dir or os.environ.get(ENV_DATA_DIR)
     relay_url = os.environ.get(ENV_RELAY_URL) if "relay_url" not in raw else None
+    urls = relay_urls(opts.relay_urls) or [(relay_url or opts.relay_url).rstrip("/")]
     return Config(
-        relay_url=(relay_url or opts.relay_url).rstrip("/"),
+        relay_url=urls[0],
+        relay_urls=urls,
         token=opts.token,
         display_name=opts.display_name,
         data_dir=Path(data_dir) if data_dir else default_data_dir(),

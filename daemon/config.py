@@ -10,10 +10,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from daemon.errors import InvalidParams
 from daemon.protocol import InitializationOptions
-from daemon.session.relays import BadRelayUrl, check_relay_url
 from wire.schema import SchemaError, structure
 
 ENV_LOG_LEVEL = "ENSEMBLE_LOG_LEVEL"
@@ -73,13 +73,20 @@ def unknown_options(raw: Any) -> list[str]:
 
 
 def relay_urls(raw: list[str]) -> list[str]:
-    """The ``relay_urls`` option checked, without trailing slashes and repeats."""
+    """The ``relay_urls`` option checked (ws:// or wss:// base URLs), without trailing
+    slashes and repeats."""
     urls: list[str] = []
     for i, url in enumerate(raw):
+        url = url.strip().rstrip("/")
         try:
-            url = check_relay_url(url)
-        except BadRelayUrl as exc:
-            raise InvalidParams(f"initializationOptions.relay_urls[{i}]: {exc}") from exc
+            parts = urlsplit(url)
+            good = parts.scheme in ("ws", "wss") and bool(parts.hostname) \
+                and not parts.query and not parts.fragment
+        except ValueError:
+            good = False
+        if not good:
+            raise InvalidParams(f"initializationOptions.relay_urls[{i}]: expected a ws:// or "
+                                f"wss:// base URL without query, got {url!r}")
         if url not in urls:
             urls.append(url)
     return urls

@@ -17,26 +17,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from wire import SESSION_PATH
 
 SESSION_PARAM = "session"  # query parameter of /ws naming the session (proxy affinity)
-
-
-class BadRelayUrl(ValueError):
-    """a relay URL that is not ws:// or wss:// with a host."""
-
-
-def check_relay_url(url: str) -> str:
-    """``url`` without trailing slashes; raise ``BadRelayUrl`` unless ws:// or wss://."""
-    url = url.strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise BadRelayUrl(f"expected a ws:// or wss:// URL, got {url!r}")
-    if parts.query or parts.fragment:
-        raise BadRelayUrl(f"expected a relay base URL without query or fragment, got {url!r}")
-    return url
 
 
 def weight(session_id: str, url: str) -> int:

@@ -117,7 +117,7 @@ def test_config_relay_urls_replace_relay_url() -> None:
     assert cfg.relay_urls == ["ws://one:1"] and cfg.relay_url == "ws://one:1"
 
 
-@pytest.mark.parametrize("bad", ["http://a:1", "a:1", "ws://", "ws://a:1/?x=1", ""])
+@pytest.mark.parametrize("bad", ["http://a:1", "a:1", "ws://", "ws://a:1/?x=1", "", "ws://[::1"])
 def test_config_refuses_a_relay_url_that_is_not_websocket(bad: str) -> None:
     with pytest.raises(InvalidParams, match=r"relay_urls\[1\]"):
         load_config({"relay_urls": ["ws://ok:1", bad]}, [])

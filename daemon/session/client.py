@@ -100,6 +100,7 @@ class RelayClient:
             return
         log.info("session %s prefers relay %s; moving from %s", session_id, order[0], conn.url)
         welcomes = conn.welcomes
+        self.membership.moving(session_id)
         await conn.move()
         deadline = time.monotonic() + SETTLE_TIMEOUT
         while time.monotonic() < deadline:

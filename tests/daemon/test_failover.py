@@ -8,6 +8,8 @@ does with several URLs can be watched on them.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +134,40 @@ async def connected_in(d: Any, url: str, sid: str) -> None:
     assert state["connection"]["state"] == "online", d.name
     assert state["connection"]["relay_url"] == url, d.name
     assert (state.get("session") or {}).get("session", {}).get("session_id") == sid, d.name
+
+
+async def test_a_move_waits_for_the_sessions_relay_to_learn_of_the_join(
+        daemons: Any, relay_factory: Any, tmp_path: Path) -> None:
+    """Bob joins by invite on one relay and moves to the session's relay, which does not
+    know him yet (it holds the session in memory): the rejoin there is retried instead of
+    forgetting the session, and succeeds once that relay learns of the join (here: it
+    loads the session again after alice, its only client, left)."""
+    data = tmp_path / "relay-data"
+    a, b = relay_factory(data_dir=data), relay_factory(data_dir=data)
+    alice = await signed_up(daemons, "alice", [a.url, b.url])
+    view = await alice.request("ensemble/createSession", {"name": "late news"})
+    sid = view["session"]["session_id"]
+    home = relay_order([a.url, b.url], sid)[0]
+    other = b.url if home == a.url else a.url
+    await connected_in(alice, home, sid)
+    invite = await alice.request("ensemble/createInvite", {"role": "editor"})
+
+    bob = await signed_up(daemons, "bob", [other, home])
+    joining = asyncio.ensure_future(bob.request("ensemble/joinSession", {"link": invite["link"]}))
+    await logged(bob, "does not know the join yet")
+    assert not joining.done()
+    await alice.request("ensemble/leaveSession", {})
+    joined = await joining
+    assert joined["session"]["session_id"] == sid
+    await connected_in(bob, home, sid)
+    await alice.request("ensemble/joinSession", {"session_id": sid})
+    queued = await bob.request("ensemble/sendChat", {"text": "made it"})
+    await alice.wait_for(CHAT, lambda p: any(m["id"] == queued["id"] for m in p["messages"]))
+
+
+async def logged(d: Any, text: str, timeout: float = 20.0) -> None:
+    """Wait until ``d`` has written ``text`` to its log."""
+    deadline = time.monotonic() + timeout
+    while not any(text in line for line in d.stderr_lines()):
+        assert time.monotonic() < deadline, f"{d.name} did not log {text!r} in {timeout}s"
+        await asyncio.sleep(0.05)

@@ -7,7 +7,7 @@ DATA ?= .data
 HOST ?= 127.0.0.1
 PORT ?= 8765
 
-.PHONY: run test venv ext vsix tools lint pytest bench gen clean
+.PHONY: run test venv ext vsix tools lint pytest bench gen clean cluster
 
 $(VENV)/.stamp: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ run: venv vsix
 	@echo "Teammates on other machines: run the relay with --host 0.0.0.0 and set ensemble.relayUrl."
 	@echo ""
 	$(VENV)/bin/ensemble-relay --host $(HOST) --port $(PORT) --data-dir $(DATA)/relay --dev
+
+# Three relays on PostgreSQL and Redis behind HAProxy (docs/operations.md).
+cluster: venv
+	bash scripts/cluster.sh
 
 lint: venv node_modules/.stamp
 	$(VENV)/bin/ruff check wire relay daemon tests bench

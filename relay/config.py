@@ -16,12 +16,15 @@ log = logging.getLogger("relay.config")
 
 MIN_BCRYPT_ROUNDS = 12
 SECRET_FILE = "jwt-secret"
+DATABASE_FILE = "relay.sqlite3"  # the default store: this file in the data folder
 
 
 @dataclass(slots=True)
 class Config:
     data_dir: Path
     jwt_secret: str
+    store: str = ""  # where durable data lives, a URL (relay/app.py: STORES); load() fills it
+    bus: str = "local"  # how relays share fan-out (relay/app.py: BUSES)
     host: str = "127.0.0.1"
     port: int = 8765
     dev: bool = False
@@ -113,7 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(when set, /metrics needs 'Authorization: Bearer <token>'). Exit codes: 2 bad "
         "configuration, 3 storage unusable, 1 port unavailable.",
     )
-    p.add_argument("--data-dir", help="folder for the SQLite database (ENSEMBLE_DATA_DIR)")
+    p.add_argument("--data-dir", help="data folder: the development JWT secret, and the SQLite "
+                   "database unless --store says otherwise (ENSEMBLE_DATA_DIR)")
+    p.add_argument("--store", help="durable storage, as a URL: sqlite:///ABSOLUTE/PATH/TO/DB; "
+                   f"default sqlite in DATA/{DATABASE_FILE} (ENSEMBLE_STORE)")
+    p.add_argument("--bus", help="how fan-out reaches the clients: local (one relay process); "
+                   "default local (ENSEMBLE_BUS)")
     p.add_argument(
         "--dev",
         action="store_true",
@@ -184,8 +192,11 @@ def load(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
                               f"{exc.strerror or exc}") from exc
     if len(secret) < 16:
         raise ConfigError("ENSEMBLE_JWT_SECRET is too short (at least 16 characters)")
-    cfg = Config(data_dir=path, jwt_secret=secret, dev=dev, bcrypt_rounds=rounds,
-                 metrics_token=env.get("ENSEMBLE_METRICS_TOKEN", ""))
+    store = args.store or env.get("ENSEMBLE_STORE") or \
+        "sqlite://" + str(path.absolute() / DATABASE_FILE)
+    bus = args.bus or env.get("ENSEMBLE_BUS") or "local"
+    cfg = Config(data_dir=path, jwt_secret=secret, store=store, bus=bus, dev=dev,
+                 bcrypt_rounds=rounds, metrics_token=env.get("ENSEMBLE_METRICS_TOKEN", ""))
     for key, value in values.items():
         setattr(cfg, key, value)
     check(cfg)

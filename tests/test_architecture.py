@@ -87,9 +87,10 @@ RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "relay": (("websockets", "sqlite_utils", "redis", "psycopg", "psycopg_pool", "jwt",
                "bcrypt"), ("daemon",)),
     # Pure text algorithms: no editor, no relay connection.
-    "daemon.text": ((), ("daemon.lsp", "daemon.session", "relay")),
+    "daemon.text": ((), ("daemon.lsp", "daemon.session", "daemon.protocol", "daemon.config",
+                         "daemon.errors", "relay")),
     # The relay side of the daemon knows nothing of the editor protocol library.
-    "daemon.session": (("websockets",), ("daemon.lsp", "relay")),
+    "daemon.session": (("websockets",), ("daemon.lsp", "daemon.protocol", "relay")),
     "daemon": (("pygls", "lsprotocol", "cattrs", "websockets"), ("relay",)),
 }
 

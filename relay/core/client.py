@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from relay.core import wirejson
+from relay.core.ports import Transport
 from relay.metrics import Metrics
-from wire import CloseCode, Error, Message, Role, UserRef, encode
+from wire import CloseCode, Error, Message, UserRef, encode
 
 STRIKE_WINDOW = 10.0  # seconds over which refused frames count toward closing (4029)
-
-
-class Transport(Protocol):
-    """What the core needs from a connection."""
-
-    def write(self, data: bytes) -> None:
-        """Queue a whole text frame (UTF-8 JSON) for sending, without blocking."""
-
-    def write_now(self, data: bytes) -> bool:
-        """Write a whole text frame if nothing is waiting in the write buffer and the
-        connection is open; False (nothing written) otherwise. The fan-out's fast path."""
-
-    def busy(self) -> bool:
-        """True while the socket's write buffer is above its high-water mark."""
-
-    def buffered(self) -> int:
-        """Bytes waiting in the write buffer."""
-
-    def close(self, code: int, reason: str) -> None:
-        """Start closing the connection with a close code."""
 
 
 class TokenBucket:
@@ -72,17 +51,18 @@ class Client:
         "bucket",
         "closed",
         "conn_id",
+        "joined",
         "last_seen",
         "max_buffer",
         "metrics",
         "pending",
         "presence_form",
-        "roles",
         "stale",
         "strike_start",
         "strikes",
         "transport",
         "user",
+        "user_json",
     )
 
     def __init__(
@@ -98,8 +78,9 @@ class Client:
     ) -> None:
         self.conn_id = conn_id
         self.user = user
+        self.user_json = wirejson.string(user.id)  # the user id as presence fields carry it
         self.transport = transport
-        self.roles: dict[str, Role] = {}  # joined sessions on this connection -> role
+        self.joined: set[str] = set()  # sessions joined on this connection
         self.stale: set[str] = set()  # sessions where this client's presence timed out
         self.last_seen = now
         self.bucket = TokenBucket(rate, burst, now)

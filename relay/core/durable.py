@@ -6,8 +6,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from relay.core import projects
+from relay.core.records import LogLine, Write, snapshot
 from relay.core.room import Room
-from relay.store.base import LogLine, Write
 from wire import (
     Anchor,
     ChatDelete,
@@ -20,6 +20,7 @@ from wire import (
     CommentReply,
     ErrorCode,
     Event,
+    EventKind,
     Mention,
     ProtocolError,
     ReactionToggle,
@@ -33,7 +34,7 @@ from wire import (
 
 if TYPE_CHECKING:
     from relay.core.client import Client
-    from relay.core.service import Core, Handler
+    from relay.core.handling import Build, CoreView, Handler
 
 MENTION_RE = re.compile(r"(?<![\w@])@([a-z0-9][a-z0-9_.-]{1,31})", re.IGNORECASE)
 MAX_EMOJI = 32
@@ -67,7 +68,7 @@ def _not_found(what: str, msg: Any) -> ProtocolError:
     return ProtocolError(ErrorCode.NOT_FOUND, f"no such {what}", rid=msg.rid, id=msg.id)
 
 
-def _nonempty(core: Core, text: str, msg: Any) -> None:
+def _nonempty(core: CoreView, text: str, msg: Any) -> None:
     if not text.strip():
         raise ProtocolError(ErrorCode.INVALID_VALUE, "text is empty", rid=msg.rid, id=msg.id)
     core.check_text(text, msg)
@@ -77,7 +78,7 @@ def _audience(m: ChatMessage) -> frozenset[str] | None:
     return frozenset({m.author.id, m.to}) if m.to else None
 
 
-async def _chat_target(core: Core, room: Room, message_id: str, msg: Any) -> ChatMessage:
+async def _chat_target(core: CoreView, room: Room, message_id: str, msg: Any) -> ChatMessage:
     target = await core.store.chat(message_id)
     if target is None or target.session_id != room.id:
         raise _not_found("message", msg)
@@ -93,7 +94,7 @@ def _check_author(action: str, room: Room, uid: str, author: str, msg: Any) -> N
                              author, uid, rid=msg.rid, id=msg.id)
 
 
-async def _own_chat(core: Core, room: Room, action: str, uid: str,
+async def _own_chat(core: CoreView, room: Room, action: str, uid: str,
                     msg: ChatEdit | ChatDelete) -> ChatMessage:
     """The live chat message ``msg`` names, once ``uid`` may see it and take ``action`` on it."""
     target = await _chat_target(core, room, msg.message_id, msg)
@@ -120,77 +121,55 @@ def _blank(target: ChatMessage | Comment) -> None:
     target.reactions = {}
 
 
-# -- chat
+# -- chat (each action is a Build: Core.durable runs it, again after a conflict)
 
 
-async def chat_send(core: Core, client: Client, msg: ChatSend) -> None:
+async def chat_send(core: CoreView, client: Client, room: Room, msg: ChatSend) -> Write:
     uid = client.user.id
-
-    async def build(room: Room) -> Write:
-        _nonempty(core, msg.text, msg)
-        if msg.to is not None and (msg.to == uid or room.role_of(msg.to) is None):
-            raise ProtocolError(ErrorCode.INVALID_VALUE,
-                                "a direct message goes to another participant",
-                                rid=msg.rid, id=msg.id)
-        if msg.parent_id is not None:
-            parent = await _chat_target(core, room, msg.parent_id, msg)
-            if not _visible(parent, uid):
-                raise _not_found("message", msg)
-        now = core.clock()
-        audience = frozenset({uid, msg.to}) if msg.to else None
-        names = mentions_in(msg.text, room, uid, audience)
-        cm = ChatMessage(id=msg.id, session_id=room.id, seq=0, author=client.user, text=msg.text,
-                         created_at=now, parent_id=msg.parent_id, to=msg.to, mentions=names)
-
-        def event(seq: int) -> Event:
-            cm.seq = seq
-            return Event(session_id=room.id, seq=seq, id=msg.id, kind="chat_created",
-                         actor=client.user, at=now, message=cm)
-
-        return Write(session_id=room.id, build=event, audience=audience, chats=[cm],
-                     mentions=_mention_rows(names, room, client, msg.text, now,
-                                            message_id=msg.id))
-
-    await core.durable(client, msg, build)
+    _nonempty(core, msg.text, msg)
+    if msg.to is not None and (msg.to == uid or room.role_of(msg.to) is None):
+        raise ProtocolError(ErrorCode.INVALID_VALUE,
+                            "a direct message goes to another participant",
+                            rid=msg.rid, id=msg.id)
+    if msg.parent_id is not None:
+        parent = await _chat_target(core, room, msg.parent_id, msg)
+        if not _visible(parent, uid):
+            raise _not_found("message", msg)
+    now = core.clock()
+    audience = frozenset({uid, msg.to}) if msg.to else None
+    names = mentions_in(msg.text, room, uid, audience)
+    cm = ChatMessage(id=msg.id, session_id=room.id, seq=0, author=client.user, text=msg.text,
+                     created_at=now, parent_id=msg.parent_id, to=msg.to, mentions=names)
+    return Write(session_id=room.id,
+                 event=_event(room, msg, client, now, "chat_created", message=cm),
+                 audience=audience, chats=[cm],
+                 mentions=_mention_rows(names, room, client, msg.text, now, message_id=msg.id))
 
 
-async def chat_edit(core: Core, client: Client, msg: ChatEdit) -> None:
+async def chat_edit(core: CoreView, client: Client, room: Room, msg: ChatEdit) -> Write:
     uid = client.user.id
-
-    async def build(room: Room) -> Write:
-        target = await _own_chat(core, room, "chat_edit", uid, msg)
-        _nonempty(core, msg.text, msg)
-        now = core.clock()
-        audience = _audience(target)
-        names = mentions_in(msg.text, room, target.author.id, audience)
-        fresh = _set_text(target, msg.text, names, now)
-
-        def event(seq: int) -> Event:
-            return Event(session_id=room.id, seq=seq, id=msg.id, kind="chat_edited",
-                         actor=client.user, at=now, message=target)
-
-        return Write(session_id=room.id, build=event, audience=audience, chats=[target],
-                     mentions=_mention_rows(fresh, room, client, msg.text, now,
-                                            message_id=target.id))
-
-    await core.durable(client, msg, build)
+    target = await _own_chat(core, room, "chat_edit", uid, msg)
+    base = snapshot(target)
+    _nonempty(core, msg.text, msg)
+    now = core.clock()
+    audience = _audience(target)
+    names = mentions_in(msg.text, room, target.author.id, audience)
+    fresh = _set_text(target, msg.text, names, now)
+    return Write(session_id=room.id,
+                 event=_event(room, msg, client, now, "chat_edited", message=target),
+                 bases=[base], audience=audience, chats=[target],
+                 mentions=_mention_rows(fresh, room, client, msg.text, now,
+                                        message_id=target.id))
 
 
-async def chat_delete(core: Core, client: Client, msg: ChatDelete) -> None:
-    uid = client.user.id
-
-    async def build(room: Room) -> Write:
-        target = await _own_chat(core, room, "chat_delete", uid, msg)
-        now = core.clock()
-        _blank(target)
-
-        def event(seq: int) -> Event:
-            return Event(session_id=room.id, seq=seq, id=msg.id, kind="chat_deleted",
-                         actor=client.user, at=now, message=target)
-
-        return Write(session_id=room.id, build=event, audience=_audience(target), chats=[target])
-
-    await core.durable(client, msg, build)
+async def chat_delete(core: CoreView, client: Client, room: Room, msg: ChatDelete) -> Write:
+    target = await _own_chat(core, room, "chat_delete", client.user.id, msg)
+    base = snapshot(target)
+    now = core.clock()
+    _blank(target)
+    return Write(session_id=room.id,
+                 event=_event(room, msg, client, now, "chat_deleted", message=target),
+                 bases=[base], audience=_audience(target), chats=[target])
 
 
 def _toggle(reactions: dict[str, list[str]], emoji: str, uid: str) -> None:
@@ -203,43 +182,34 @@ def _toggle(reactions: dict[str, list[str]], emoji: str, uid: str) -> None:
         users.append(uid)
 
 
-async def reaction_toggle(core: Core, client: Client, msg: ReactionToggle) -> None:
+async def reaction_toggle(core: CoreView, client: Client, room: Room, msg: ReactionToggle) -> Write:
     uid = client.user.id
-
-    async def build(room: Room) -> Write:
-        emoji = msg.emoji
-        if not emoji or len(emoji) > MAX_EMOJI or any(ch.isspace() for ch in emoji):
-            raise ProtocolError(ErrorCode.INVALID_VALUE, "emoji must be 1-32 characters",
-                                rid=msg.rid, id=msg.id)
-        now = core.clock()
-        target = await core.store.chat(msg.target_id)
-        if target is not None and target.session_id == room.id:
-            if not _visible(target, uid) or target.deleted:
-                raise _not_found("message", msg)
-            _toggle(target.reactions, emoji, uid)
-            m = target
-
-            def chat_event(seq: int) -> Event:
-                return Event(session_id=room.id, seq=seq, id=msg.id, kind="chat_reaction",
-                             actor=client.user, at=now, message=m)
-
-            return Write(session_id=room.id, build=chat_event, audience=_audience(m), chats=[m])
-        comment = await _comment(core, room, uid, msg.target_id, msg)
-        _toggle(comment.reactions, emoji, uid)
-
-        def comment_event(seq: int) -> Event:
-            return Event(session_id=room.id, seq=seq, id=msg.id, kind="comment_reaction",
-                         actor=client.user, at=now, comment=comment)
-
-        return Write(session_id=room.id, build=comment_event, comments=[comment])
-
-    await core.durable(client, msg, build)
+    emoji = msg.emoji
+    if not emoji or len(emoji) > MAX_EMOJI or any(ch.isspace() for ch in emoji):
+        raise ProtocolError(ErrorCode.INVALID_VALUE, "emoji must be 1-32 characters",
+                            rid=msg.rid, id=msg.id)
+    now = core.clock()
+    target = await core.store.chat(msg.target_id)
+    if target is not None and target.session_id == room.id:
+        if not _visible(target, uid) or target.deleted:
+            raise _not_found("message", msg)
+        base = snapshot(target)
+        _toggle(target.reactions, emoji, uid)
+        return Write(session_id=room.id,
+                     event=_event(room, msg, client, now, "chat_reaction", message=target),
+                     bases=[base], audience=_audience(target), chats=[target])
+    comment = await _comment(core, room, uid, msg.target_id, msg)
+    base_comment = snapshot(comment)
+    _toggle(comment.reactions, emoji, uid)
+    return Write(session_id=room.id,
+                 event=_event(room, msg, client, now, "comment_reaction", comment=comment),
+                 bases=[base_comment], comments=[comment])
 
 
 # -- comment threads
 
 
-async def _thread(core: Core, room: Room, uid: str, thread_id: str, msg: Any) -> Thread:
+async def _thread(core: CoreView, room: Room, uid: str, thread_id: str, msg: Any) -> Thread:
     """A thread of the session's project, once ``uid`` is a member of that project.
 
     Anything else reads as not found: the ids of other projects' threads reveal nothing.
@@ -251,7 +221,7 @@ async def _thread(core: Core, room: Room, uid: str, thread_id: str, msg: Any) ->
     return found[0]
 
 
-async def _comment(core: Core, room: Room, uid: str, comment_id: str, msg: Any) -> Comment:
+async def _comment(core: CoreView, room: Room, uid: str, comment_id: str, msg: Any) -> Comment:
     comment = await core.store.comment(comment_id)
     if comment is None or comment.deleted:
         raise _not_found("message or comment", msg)
@@ -259,7 +229,7 @@ async def _comment(core: Core, room: Room, uid: str, comment_id: str, msg: Any) 
     return comment
 
 
-def _check_anchor(core: Core, anchor: Anchor, msg: Any) -> None:
+def _check_anchor(core: CoreView, anchor: Anchor, msg: Any) -> None:
     bad = (
         path_problem(anchor.path) is not None
         or anchor.start_line < 0 or anchor.end_line < anchor.start_line
@@ -275,151 +245,121 @@ def _check_anchor(core: Core, anchor: Anchor, msg: Any) -> None:
                             id=msg.id)
 
 
-async def thread_create(core: Core, client: Client, msg: ThreadCreate) -> None:
+async def thread_create(core: CoreView, client: Client, room: Room, msg: ThreadCreate) -> Write:
     uid = client.user.id
-
-    async def build(room: Room) -> Write:
-        _check_anchor(core, msg.anchor, msg)
-        _nonempty(core, msg.text, msg)
-        now = core.clock()
-        names = mentions_in(msg.text, room, uid, None)
-        first = Comment(id=msg.id, thread_id=msg.id, author=client.user, text=msg.text,
-                        created_at=now, mentions=names)
-        thread = Thread(id=msg.id, session_id=room.id, anchor=msg.anchor, author=client.user,
-                        created_at=now, comments=[first])
-
-        def event(seq: int) -> Event:
-            return Event(session_id=room.id, seq=seq, id=msg.id, kind="thread_created",
-                         actor=client.user, at=now, thread=thread)
-
-        return Write(session_id=room.id, build=event, threads=[thread],
-                     thread_project_id=room.record.project_id,
-                     thread_repo_key=room.record.repo_key, comments=[first],
-                     mentions=_mention_rows(names, room, client, msg.text, now,
-                                            thread_id=msg.id, comment_id=msg.id),
-                     log=[LogLine(kind="thread_created", actor=uid, at=now, subject=msg.id,
-                                  detail=msg.anchor.path)])
-
-    await core.durable(client, msg, build)
-
-
-async def comment_reply(core: Core, client: Client, msg: CommentReply) -> None:
-    uid = client.user.id
-
-    async def build(room: Room) -> Write:
-        thread = await _thread(core, room, uid, msg.thread_id, msg)
-        _nonempty(core, msg.text, msg)
-        now = core.clock()
-        names = mentions_in(msg.text, room, uid, None)
-        c = Comment(id=msg.id, thread_id=thread.id, author=client.user, text=msg.text,
+    _check_anchor(core, msg.anchor, msg)
+    _nonempty(core, msg.text, msg)
+    now = core.clock()
+    names = mentions_in(msg.text, room, uid, None)
+    first = Comment(id=msg.id, thread_id=msg.id, author=client.user, text=msg.text,
                     created_at=now, mentions=names)
-
-        def event(seq: int) -> Event:
-            return Event(session_id=room.id, seq=seq, id=msg.id, kind="comment_created",
-                         actor=client.user, at=now, comment=c)
-
-        return Write(session_id=room.id, build=event, comments=[c],
-                     mentions=_mention_rows(names, room, client, msg.text, now,
-                                            thread_id=thread.id, comment_id=msg.id),
-                     log=[LogLine(kind="comment_created", actor=uid, at=now, subject=msg.id,
-                                  detail=thread.id)])
-
-    await core.durable(client, msg, build)
+    thread = Thread(id=msg.id, session_id=room.id, anchor=msg.anchor, author=client.user,
+                    created_at=now, comments=[first])
+    return Write(session_id=room.id,
+                 event=_event(room, msg, client, now, "thread_created", thread=thread),
+                 threads=[thread], thread_project_id=room.record.project_id,
+                 thread_repo_key=room.record.repo_key, comments=[first],
+                 mentions=_mention_rows(names, room, client, msg.text, now,
+                                        thread_id=msg.id, comment_id=msg.id),
+                 log=[LogLine(kind="thread_created", actor=uid, at=now, subject=msg.id,
+                              detail=msg.anchor.path)])
 
 
-async def comment_edit(core: Core, client: Client, msg: CommentEdit) -> None:
+async def comment_reply(core: CoreView, client: Client, room: Room, msg: CommentReply) -> Write:
     uid = client.user.id
-
-    async def build(room: Room) -> Write:
-        c = await _comment(core, room, uid, msg.comment_id, msg)
-        _check_author("comment_edit", room, uid, c.author.id, msg)
-        _nonempty(core, msg.text, msg)
-        now = core.clock()
-        names = mentions_in(msg.text, room, c.author.id, None)
-        fresh = _set_text(c, msg.text, names, now)
-
-        def event(seq: int) -> Event:
-            return Event(session_id=room.id, seq=seq, id=msg.id, kind="comment_edited",
-                         actor=client.user, at=now, comment=c)
-
-        return Write(session_id=room.id, build=event, comments=[c],
-                     mentions=_mention_rows(fresh, room, client, msg.text, now,
-                                            thread_id=c.thread_id, comment_id=c.id))
-
-    await core.durable(client, msg, build)
+    thread = await _thread(core, room, uid, msg.thread_id, msg)
+    _nonempty(core, msg.text, msg)
+    now = core.clock()
+    names = mentions_in(msg.text, room, uid, None)
+    c = Comment(id=msg.id, thread_id=thread.id, author=client.user, text=msg.text,
+                created_at=now, mentions=names)
+    return Write(session_id=room.id,
+                 event=_event(room, msg, client, now, "comment_created", comment=c),
+                 bases=[snapshot(thread)], comments=[c],
+                 mentions=_mention_rows(names, room, client, msg.text, now,
+                                        thread_id=thread.id, comment_id=msg.id),
+                 log=[LogLine(kind="comment_created", actor=uid, at=now, subject=msg.id,
+                              detail=thread.id)])
 
 
-async def comment_delete(core: Core, client: Client, msg: CommentDelete) -> None:
+async def comment_edit(core: CoreView, client: Client, room: Room, msg: CommentEdit) -> Write:
     uid = client.user.id
-
-    async def build(room: Room) -> Write:
-        c = await _comment(core, room, uid, msg.comment_id, msg)
-        _check_author("comment_delete", room, uid, c.author.id, msg)
-        now = core.clock()
-        _blank(c)
-
-        def event(seq: int) -> Event:
-            return Event(session_id=room.id, seq=seq, id=msg.id, kind="comment_deleted",
-                         actor=client.user, at=now, comment=c)
-
-        return Write(session_id=room.id, build=event, comments=[c])
-
-    await core.durable(client, msg, build)
+    c = await _comment(core, room, uid, msg.comment_id, msg)
+    base = snapshot(c)
+    _check_author("comment_edit", room, uid, c.author.id, msg)
+    _nonempty(core, msg.text, msg)
+    now = core.clock()
+    names = mentions_in(msg.text, room, c.author.id, None)
+    fresh = _set_text(c, msg.text, names, now)
+    return Write(session_id=room.id,
+                 event=_event(room, msg, client, now, "comment_edited", comment=c),
+                 bases=[base], comments=[c],
+                 mentions=_mention_rows(fresh, room, client, msg.text, now,
+                                        thread_id=c.thread_id, comment_id=c.id))
 
 
-async def thread_resolve(core: Core, client: Client, msg: ThreadResolve) -> None:
+async def comment_delete(core: CoreView, client: Client, room: Room, msg: CommentDelete) -> Write:
     uid = client.user.id
-
-    async def build(room: Room) -> Write:
-        thread = await _thread(core, room, uid, msg.thread_id, msg)
-        now = core.clock()
-        thread.resolved = msg.resolved
-        thread.resolved_by = uid if msg.resolved else None
-        kind = "thread_resolved" if msg.resolved else "thread_reopened"
-
-        def event(seq: int) -> Event:
-            return Event(session_id=room.id, seq=seq, id=msg.id, kind=kind,  # type: ignore[arg-type]
-                         actor=client.user, at=now, thread=thread)
-
-        return Write(session_id=room.id, build=event, threads=[thread],
-                     thread_project_id=room.record.project_id,
-                     thread_repo_key=room.record.repo_key,
-                     log=[LogLine(kind=kind, actor=uid, at=now, subject=thread.id)])
-
-    await core.durable(client, msg, build)
+    c = await _comment(core, room, uid, msg.comment_id, msg)
+    base = snapshot(c)
+    _check_author("comment_delete", room, uid, c.author.id, msg)
+    now = core.clock()
+    _blank(c)
+    return Write(session_id=room.id,
+                 event=_event(room, msg, client, now, "comment_deleted", comment=c),
+                 bases=[base], comments=[c])
 
 
-async def thread_delete(core: Core, client: Client, msg: ThreadDelete) -> None:
+async def thread_resolve(core: CoreView, client: Client, room: Room, msg: ThreadResolve) -> Write:
+    uid = client.user.id
+    thread = await _thread(core, room, uid, msg.thread_id, msg)
+    base = snapshot(thread)
+    now = core.clock()
+    thread.resolved = msg.resolved
+    thread.resolved_by = uid if msg.resolved else None
+    kind: EventKind = "thread_resolved" if msg.resolved else "thread_reopened"
+    return Write(session_id=room.id, event=_event(room, msg, client, now, kind, thread=thread),
+                 bases=[base], threads=[thread], thread_project_id=room.record.project_id,
+                 thread_repo_key=room.record.repo_key,
+                 log=[LogLine(kind=kind, actor=uid, at=now, subject=thread.id)])
+
+
+async def thread_delete(core: CoreView, client: Client, room: Room, msg: ThreadDelete) -> Write:
     """The host deletes a whole thread; peers drop it on the ``thread_deleted`` event."""
     uid = client.user.id
+    thread = await _thread(core, room, uid, msg.thread_id, msg)
+    now = core.clock()
+    gone = snapshot(thread)
+    return Write(session_id=room.id,
+                 event=_event(room, msg, client, now, "thread_deleted", thread=gone),
+                 bases=[snapshot(thread)], deleted_threads=[thread.id],
+                 log=[LogLine(kind="thread_deleted", actor=uid, at=now, subject=thread.id,
+                              detail=thread.anchor.path)])
 
-    async def build(room: Room) -> Write:
-        thread = await _thread(core, room, uid, msg.thread_id, msg)
-        now = core.clock()
-        gone = Thread(id=thread.id, session_id=thread.session_id, anchor=thread.anchor,
-                      author=thread.author, created_at=thread.created_at, comments=[],
-                      resolved=thread.resolved, resolved_by=thread.resolved_by)
 
-        def event(seq: int) -> Event:
-            return Event(session_id=room.id, seq=seq, id=msg.id, kind="thread_deleted",
-                         actor=client.user, at=now, thread=gone)
+def _event(room: Room, msg: Any, client: Client, now: float, kind: EventKind,
+           **what: Any) -> Event:
+    """The event of a client's durable action (its seq is the store's to give)."""
+    return Event(session_id=room.id, seq=0, id=msg.id, kind=kind, actor=client.user, at=now,
+                 **what)
 
-        return Write(session_id=room.id, build=event, deleted_threads=[thread.id],
-                     log=[LogLine(kind="thread_deleted", actor=uid, at=now, subject=thread.id,
-                                  detail=thread.anchor.path)])
 
-    await core.durable(client, msg, build)
+def _durable(build: Build) -> Handler:
+    async def handle(core: CoreView, client: Client, msg: Any) -> None:
+        await core.durable(client, msg, build)
+
+    return handle
 
 
 HANDLERS: dict[str, Handler] = {
-    "chat_send": chat_send,
-    "chat_edit": chat_edit,
-    "chat_delete": chat_delete,
-    "reaction_toggle": reaction_toggle,
-    "thread_create": thread_create,
-    "comment_reply": comment_reply,
-    "comment_edit": comment_edit,
-    "comment_delete": comment_delete,
-    "thread_resolve": thread_resolve,
-    "thread_delete": thread_delete,
+    "chat_send": _durable(chat_send),
+    "chat_edit": _durable(chat_edit),
+    "chat_delete": _durable(chat_delete),
+    "reaction_toggle": _durable(reaction_toggle),
+    "thread_create": _durable(thread_create),
+    "comment_reply": _durable(comment_reply),
+    "comment_edit": _durable(comment_edit),
+    "comment_delete": _durable(comment_delete),
+    "thread_resolve": _durable(thread_resolve),
+    "thread_delete": _durable(thread_delete),
 }

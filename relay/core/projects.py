@@ -11,16 +11,33 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
-from relay.core.room import Room
-from relay.store.base import LogLine, MemberRecord, ProjectMemberRecord, ProjectRecord, Store, Write
-from wire import CloseCode, ErrorCode, Event, ProtocolError, SessionCreate
+from relay.core.ports import Store
+from relay.core.records import (
+    Guard,
+    LogLine,
+    MemberRecord,
+    ProjectMemberRecord,
+    ProjectRecord,
+    Write,
+)
+from relay.core.room import Room, status
+from wire import (
+    ErrorCode,
+    Event,
+    Participant,
+    ParticipantRemove,
+    ProtocolError,
+    SessionCreate,
+    UserRef,
+    permissions,
+)
 
 if TYPE_CHECKING:
     from relay.core.client import Client
-    from relay.core.service import Core
+    from relay.core.handling import CoreView
 
 
-async def for_new_session(core: Core, client: Client, msg: SessionCreate, key: str,
+async def for_new_session(core: CoreView, client: Client, msg: SessionCreate, key: str,
                           now: float) -> tuple[ProjectRecord, bool]:
     """The project a new session belongs to, and whether it must be created.
 
@@ -75,57 +92,48 @@ def revoke(room: Room, user_id: str, now: float) -> list[ProjectMemberRecord]:
                                 granted_at=now, removed_at=now)]
 
 
-async def remove_elsewhere(core: Core, origin: Room, actor: Client, user_id: str,
-                           now: float) -> None:
-    """After a revocation: remove the user from the project's other live sessions, tell
-    their peers, and close the user's sockets there."""
+async def other_sessions(core: CoreView, origin: Room, user_id: str) -> list[str]:
+    """The project's other sessions that the user is a current member of, not as host:
+    those a removal from ``origin`` removes the user from too (read before it)."""
     pid = origin.record.project_id
     if not pid:
-        return
-    for room in [r for r in core.rooms.values() if r is not origin
-                 and r.record.project_id == pid]:
-        m = room.members.get(user_id)
-        if m is not None and m.removed_at is None and m.role != "host":
-            await _remove_from(core, room, actor, m, now, origin.id)
+        return []
+    return [record.id for record, role in await core.store.sessions_of(user_id)
+            if record.project_id == pid and record.id != origin.id and role != "host"]
 
 
-async def _remove_from(core: Core, room: Room, actor: Client, m: MemberRecord, now: float,
-                       origin_id: str) -> None:
-    event = await commit_removal(core, room, actor, m, now,
-                                 detail=f"removed from the project in {origin_id}")
-    core.publish_event(room, event, None)
-    await close_sockets(core, room, m.user_id, "removed from the project")
+async def remove_elsewhere(core: CoreView, sessions: list[str], origin: Room, actor: Client,
+                           user_id: str, now: float) -> None:
+    """After a revocation: a ``participant_removed`` event in each of ``sessions``
+    (other_sessions), which tells their peers and closes the user's sockets there, on
+    every relay process."""
+    for sid in sessions:
+        m = next((m for m in await core.store.members(sid) if m.user_id == user_id), None)
+        if m is None:
+            continue
+        event = await commit_removal(core, sid, actor, m, now, None,
+                                     detail=f"removed from the project in {origin.id}")
+        await core.bus.publish_event(sid, event, None)
 
 
-async def commit_removal(core: Core, room: Room, actor: Client, m: MemberRecord, now: float,
-                         *, revocation: list[ProjectMemberRecord] | None = None,
+async def commit_removal(core: CoreView, session_id: str, actor: Client, m: MemberRecord,
+                         now: float, msg: ParticipantRemove | None, *,
+                         revocation: list[ProjectMemberRecord] | None = None,
                          detail: str | None = None) -> Event:
-    """Store ``m``'s removal from ``room`` (with the project revocation, when given) and
-    return the ``participant_removed`` event to publish."""
-    removed = MemberRecord(session_id=room.id, user_id=m.user_id, name=m.name, role=m.role,
+    """Store ``m``'s removal from the session (with the project revocation, when given)
+    and return the ``participant_removed`` event to publish. ``msg``: the host's request,
+    whose sender must still be the session's host (None: a removal it implies)."""
+    removed = MemberRecord(session_id=session_id, user_id=m.user_id, name=m.name, role=m.role,
                            joined_at=m.joined_at, removed_at=now)
-    events: list[Event] = []
-
-    def build(seq: int) -> Event:
-        p = room.participant(m)
-        p.online = False
-        ev = Event(session_id=room.id, seq=seq, id=f"remove-{seq}", kind="participant_removed",
-                   actor=actor.user, at=now, participant=p)
-        events.append(ev)
-        return ev
-
-    async with room.lock:
-        await core.commit(room, Write(
-            session_id=room.id, build=build, members=[removed],
-            project_members=revocation or [],
-            log=[LogLine(kind="participant_removed", actor=actor.user.id, at=now,
-                         subject=m.user_id, detail=detail)]))
-        room.members[m.user_id] = removed
-    return events[0]
-
-
-async def close_sockets(core: Core, room: Room, user_id: str, reason: str) -> None:
-    """A removed user's connections leave ``room`` and close with the removal code."""
-    for c in tuple(room.clients.get(user_id, ())):
-        await core.leave(room, c, "removed")
-        c.close(CloseCode.REMOVED, reason)
+    presence = (await core.bus.presence(session_id)).get(m.user_id)
+    p = Participant(user=UserRef(id=m.user_id, name=m.name), role=m.role, online=False,
+                    status=status(presence), joined_at=m.joined_at)
+    guard = None if msg is None else Guard(actor.user.id,
+                                           permissions.MATRIX["participant_remove"], open=False)
+    return await core.commit(Write(
+        session_id=session_id, id_prefix="remove",
+        event=Event(session_id=session_id, seq=0, id="", kind="participant_removed",
+                    actor=actor.user, at=now, participant=p),
+        guard=guard, members=[removed], project_members=revocation or [],
+        log=[LogLine(kind="participant_removed", actor=actor.user.id, at=now,
+                     subject=m.user_id, detail=detail)]), "participant_remove", msg)

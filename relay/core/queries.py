@@ -7,7 +7,7 @@ import re
 import time
 from typing import TYPE_CHECKING
 
-from relay.core import projects
+from relay.core import projects, wirejson
 from wire import (
     ChatMessage,
     EventLogQuery,
@@ -27,14 +27,14 @@ from wire.schema import to_wire
 
 if TYPE_CHECKING:
     from relay.core.client import Client
+    from relay.core.handling import CoreView, Handler
     from relay.core.room import Room
-    from relay.core.service import Core, Handler
 
 MAX_SYNC = 10_000
 MAX_LOG = 1000
 
 
-async def history(core: Core, client: Client, msg: HistoryFetch) -> None:
+async def history(core: CoreView, client: Client, msg: HistoryFetch) -> None:
     room = core.joined(client, msg.session_id, "history", msg)
     page = core.config.history_page
     limit = page if msg.limit is None else max(1, min(msg.limit, 4 * page))
@@ -42,7 +42,7 @@ async def history(core: Core, client: Client, msg: HistoryFetch) -> None:
     client.send(HistoryPage(session_id=room.id, messages=messages, has_more=more, rid=msg.rid))
 
 
-async def sync(core: Core, client: Client, msg: SyncRequest) -> None:
+async def sync(core: CoreView, client: Client, msg: SyncRequest) -> None:
     room = core.joined(client, msg.session_id, "sync", msg)
     events = await core.store.events_after(room.id, msg.after_seq, client.user.id, MAX_SYNC + 1)
     more = len(events) > MAX_SYNC
@@ -50,24 +50,25 @@ async def sync(core: Core, client: Client, msg: SyncRequest) -> None:
                            last_seq=room.record.last_seq, has_more=more, rid=msg.rid))
 
 
-async def viewers(core: Core, client: Client, msg: ViewersQuery) -> None:
+async def viewers(core: CoreView, client: Client, msg: ViewersQuery) -> None:
     room = core.joined(client, msg.session_id, "viewers", msg)
     users: list[UserRef] = []
-    for uid, entry in room.presence.items():
+    for uid, fields in (await core.bus.presence(room.id)).items():
+        entry = wirejson.entry(fields)
         viewport = entry.get("viewport")
         if entry.get("focus") == msg.path or (viewport and viewport.get("path") == msg.path):
             users.append(room.member_ref(uid))
     client.send(ViewersResult(session_id=room.id, path=msg.path, users=users, rid=msg.rid))
 
 
-async def event_log(core: Core, client: Client, msg: EventLogQuery) -> None:
+async def event_log(core: CoreView, client: Client, msg: EventLogQuery) -> None:
     room = core.joined(client, msg.session_id, "event_log", msg)
     limit = MAX_LOG if msg.limit is None else max(1, min(msg.limit, MAX_LOG))
     entries = await core.store.log(room.id, limit)
     client.send(EventLogResult(session_id=room.id, entries=entries, rid=msg.rid))
 
 
-async def export(core: Core, client: Client, msg: ExportRequest) -> None:
+async def export(core: CoreView, client: Client, msg: ExportRequest) -> None:
     room = core.joined(client, msg.session_id, "export", msg)
     uid = client.user.id
     chat: list[ChatMessage] = []

@@ -1,13 +1,13 @@
-"""A live session: members, connected clients, presence."""
+"""A live session as this process sees it: record, members, local clients."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
+import json
+from collections.abc import Mapping
 
 from relay.core.client import Client
-from relay.store.base import MemberRecord, SessionRecord
-from wire import Participant, RepoIdentity, Role, SessionInfo, Status, UserRef
+from relay.core.records import MemberRecord, SessionRecord
+from wire import Event, Participant, RepoIdentity, Role, SessionInfo, Status, UserRef
 
 
 def repo_key(repo: RepoIdentity, session_id: str) -> str:
@@ -42,13 +42,22 @@ def normalize_remote(url: str) -> str:
 
 
 class Room:
+    """This process's view of a live session: its record and members, a cache refreshed
+    by every committed event (``apply``), and the local clients joined to it.
+
+    Who is online and their presence live in the bus (relay.core.ports.SessionBus),
+    shared by every relay process.
+    """
+
     def __init__(self, record: SessionRecord, members: list[MemberRecord]) -> None:
         self.record = record
         self.members: dict[str, MemberRecord] = {m.user_id: m for m in members}
-        self.clients: dict[str, set[Client]] = {}  # joined on a connection
-        self.live: dict[str, set[Client]] = {}  # joined and not timed out
-        self.presence: dict[str, dict[str, Any]] = {}  # latest wire PeerPresence per online user
-        self.lock = asyncio.Lock()  # orders durable writes of this session
+        # The members as loaded reflect every event up to loaded_seq; member_seq holds
+        # the seq of the last event applied to a member since, so that events arriving
+        # out of order (from other processes) never undo a later change.
+        self.loaded_seq = record.last_seq
+        self.member_seq: dict[str, int] = {}
+        self.clients: dict[str, set[Client]] = {}  # joined on this process's connections
 
     @property
     def id(self) -> str:
@@ -70,20 +79,48 @@ class Room:
         m = self.members.get(user_id)
         return UserRef(id=user_id, name=m.name if m else user_id)
 
-    def status(self, user_id: str) -> Status:
-        s = self.presence.get(user_id, {}).get("status", "active")
-        return s if s in ("active", "idle", "away") else "active"
-
-    def participant(self, m: MemberRecord) -> Participant:
+    def participant(self, m: MemberRecord, presence: Mapping[str, str] | None) -> Participant:
+        """``m`` as a participant; ``presence``: the user's latest presence fields while
+        online (relay.core.ports.SessionBus.presence), None while offline."""
         return Participant(
-            user=UserRef(id=m.user_id, name=m.name), role=m.role,
-            online=bool(self.live.get(m.user_id)), status=self.status(m.user_id),
-            joined_at=m.joined_at,
+            user=UserRef(id=m.user_id, name=m.name), role=m.role, online=presence is not None,
+            status=status(presence), joined_at=m.joined_at,
         )
 
-    def participants(self) -> list[Participant]:
-        return [self.participant(m) for m in self.members.values() if m.removed_at is None]
+    def participants(self, presence: Mapping[str, Mapping[str, str]]) -> list[Participant]:
+        return [self.participant(m, presence.get(m.user_id)) for m in self.members.values()
+                if m.removed_at is None]
 
     def role_of(self, user_id: str) -> str | None:
         m = self.members.get(user_id)
         return m.role if m and m.removed_at is None else None
+
+    def apply(self, event: Event) -> None:
+        """Refresh the cache from a committed event of this session (idempotent)."""
+        r = self.record
+        if event.seq > r.last_seq:
+            r.last_seq = event.seq
+        if event.kind == "session_ended" and r.ended_at is None:
+            r.ended_at = event.at
+        p = event.participant
+        if p is None or event.kind not in _MEMBER_EVENTS:
+            return
+        uid = p.user.id
+        if self.member_seq.get(uid, self.loaded_seq) >= event.seq:
+            return
+        self.member_seq[uid] = event.seq
+        self.members[uid] = MemberRecord(
+            session_id=r.id, user_id=uid, name=p.user.name, role=p.role, joined_at=p.joined_at,
+            removed_at=event.at if event.kind == "participant_removed" else None)
+
+
+_MEMBER_EVENTS = frozenset({"participant_joined", "role_changed", "participant_removed"})
+
+
+def status(presence: Mapping[str, str] | None) -> Status:
+    """The status in a user's presence fields ("active" when there is none)."""
+    text = presence.get("status") if presence is not None else None
+    if text is None:
+        return "active"
+    s = json.loads(text)
+    return s if s in ("active", "idle", "away") else "active"

@@ -1,77 +1,88 @@
-"""The relay core: dispatches decoded messages of authenticated clients."""
+"""The relay core: dispatches decoded messages of authenticated clients.
+
+Core implements relay.core.handling.CoreView, the part of it the handler modules use.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from relay.config import Config
-from relay.core import durable, queries, sessions, wirejson
+from relay.core import durable, ephemeral, queries, sessions
 from relay.core.budget import WriteBudget
-from relay.core.client import Client, Transport
+from relay.core.client import Client
+from relay.core.cursor import CursorFields
+from relay.core.delivery import Delivery
+from relay.core.ephemeral import Ref, cursor_presence
+from relay.core.handling import Build, Handler
+from relay.core.ports import SessionBus, Store, Transport
+from relay.core.records import Guard, Write
 from relay.core.room import Room
-from relay.errors import StoreBusy, StoreError
-from relay.fanout import Fanout
-from relay.fastpath import CursorFields
+from relay.core.rooms import Rooms
+from relay.errors import (
+    AlreadyStored,
+    GuardFailed,
+    IdConflict,
+    StoreBusy,
+    WriteConflict,
+)
 from relay.metrics import Metrics
-from relay.store.base import LogLine, Store, Write
 from wire import (
     Ack,
-    CursorUpdate,
     ErrorCode,
     Event,
-    FocusUpdate,
     Limits,
-    Mention,
-    MentionNotice,
     Message,
     ProtocolError,
-    StatusSet,
-    UserJoined,
-    UserLeft,
     UserRef,
-    ViewportUpdate,
     encode,
-    path_problem,
     permissions,
 )
 from wire.schema import to_wire
 
 log = logging.getLogger("relay.core")
 
-Handler = Callable[["Core", Client, Any], Awaitable[None]]
 # Requests that store something without a client id: charged to the write budget too.
 CHARGED = frozenset({"session_create", "invite_create"})
 STORAGE_RETRY = 1.0  # retry_after of storage_busy refusals, in seconds
-MAX_SELECTIONS = 100
+WRITE_TRIES = 5  # builds of a durable write whose entities keep changing under it
 
 
-class Core:
+class Core(Rooms):
+    """The relay's logic on one process, built with a Store and a SessionBus."""
+
     def __init__(
         self,
         config: Config,
         store: Store,
-        fanout: Fanout,
+        bus: SessionBus,
         metrics: Metrics,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.store = store
-        self.fanout = fanout
+        self.bus = bus
         self.metrics = metrics
         self.clock = clock
+        self.delivery = Delivery(metrics, config.presence_batch_ms / 1000)
+        self.on_presence = self.delivery.publish_presence  # the bus's hot path, no hop
         self.rooms: dict[str, Room] = {}
+        self.loading: dict[str, list[Event]] = {}
         self.clients: set[Client] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
         self.handlers: dict[str, Handler] = {}
         for table in (sessions.HANDLERS, durable.HANDLERS, queries.HANDLERS):
             self.handlers.update(table)
         self.shutting_down = False
         self.budget = WriteBudget(config.user_writes_per_minute,
                                   config.user_write_bytes_per_minute)
+        bus.listen(self)
 
     def limits(self) -> Limits:
         c = self.config
@@ -94,7 +105,7 @@ class Core:
 
     async def disconnect(self, client: Client) -> None:
         self.clients.discard(client)
-        for sid in list(client.roles):
+        for sid in list(client.joined):
             room = self.rooms.get(sid)
             if room is not None:
                 await self.leave(room, client, "disconnected")
@@ -114,7 +125,7 @@ class Core:
         kind = msg.TYPE
         self.metrics.messages_in[kind] += 1
         try:
-            _EPHEMERAL[kind](self, client, msg)
+            ephemeral.HANDLERS[kind](self, client, msg)
         except ProtocolError as exc:
             self.refuse(client, exc, msg)
 
@@ -130,7 +141,7 @@ class Core:
 
     async def handle(self, client: Client, msg: Message) -> None:
         kind = msg.TYPE
-        if kind in _EPHEMERAL:
+        if kind in ephemeral.HANDLERS:
             self.ephemeral(client, msg)
             return
         self.metrics.messages_in[kind] += 1
@@ -175,7 +186,7 @@ class Core:
     def room_of(self, client: Client, session_id: str, msg: Any) -> Room:
         """The room of a session joined on this connection by a current member."""
         room = self.rooms.get(session_id)
-        if room is None or session_id not in client.roles:
+        if room is None or session_id not in client.joined:
             raise ProtocolError(ErrorCode.NOT_IN_SESSION, "join the session first",
                                 rid=getattr(msg, "rid", None), id=getattr(msg, "id", None))
         if room.role_of(client.user.id) is None:
@@ -185,15 +196,7 @@ class Core:
 
     def permit(self, client: Client, room: Room, action: str, msg: Any) -> None:
         """Role (permission matrix) and session state checks for an action."""
-        rid = getattr(msg, "rid", None)
-        mid = getattr(msg, "id", None)
-        role = room.role_of(client.user.id)
-        if role is None:
-            raise ProtocolError(ErrorCode.NOT_IN_SESSION, "not a member of this session",
-                                rid=rid, id=mid)
-        permissions.check(action, role, rid=rid, id=mid)  # type: ignore[arg-type]
-        if room.ended and action in permissions.WRITES:
-            raise ProtocolError(ErrorCode.SESSION_ENDED, "the session has ended", rid=rid, id=mid)
+        check_role(room.role_of(client.user.id), room.ended, action, msg)
 
     def check_text(self, text: str, msg: Any, limit: int | None = None) -> None:
         limit = self.config.max_text_chars if limit is None else limit
@@ -201,159 +204,97 @@ class Core:
             raise ProtocolError(ErrorCode.TEXT_TOO_LONG, f"text longer than {limit} characters",
                                 rid=getattr(msg, "rid", None), id=getattr(msg, "id", None))
 
-    def publish_event(self, room: Room, event: Event, audience: frozenset[str] | None) -> None:
-        self.fanout.publish(room.id, encode(event).encode(), "event", only=audience)
+    async def commit(self, write: Write, action: str, msg: Any) -> Event:
+        """Store a write the relay makes (joins, role changes, removals, the end) and
+        refresh the session's room here; its guard is checked inside the transaction."""
+        try:
+            event = await self.store.commit(write)
+        except GuardFailed as exc:
+            raise refusal(exc, write.guard, action, msg) from None
+        room = self.rooms.get(write.session_id)
+        if room is not None:
+            room.apply(event)
+        return event
 
-    async def commit(self, room: Room, write: Write) -> int:
-        seq = await self.store.commit(write)
-        room.record.last_seq = max(room.record.last_seq, seq)
-        return seq
-
-    async def durable(
-        self, client: Client, msg: Any, build: Callable[[Room], Awaitable[Write | None]]
-    ) -> None:
+    async def durable(self, client: Client, msg: Any, build: Build) -> None:
         """Dedupe by client id, check, store, ack, broadcast: every durable action's path.
 
         De-duplication comes before the role and session-state checks so that the retry
-        of an action stored just before a role change or the session's end is acked.
+        of an action stored just before a role change or the session's end is acked. The
+        store decides again inside its transaction: the id, the role and the session's
+        state (the guard), and that what the write was built from did not change (else
+        the write is built again from what is stored now).
         """
         room = self.room_of(client, msg.session_id, msg)
+        uid = client.user.id
         raw = canonical(msg)
         fp = hashlib.sha256(raw).hexdigest()
-        async with room.lock:
-            prev = await self.store.action(msg.id)
-            if prev is not None:
-                if prev.fingerprint != fp or prev.user_id != client.user.id:
-                    raise ProtocolError(ErrorCode.ID_CONFLICT,
-                                        "this id was already used for another action",
-                                        rid=msg.rid, id=msg.id)
-                client.send(Ack(id=msg.id, seq=prev.seq, rid=msg.rid))
-                return
-            self.permit(client, room, msg.TYPE, msg)
-            write = await build(room)
-            if write is None:
-                return
-            self.budget.charge(client.user.id, len(raw), time.monotonic(), msg)
+        prev = await self.store.action(msg.id)
+        if prev is not None:
+            if prev.fingerprint != fp or prev.user_id != uid:
+                raise _id_conflict(msg)
+            client.send(Ack(id=msg.id, seq=prev.seq, rid=msg.rid))
+            return
+        self.permit(client, room, msg.TYPE, msg)
+        guard = Guard(uid, permissions.MATRIX[msg.TYPE], msg.TYPE in permissions.WRITES)
+        for attempt in range(WRITE_TRIES):
+            write = await build(self, client, room, msg)
+            if attempt == 0:
+                self.budget.charge(uid, len(raw), time.monotonic(), msg)
             write.client_id = msg.id
-            write.user_id = client.user.id
+            write.user_id = uid
             write.fingerprint = fp
-            events: list[Event] = []
-            inner = write.build
-
-            def capture(seq: int) -> Event:
-                ev = inner(seq)
-                events.append(ev)
-                return ev
-
-            write.build = capture
-            seq = await self.commit(room, write)
-        client.send(Ack(id=msg.id, seq=seq, rid=msg.rid))
-        self.publish_event(room, events[0], write.audience)
-        await self.deliver_mentions(room, write.mentions, seq)
-
-    async def deliver_mentions(self, room: Room, mentions: list[tuple[str, Mention]],
-                               seq: int) -> None:
-        for uid, mention in mentions:
-            clients = room.clients.get(uid)
-            if not clients:
-                continue
-            data = encode(MentionNotice(mention=mention)).encode()
-            for c in tuple(clients):
-                c.write(data, "mention")
-            await self.store.mark_mentions_delivered(room.id, uid, seq)
-
-    # -- rooms, joining and leaving
-
-    async def room(self, session_id: str) -> Room | None:
-        room = self.rooms.get(session_id)
-        if room is not None:
-            return room
-        record = await self.store.get_session(session_id)
-        if record is None:
-            return None
-        members = await self.store.members(session_id)
-        return self.rooms.setdefault(session_id, Room(record, members))
-
-    def attach(self, room: Room, client: Client) -> None:
-        uid = client.user.id
-        role = room.role_of(uid)
-        assert role is not None
-        client.roles[room.id] = role  # type: ignore[assignment]
-        client.stale.discard(room.id)
-        room.clients.setdefault(uid, set()).add(client)
-        self.fanout.attach(room.id, client)
-        self.go_live(room, client)
-
-    def go_live(self, room: Room, client: Client) -> None:
-        uid = client.user.id
-        live = room.live.setdefault(uid, set())
-        was_online = bool(live)
-        live.add(client)
-        if not was_online:
-            room.presence[uid] = {"user_id": uid, "status": "active"}
-            m = room.members[uid]
-            frame = UserJoined(session_id=room.id, participant=room.participant(m))
-            self.fanout.publish(room.id, encode(frame).encode(), "user_joined", exclude_user=uid)
-
-    async def leave(self, room: Room, client: Client, reason: str) -> None:
-        uid = client.user.id
-        client.roles.pop(room.id, None)
-        client.stale.discard(room.id)
-        client.pending.pop(room.id, None)
-        self.fanout.detach(room.id, client)
-        clients = room.clients.get(uid)
-        if clients is not None:
-            clients.discard(client)
-            if not clients:
-                del room.clients[uid]
-        if self.go_offline(room, client, reason):
+            write.guard = guard
             try:
-                await self.store.append_log(room.id, LogLine(kind="leave", actor=uid,
-                                                             at=self.clock(), detail=reason))
-            except StoreError as exc:  # the leave itself happened: only its log line is lost
-                log.warning("leave not logged", extra={"session": room.id, "error": str(exc)})
-        if not room.clients:
-            self.rooms.pop(room.id, None)
-
-    def go_offline(self, room: Room, client: Client, reason: str) -> bool:
-        uid = client.user.id
-        live = room.live.get(uid)
-        if live is None or client not in live:
-            return False
-        live.discard(client)
-        if live:
-            return False
-        del room.live[uid]
-        room.presence.pop(uid, None)
-        frame = UserLeft(session_id=room.id, user_id=uid, reason=reason)  # type: ignore[arg-type]
-        self.fanout.publish(room.id, encode(frame).encode(), "user_left", exclude_user=uid)
-        return True
-
-    # -- presence liveness
-
-    def expire(self, now: float) -> None:
-        """Drop the presence of clients silent for longer than the presence timeout."""
-        self.budget.prune(now)
-        deadline = now - self.config.presence_timeout
-        for client in tuple(self.clients):
-            if client.last_seen >= deadline:
+                event = await self.store.commit(write)
+                break
+            except WriteConflict:
                 continue
-            for sid in client.roles:
-                if sid in client.stale:
-                    continue
-                room = self.rooms.get(sid)
-                if room is None:
-                    continue
-                client.stale.add(sid)
-                if self.go_offline(room, client, "timeout"):
-                    log.info("presence expired", extra={"user": client.user.id, "session": sid})
+            except AlreadyStored as exc:
+                client.send(Ack(id=msg.id, seq=exc.event.seq, rid=msg.rid))
+                return
+            except IdConflict:
+                raise _id_conflict(msg) from None
+            except GuardFailed as exc:
+                raise refusal(exc, guard, msg.TYPE, msg) from None
+        else:
+            raise StoreBusy(f"{msg.TYPE} {msg.id}: what it changes kept changing")
+        room.apply(event)
+        client.send(Ack(id=msg.id, seq=event.seq, rid=msg.rid))
+        await self.bus.publish_event(room.id, event, write.audience)
+        for user_id, mention in write.mentions:
+            await self.bus.send_mention(room.id, user_id, mention)
 
-    def revive(self, client: Client) -> None:
-        for sid in tuple(client.stale):
-            client.stale.discard(sid)
-            room = self.rooms.get(sid)
-            if room is not None and sid in client.roles:
-                self.go_live(room, client)
+
+def check_role(role: str | None, ended: bool, action: str, msg: Any) -> None:
+    """Refuse ``action`` to a member with ``role`` (None: not a member) of a session that
+    ``ended`` or not: the permission matrix and the session's state."""
+    rid = getattr(msg, "rid", None)
+    mid = getattr(msg, "id", None)
+    if role is None:
+        raise ProtocolError(ErrorCode.NOT_IN_SESSION, "not a member of this session",
+                            rid=rid, id=mid)
+    permissions.check(action, role, rid=rid, id=mid)  # type: ignore[arg-type]
+    if ended and action in permissions.WRITES:
+        raise ProtocolError(ErrorCode.SESSION_ENDED, "the session has ended", rid=rid, id=mid)
+
+
+def refusal(exc: GuardFailed, guard: Guard | None, action: str, msg: Any) -> ProtocolError:
+    """The refusal of a write whose ``guard`` failed inside the store's transaction."""
+    rid, mid = getattr(msg, "rid", None), getattr(msg, "id", None)
+    if guard is None or guard.user_id is None or exc.role in guard.roles:
+        return ProtocolError(ErrorCode.SESSION_ENDED, "the session has ended", rid=rid, id=mid)
+    try:
+        check_role(exc.role, False, action, msg)
+    except ProtocolError as refused:
+        return refused
+    return ProtocolError(ErrorCode.FORBIDDEN, f"{action.replace('_', ' ')} is not permitted",
+                         rid=rid, id=mid)
+
+
+def _id_conflict(msg: Any) -> ProtocolError:
+    return ProtocolError(ErrorCode.ID_CONFLICT, "this id was already used for another action",
+                         rid=msg.rid, id=msg.id)
 
 
 def canonical(msg: Any) -> bytes:
@@ -365,101 +306,3 @@ def canonical(msg: Any) -> bytes:
 
 def fingerprint(msg: Any) -> str:
     return hashlib.sha256(canonical(msg)).hexdigest()
-
-
-# -- ephemeral traffic: synchronous, never stored
-
-
-def _presence(core: Core, client: Client, msg: Any, action: str, entry: dict[str, Any],
-              session_id: str | None = None, encoded: dict[str, str] | None = None) -> None:
-    """Record and announce an ephemeral update; ``encoded`` has fields already in JSON."""
-    room = core.joined(client, msg.session_id if session_id is None else session_id, action, msg)
-    uid = client.user.id
-    entry["user_id"] = uid
-    state = room.presence.get(uid)
-    if state is not None:
-        state.update(entry)
-    fields = wirejson.fields(entry) if encoded is None else encoded
-    fields["user_id"] = fields["u"] = wirejson.string(uid)
-    core.fanout.publish_presence(room.id, uid, fields)
-
-
-class Ref:
-    """The rid (and no id) of a message handled without its dataclass, for errors."""
-
-    __slots__ = ("id", "rid")
-
-    def __init__(self, rid: str | None) -> None:
-        self.rid = rid
-        self.id: str | None = None
-
-
-def _check_path(path: str, msg: Any) -> None:
-    problem = path_problem(path)
-    if problem is not None:
-        raise ProtocolError(ErrorCode.INVALID_VALUE, problem, rid=msg.rid)
-
-
-def on_cursor(core: Core, client: Client, msg: CursorUpdate) -> None:
-    selections = [
-        {"anchor": {"line": s.anchor.line, "character": s.anchor.character},
-         "active": {"line": s.active.line, "character": s.active.character}}
-        for s in msg.selections
-    ]
-    cursor_presence(core, client, msg.session_id, msg.path, selections, msg.sent_at,
-                    msg.content_hash, msg)
-
-
-def cursor_presence(core: Core, client: Client, session_id: str, path: str,
-                    selections: list[dict[str, Any]], sent_at: float | None,
-                    content_hash: str | None, msg: Any) -> None:
-    """A cursor update's checks and presence entry; ``msg`` supplies the rid for errors."""
-    _check_path(path, msg)
-    if len(selections) > MAX_SELECTIONS:
-        raise ProtocolError(ErrorCode.INVALID_VALUE, "too many selections", rid=msg.rid)
-    cursor: dict[str, Any] = {"path": path, "selections": selections}
-    if content_hash is not None:
-        cursor["content_hash"] = content_hash
-    entry: dict[str, Any] = {"cursor": cursor}
-    encoded = {"cursor": wirejson.cursor(path, selections, content_hash),
-               "c": wirejson.cursor_short(path, selections, content_hash)}
-    if sent_at is not None:
-        entry["sent_at"] = sent_at
-        encoded["sent_at"] = encoded["t"] = wirejson.value(sent_at)
-    _presence(core, client, msg, "cursor", entry, session_id, encoded)
-
-
-def on_viewport(core: Core, client: Client, msg: ViewportUpdate) -> None:
-    _check_path(msg.path, msg)
-    if len(msg.ranges) > MAX_SELECTIONS:
-        raise ProtocolError(ErrorCode.INVALID_VALUE, "too many ranges", rid=msg.rid)
-    _presence(core, client, msg, "viewport",
-              {"viewport": {"path": msg.path, "ranges": [
-                  {"start": {"line": r.start.line, "character": r.start.character},
-                   "end": {"line": r.end.line, "character": r.end.character}}
-                  for r in msg.ranges
-              ]}})
-
-
-def on_focus(core: Core, client: Client, msg: FocusUpdate) -> None:
-    if msg.path is not None:
-        _check_path(msg.path, msg)
-    # "" means: no file of the workspace is focused.
-    _presence(core, client, msg, "focus", {"focus": msg.path or ""})
-
-
-def on_status(core: Core, client: Client, msg: StatusSet) -> None:
-    _presence(core, client, msg, "status", {"status": msg.status})
-
-
-def on_heartbeat(core: Core, client: Client, msg: Any) -> None:
-    """Liveness only (recorded by Core.admit for every frame)."""
-
-
-_EPHEMERAL: dict[str, Callable[[Core, Client, Any], None]] = {
-    "cursor": on_cursor,
-    "viewport": on_viewport,
-    "focus": on_focus,
-    "status": on_status,
-    "heartbeat": on_heartbeat,
-}

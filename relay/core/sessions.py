@@ -7,9 +7,9 @@ import secrets
 import uuid
 from typing import TYPE_CHECKING
 
-from relay.core import projects
+from relay.core import projects, wirejson
+from relay.core.records import Guard, InviteRecord, LogLine, MemberRecord, SessionRecord, Write
 from relay.core.room import Room, repo_key
-from relay.store.base import InviteRecord, LogLine, MemberRecord, SessionRecord, Write
 from wire import (
     ErrorCode,
     Event,
@@ -31,12 +31,13 @@ from wire import (
     SessionList,
     SessionListResult,
     SessionState,
+    permissions,
 )
 from wire.schema import structure
 
 if TYPE_CHECKING:
     from relay.core.client import Client
-    from relay.core.service import Core, Handler
+    from relay.core.handling import CoreView, Handler
 
 log = logging.getLogger("relay.sessions")
 
@@ -45,7 +46,7 @@ MAX_INVITE_SECONDS = 90 * 24 * 3600.0
 MAX_CATCHUP = 10_000
 
 
-async def session_create(core: Core, client: Client, msg: SessionCreate) -> None:
+async def session_create(core: CoreView, client: Client, msg: SessionCreate) -> None:
     name = msg.name.strip()
     if not name or len(name) > MAX_NAME:
         raise ProtocolError(ErrorCode.INVALID_VALUE, f"name must be 1-{MAX_NAME} characters",
@@ -71,7 +72,7 @@ async def session_create(core: Core, client: Client, msg: SessionCreate) -> None
     await enter(core, client, room, None, msg.rid)
 
 
-async def session_list(core: Core, client: Client, msg: SessionList) -> None:
+async def session_list(core: CoreView, client: Client, msg: SessionList) -> None:
     rows = await core.store.sessions_of(client.user.id)
     infos = []
     for record, role in rows:
@@ -80,7 +81,7 @@ async def session_list(core: Core, client: Client, msg: SessionList) -> None:
     client.send(SessionListResult(sessions=infos, rid=msg.rid))
 
 
-async def session_join(core: Core, client: Client, msg: SessionJoin) -> None:
+async def session_join(core: CoreView, client: Client, msg: SessionJoin) -> None:
     now = core.clock()
     invite: InviteRecord | None = None
     if msg.invite is not None:
@@ -105,11 +106,10 @@ async def session_join(core: Core, client: Client, msg: SessionJoin) -> None:
     try:
         await _admit(core, client, room, invite, msg, now)
     finally:
-        if not room.clients:  # refused: do not keep an empty room loaded
-            core.rooms.pop(room.id, None)
+        await core.drop(room)  # refused: do not keep an empty room loaded
 
 
-async def _admit(core: Core, client: Client, room: Room, invite: InviteRecord | None,
+async def _admit(core: CoreView, client: Client, room: Room, invite: InviteRecord | None,
                  msg: SessionJoin, now: float) -> None:
     uid = client.user.id
     sid = room.id
@@ -124,7 +124,8 @@ async def _admit(core: Core, client: Client, room: Room, invite: InviteRecord | 
                                 rid=msg.rid)
         raise ProtocolError(ErrorCode.NOT_IN_SESSION, "not a member: join with an invite",
                             rid=msg.rid)
-    if uid not in room.live and len(room.live) >= core.config.max_participants:
+    online = await core.bus.online(sid)
+    if uid not in online and len(online) >= core.config.max_participants:
         raise ProtocolError(ErrorCode.SESSION_FULL, "the session is full", rid=msg.rid)
     if not is_member and invite is not None:
         inv = invite.invite
@@ -135,37 +136,29 @@ async def _admit(core: Core, client: Client, room: Room, invite: InviteRecord | 
             raise ProtocolError(ErrorCode.INVITE_INVALID, "invite has no uses left", rid=msg.rid)
         if room.ended:
             raise ProtocolError(ErrorCode.SESSION_ENDED, "the session has ended", rid=msg.rid)
-        await core.store.use_invite(inv.invite_id)
+        if not await core.store.use_invite(inv.invite_id):
+            raise ProtocolError(ErrorCode.INVITE_INVALID, "invite has no uses left", rid=msg.rid)
         new = MemberRecord(session_id=sid, user_id=uid, name=client.user.name, role=inv.role,
                            joined_at=now)
-        participant = room.participant(new)
-        participant.online = False
-
-        events: list[Event] = []
-
-        def build(seq: int) -> Event:
-            ev = Event(session_id=sid, seq=seq, id=f"join-{seq}", kind="participant_joined",
-                       actor=client.user, at=now, participant=participant)
-            events.append(ev)
-            return ev
-
-        async with room.lock:
-            await core.commit(room, Write(
-                session_id=sid, build=build, members=[new],
-                project_members=projects.grant(room, uid, now),
-                log=[LogLine(kind="member_added", actor=uid, at=now, subject=uid,
-                             detail=f"invite {inv.invite_id} as {inv.role}")]))
-            room.members[uid] = new
-        core.publish_event(room, events[0], None)
+        participant = room.participant(new, None)
+        event = await core.commit(Write(
+            session_id=sid, id_prefix="join",
+            event=Event(session_id=sid, seq=0, id="", kind="participant_joined",
+                        actor=client.user, at=now, participant=participant),
+            guard=Guard(None, open=True), members=[new],
+            project_members=projects.grant(room, uid, now),
+            log=[LogLine(kind="member_added", actor=uid, at=now, subject=uid,
+                         detail=f"invite {inv.invite_id} as {inv.role}")]), "session_join", msg)
+        await core.bus.publish_event(room.id, event, None)
     await enter(core, client, room, msg.last_seq, msg.rid)
 
 
-async def enter(core: Core, client: Client, room: Room, last_seq: int | None,
+async def enter(core: CoreView, client: Client, room: Room, last_seq: int | None,
                 rid: str | None) -> None:
     """Attach the client to the room and send it the whole session state."""
     uid = client.user.id
-    first = room.id not in client.roles
-    core.attach(room, client)
+    first = room.id not in client.joined
+    await core.attach(room, client)
     if first:
         await core.store.append_log(room.id, LogLine(kind="join", actor=uid, at=core.clock()))
     store = core.store
@@ -179,12 +172,14 @@ async def enter(core: Core, client: Client, room: Room, last_seq: int | None,
         events = await store.events_after(room.id, last_seq, uid, MAX_CATCHUP + 1)
     events_more = len(events) > MAX_CATCHUP
     m = room.members[uid]
-    # Presence is kept as wire dicts; peers' entries become PeerPresence values here.
-    presence = [structure(entry, PeerPresence) for other, entry in room.presence.items()
-                if other != uid]
+    # Presence is kept as encoded fields; peers' entries become PeerPresence values here.
+    online = await core.bus.presence(room.id)
+    presence = [structure(wirejson.entry(fields), PeerPresence)
+                for other, fields in online.items() if other != uid]
     state = SessionState(
-        session=room.info(m.role), you=room.participant(m), participants=room.participants(),
-        presence=presence, last_seq=room.record.last_seq, chat=chat, chat_has_more=has_more,
+        session=room.info(m.role), you=room.participant(m, online.get(uid)),
+        participants=room.participants(online), presence=presence,
+        last_seq=room.record.last_seq, chat=chat, chat_has_more=has_more,
         threads=threads, mentions=mentions, events=events[:MAX_CATCHUP],
         events_has_more=events_more, rid=rid,
     )
@@ -193,36 +188,28 @@ async def enter(core: Core, client: Client, room: Room, last_seq: int | None,
         await store.mark_mentions_delivered(room.id, uid, room.record.last_seq)
 
 
-async def session_leave(core: Core, client: Client, msg: SessionLeave) -> None:
+async def session_leave(core: CoreView, client: Client, msg: SessionLeave) -> None:
     room = core.joined(client, msg.session_id, "session_leave", msg)
     await core.leave(room, client, "left")
     client.send(Ok(rid=msg.rid))
 
 
-async def session_end(core: Core, client: Client, msg: SessionEnd) -> None:
+async def session_end(core: CoreView, client: Client, msg: SessionEnd) -> None:
     room = core.joined(client, msg.session_id, "session_end", msg)
     now = core.clock()
-    events: list[Event] = []
-
-    def build(seq: int) -> Event:
-        ev = Event(session_id=room.id, seq=seq, id=f"end-{seq}", kind="session_ended",
-                   actor=client.user, at=now)
-        events.append(ev)
-        return ev
-
-    async with room.lock:
-        await core.commit(room, Write(session_id=room.id, build=build, ended_at=now,
-                                      log=[LogLine(kind="session_ended", actor=client.user.id,
-                                                   at=now)]))
-        room.record.ended_at = now
+    uid = client.user.id
+    event = await core.commit(Write(
+        session_id=room.id, id_prefix="end",
+        event=Event(session_id=room.id, seq=0, id="", kind="session_ended", actor=client.user,
+                    at=now),
+        guard=Guard(uid, permissions.MATRIX["session_end"]), ended_at=now,
+        log=[LogLine(kind="session_ended", actor=uid, at=now)]), "session_end", msg)
     client.send(Ok(rid=msg.rid))
-    core.publish_event(room, events[0], None)
-    for c in [c for cs in room.live.values() for c in cs]:
-        c.pending.pop(room.id, None)
+    await core.bus.publish_event(room.id, event, None)
     log.info("session ended", extra={"session": room.id, "user": client.user.id})
 
 
-async def invite_create(core: Core, client: Client, msg: InviteCreate) -> None:
+async def invite_create(core: CoreView, client: Client, msg: InviteCreate) -> None:
     room = core.joined(client, msg.session_id, "invite_create", msg)
     if not 0 < msg.expires_in <= MAX_INVITE_SECONDS:
         raise ProtocolError(ErrorCode.INVALID_VALUE,
@@ -240,7 +227,7 @@ async def invite_create(core: Core, client: Client, msg: InviteCreate) -> None:
     client.send(InviteResult(invite=inv, rid=msg.rid))
 
 
-async def invite_revoke(core: Core, client: Client, msg: InviteRevoke) -> None:
+async def invite_revoke(core: CoreView, client: Client, msg: InviteRevoke) -> None:
     room = core.joined(client, msg.session_id, "invite_revoke", msg)
     if not await core.store.revoke_invite(room.id, msg.invite_id):
         raise ProtocolError(ErrorCode.NOT_FOUND, "no such invite", rid=msg.rid)
@@ -249,7 +236,7 @@ async def invite_revoke(core: Core, client: Client, msg: InviteRevoke) -> None:
     client.send(Ok(rid=msg.rid))
 
 
-async def invite_list(core: Core, client: Client, msg: InviteList) -> None:
+async def invite_list(core: CoreView, client: Client, msg: InviteList) -> None:
     room = core.joined(client, msg.session_id, "invite_list", msg)
     records = await core.store.invites(room.id)
     client.send(InviteListResult(invites=[r.invite for r in records], rid=msg.rid))
@@ -264,42 +251,34 @@ def _target(room: Room, user_id: str, rid: str | None) -> MemberRecord:
     return m
 
 
-async def role_set(core: Core, client: Client, msg: RoleSet) -> None:
+async def role_set(core: CoreView, client: Client, msg: RoleSet) -> None:
     room = core.joined(client, msg.session_id, "role_set", msg)
     m = _target(room, msg.user_id, msg.rid)
     now = core.clock()
     updated = MemberRecord(session_id=room.id, user_id=m.user_id, name=m.name, role=msg.role,
                            joined_at=m.joined_at)
-    events: list[Event] = []
-
-    def build(seq: int) -> Event:
-        ev = Event(session_id=room.id, seq=seq, id=f"role-{seq}", kind="role_changed",
-                   actor=client.user, at=now, participant=room.participant(updated))
-        events.append(ev)
-        return ev
-
-    async with room.lock:
-        await core.commit(room, Write(
-            session_id=room.id, build=build, members=[updated],
-            log=[LogLine(kind="role_changed", actor=client.user.id, at=now, subject=m.user_id,
-                         detail=f"{m.role} -> {msg.role}")]))
-        room.members[m.user_id] = updated
-    for c in room.clients.get(m.user_id, ()):
-        c.roles[room.id] = msg.role
+    presence = (await core.bus.presence(room.id)).get(m.user_id)
+    event = await core.commit(Write(
+        session_id=room.id, id_prefix="role",
+        event=Event(session_id=room.id, seq=0, id="", kind="role_changed", actor=client.user,
+                    at=now, participant=room.participant(updated, presence)),
+        guard=Guard(client.user.id, permissions.MATRIX["role_set"]), members=[updated],
+        log=[LogLine(kind="role_changed", actor=client.user.id, at=now, subject=m.user_id,
+                     detail=f"{m.role} -> {msg.role}")]), "role_set", msg)
     client.send(Ok(rid=msg.rid))
-    core.publish_event(room, events[0], None)
+    await core.bus.publish_event(room.id, event, None)
 
 
-async def participant_remove(core: Core, client: Client, msg: ParticipantRemove) -> None:
+async def participant_remove(core: CoreView, client: Client, msg: ParticipantRemove) -> None:
     room = core.joined(client, msg.session_id, "participant_remove", msg)
     m = _target(room, msg.user_id, msg.rid)
     now = core.clock()
-    event = await projects.commit_removal(core, room, client, m, now,
+    elsewhere = await projects.other_sessions(core, room, m.user_id)
+    event = await projects.commit_removal(core, room.id, client, m, now, msg,
                                           revocation=projects.revoke(room, m.user_id, now))
     client.send(Ok(rid=msg.rid))
-    core.publish_event(room, event, None)
-    await projects.close_sockets(core, room, m.user_id, "removed from the session")
-    await projects.remove_elsewhere(core, room, client, m.user_id, now)
+    await core.bus.publish_event(room.id, event, None)  # closes the user's sockets there
+    await projects.remove_elsewhere(core, elsewhere, room, client, m.user_id, now)
     log.info("participant removed", extra={"session": room.id, "user": m.user_id})
 
 

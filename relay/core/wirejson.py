@@ -13,6 +13,10 @@ frame with named fields, and 2, the compact ``p`` frame (short keys, selections 
 ranges as flat arrays of numbers). An update's fields hold both: the long names
 (``cursor``, ``sent_at``, ...) with their encoding-1 text and the short names (``c``,
 ``t``, ...) with their encoding-2 text; ``peer`` picks the ones of an encoding.
+
+This module is the one place on the relay that writes the shape of a selection, a
+viewport range and a presence entry: decoders build them with ``selection`` and
+``span``, the core encodes them here, and reads the latest presence back with ``entry``.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ string = encode_basestring  # the C encoder where CPython has it; a JSON string 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _QUAD = "%d,%d,%d,%d"
 _SELECTION = '{"anchor":{"line":%d,"character":%d},"active":{"line":%d,"character":%d}}'
+_SPAN = '{"start":{"line":%d,"character":%d},"end":{"line":%d,"character":%d}}'
 PRESENCE_FORMS = (1, 2)  # the presence encodings
 # long field name (encoding 1) -> short name (encoding 2)
 SHORT = {"user_id": "u", "cursor": "c", "viewport": "v", "focus": "f", "status": "s",
@@ -38,6 +43,23 @@ _KEYS: dict[str, str] = {**{k: "" for k in SHORT.values()},
 _SHORT_KEYS: dict[str, str] = {**{k: "" for k in SHORT},
                                **{k: string(k) + ":" for k in SHORT.values()}}
 KEYS = {1: _KEYS, 2: _SHORT_KEYS}
+_SHORT_NAMES = frozenset(SHORT.values())
+
+Point = dict[str, int]  # {"line", "character"}
+Span = dict[str, Point]  # a selection {"anchor", "active"} or a range {"start", "end"}
+
+
+def selection(anchor_line: int, anchor_character: int, active_line: int,
+              active_character: int) -> Span:
+    """A selection as presence carries it, from checked numbers."""
+    return {"anchor": {"line": anchor_line, "character": anchor_character},
+            "active": {"line": active_line, "character": active_character}}
+
+
+def span(start_line: int, start_character: int, end_line: int, end_character: int) -> Span:
+    """A viewport range as presence carries it, from checked numbers."""
+    return {"start": {"line": start_line, "character": start_character},
+            "end": {"line": end_line, "character": end_character}}
 
 
 def value(v: Any) -> str:
@@ -52,18 +74,44 @@ def value(v: Any) -> str:
 
 def fields(entry: Mapping[str, Any]) -> dict[str, str]:
     """Encode each field of a presence entry, in both encodings."""
-    out = {k: value(v) for k, v in entry.items()}
+    out: dict[str, str] = {}
     for k, v in entry.items():
-        short = SHORT.get(k)
-        if short is None:
-            continue
         if k == "cursor":
-            out[short] = cursor_short(v["path"], v["selections"], v.get("content_hash"))
+            out.update(cursor_fields(v["path"], v["selections"], v.get("content_hash"), None))
         elif k == "viewport":
-            out[short] = viewport_short(v["path"], v["ranges"])
+            out.update(viewport_fields(v["path"], v["ranges"]))
+        elif k in SHORT:
+            out.update(plain_fields(k, v))
         else:
-            out[short] = out[k]
+            out[k] = value(v)
     return out
+
+
+def cursor_fields(path: str, selections: Iterable[Mapping[str, Mapping[str, int]]],
+                  content_hash: str | None, sent_at: float | None) -> dict[str, str]:
+    """The fields of a cursor update, in both encodings."""
+    out = {"cursor": cursor(path, selections, content_hash),
+           "c": cursor_short(path, selections, content_hash)}
+    if sent_at is not None:
+        out["sent_at"] = out["t"] = value(sent_at)
+    return out
+
+
+def viewport_fields(path: str, ranges: Iterable[Mapping[str, Mapping[str, int]]]
+                    ) -> dict[str, str]:
+    """The fields of a viewport update, in both encodings."""
+    return {"viewport": viewport(path, ranges), "v": viewport_short(path, ranges)}
+
+
+def plain_fields(name: str, v: Any) -> dict[str, str]:
+    """The fields of an update of one plain value (focus, status), in both encodings."""
+    text = value(v)
+    return {name: text, SHORT[name]: text}
+
+
+def entry(parts: Mapping[str, str]) -> dict[str, Any]:
+    """The presence entry (encoding 1 names, decoded values) that fields hold."""
+    return {k: json.loads(v) for k, v in parts.items() if k not in _SHORT_NAMES}
 
 
 def cursor(path: str, selections: Iterable[Mapping[str, Mapping[str, int]]],
@@ -89,6 +137,14 @@ def cursor_short(path: str, selections: Iterable[Mapping[str, Mapping[str, int]]
     if content_hash is not None:
         text += "," + string(content_hash)
     return text + "]"
+
+
+def viewport(path: str, ranges: Iterable[Mapping[str, Mapping[str, int]]]) -> str:
+    """A viewport field ({"path", "ranges"}) from checked values."""
+    spans = ",".join([_SPAN % (r["start"]["line"], r["start"]["character"],
+                               r["end"]["line"], r["end"]["character"])
+                      for r in ranges])
+    return '{"path":' + string(path) + ',"ranges":[' + spans + "]}"
 
 
 def viewport_short(path: str, ranges: Iterable[Mapping[str, Mapping[str, int]]]) -> str:

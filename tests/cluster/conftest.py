@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from relay.store.base import Store
-from relay.store.sqlite import SqliteStore
+from relay.adapters.sqlite_store import SqliteStore
+from relay.core.ports import Store
 from tests import services
 from tests.ci import need
 

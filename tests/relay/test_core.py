@@ -10,17 +10,19 @@ from typing import Any
 
 import pytest
 
+from relay.adapters.local_bus import LocalBus
+from relay.adapters.sqlite_store import SqliteStore
 from relay.config import Config
 from relay.core.client import Client
+from relay.core.delivery import HOLD, HOLD_MAX, Delivery
+from relay.core.records import MemberRecord, UserRecord, Write
 from relay.core.room import normalize_remote, repo_key
 from relay.core.service import Core
-from relay.fanout import HOLD, HOLD_MAX, LocalFanout
 from relay.metrics import Metrics
-from relay.store.base import UserRecord
-from relay.store.sqlite import SqliteStore
 from wire import (
     CLIENT_MESSAGES,
     CloseCode,
+    Event,
     RepoIdentity,
     UserRef,
     decode_client,
@@ -101,7 +103,7 @@ async def h(tmp_path: Path):
     await store.open()
     metrics = Metrics()
     clock = [1000.0]
-    core = Core(cfg, store, LocalFanout(metrics), metrics, clock=lambda: clock[0])
+    core = Core(cfg, store, LocalBus(), metrics, clock=lambda: clock[0])
     yield Harness(core)
     await store.close()
 
@@ -210,7 +212,7 @@ async def test_presence_of_one_loop_turn_goes_out_in_one_frame_without_echo(h):
     h.core.ephemeral(h.clients["bob"], decode_client(json.dumps(_cursor(sid, 1))))
     h.core.ephemeral(h.clients["cat"], decode_client(json.dumps(_cursor(sid, 2))))
     h.core.ephemeral(h.clients["bob"], decode_client(json.dumps(_cursor(sid, 3))))
-    h.core.fanout.flush()
+    h.core.delivery.flush()
     (ann,) = h.wire("ann").take("presence")
     lines = {p["user_id"]: p["cursor"]["selections"][0]["active"]["line"] for p in ann["peers"]}
     assert lines == {"bob": 3, "cat": 2}
@@ -244,7 +246,7 @@ async def test_busy_cpu_that_keeps_up_flushes_every_loop_turn_without_coalescing
     """A relay using most of its core but keeping up sends each update on the next loop
     turn: one peer per frame, nothing merged. (Spacing used to follow the CPU share.)"""
     sid = await _session(h, ("bob", "editor"), ("cat", "editor"))
-    fanout = h.core.fanout
+    fanout = h.core.delivery
     fanout.behind = 0.2  # only a relay 200 ms late counts as behind (a loaded test machine)
     h.wire("ann").frames.clear()
     sent = 0
@@ -269,7 +271,7 @@ async def test_busy_cpu_that_keeps_up_flushes_every_loop_turn_without_coalescing
 
 async def test_relay_behind_spaces_flushes_then_flushes_every_turn_again(h):
     sid = await _session(h, ("bob", "editor"), ("cat", "editor"))
-    fanout = h.core.fanout
+    fanout = h.core.delivery
     fanout.window, fanout.behind, fanout.hold = 0.2, 0.05, 0.3
     h.wire("ann").frames.clear()
     h.core.ephemeral(h.clients["bob"], decode_client(json.dumps(_cursor(sid, 0))))
@@ -306,7 +308,7 @@ async def test_update_read_right_after_a_long_flush_counts_that_flush_as_waiting
     """What arrives while a flush writes waits unread in its socket: a batch read straight
     after a long flush is late by that flush, though it was flushed on the next turn."""
     sid = await _session(h, ("bob", "editor"), ("cat", "editor"))
-    fanout = h.core.fanout
+    fanout = h.core.delivery
     fanout.behind = 0.05
     slow = h.wire("ann")
     write_now = slow.write_now
@@ -326,7 +328,7 @@ async def test_update_read_right_after_a_long_flush_counts_that_flush_as_waiting
 
 
 def test_relay_that_keeps_falling_behind_keeps_spacing_longer():
-    fanout = LocalFanout(Metrics(), window=0.004)
+    fanout = Delivery(Metrics(), window=0.004)
     fanout._pace(10.0, 0.001)  # on time: nothing changes
     assert fanout.spacing == 0.0
     fanout._pace(10.0, 0.02)  # behind: spaced for HOLD after this flush
@@ -347,7 +349,7 @@ def test_relay_that_keeps_falling_behind_keeps_spacing_longer():
     fanout._pace(1000.0, 0.02)  # a stall long after: a short hold again
     fanout._pace(1000.0 + HOLD, 0.0)
     assert fanout.spacing == 0.0
-    off = LocalFanout(Metrics(), window=0.0)
+    off = Delivery(Metrics(), window=0.0)
     off._pace(10.0, 1.0)
     assert off.spacing == 0.0
 
@@ -361,7 +363,7 @@ async def test_each_receiver_gets_the_presence_encoding_it_asked_for(h):
     h.core.ephemeral(h.clients["bob"], decode_client(json.dumps(cur)))
     h.core.ephemeral(h.clients["ann"], decode_client(json.dumps(
         {"type": "status", "session_id": sid, "status": "away"})))
-    h.core.fanout.flush()
+    h.core.delivery.flush()
     (old,) = h.wire("ann").take("presence")
     assert old["peers"][0]["cursor"]["selections"][0]["active"]["line"] == 7
     (short,) = h.wire("cat").take("p")
@@ -380,7 +382,7 @@ async def test_busy_receiver_gets_latest_value_per_peer_once_drained(h):
     for line in range(100):
         h.core.ephemeral(h.clients["bob"], decode_client(json.dumps(_cursor(sid, line))))
         h.core.ephemeral(h.clients["cat"], decode_client(json.dumps(_cursor(sid, 500 + line))))
-        h.core.fanout.flush()
+        h.core.delivery.flush()
     assert not slow.of("presence")
     pending = h.clients["ann"].pending[sid]
     assert set(pending) == {"bob", "cat"}  # bounded by peers, not by updates
@@ -403,7 +405,7 @@ async def test_busy_compact_receiver_gets_the_latest_per_peer_in_its_encoding(h)
     for line in range(5):
         h.core.ephemeral(h.clients["bob"], decode_client(json.dumps(_cursor(sid, line))))
         h.core.ephemeral(h.clients["cat"], decode_client(json.dumps(_cursor(sid, 50 + line))))
-        h.core.fanout.flush()
+        h.core.delivery.flush()
     assert not slow.frames
     slow.is_busy = False
     assert ann.flush_presence() == 2
@@ -426,12 +428,13 @@ async def test_silent_client_expires_and_comes_back_on_its_next_frame(h):
     bob = h.clients["bob"]
     h.wire("ann").frames.clear()
     h.clients["ann"].last_seen = bob.last_seen + 100
-    h.core.expire(bob.last_seen + 5.5)
+    await h.core.expire(bob.last_seen + 5.5)
     (left,) = h.wire("ann").take("user_left")
     assert left == {"type": "user_left", "session_id": sid, "user_id": "bob",
                     "reason": "timeout"}
-    assert "bob" not in h.core.rooms[sid].presence
+    assert "bob" not in await h.core.bus.presence(sid)
     h.core.admit(bob, bob.last_seen + 6)
+    await asyncio.sleep(0)  # announced on the next loop turn
     (joined,) = h.wire("ann").take("user_joined")
     assert joined["participant"]["user"]["id"] == "bob"
 
@@ -476,3 +479,65 @@ async def test_requests_during_shutdown_are_refused_and_nothing_is_stored(h):
     (err,) = h.wire("ann").take("error")
     assert (err["code"], err["id"]) == ("shutting_down", "late")
     assert await h.core.store.action("late") is None
+
+
+async def test_concurrent_reactions_on_one_message_are_all_kept(h):
+    """No lock orders writes in the core: a write built from a message that changed
+    meanwhile is refused by the store and built again."""
+    names = ("bob", "cat", "dan", "eve")
+    sid = await _session(h, *((n, "editor") for n in names))
+    await h.send("ann", {"type": "chat_send", "id": "m", "session_id": sid, "text": "vote"})
+    await asyncio.gather(*(h.send(n, {"type": "reaction_toggle", "id": f"r-{n}",
+                                      "session_id": sid, "target_id": "m", "emoji": "+1"})
+                           for n in ("ann", *names)))
+    stored = await h.core.store.chat("m")
+    assert stored is not None and sorted(stored.reactions["+1"]) == sorted(("ann", *names))
+    seqs = sorted(f["seq"] for n in ("ann", *names) for f in h.wire(n).take("ack"))
+    assert seqs[-5:] == list(range(seqs[-5], seqs[-5] + 5))
+
+
+async def test_an_edit_racing_a_delete_never_brings_the_message_back(h):
+    sid = await _session(h, ("bob", "editor"))
+    for i in range(5):
+        await h.send("bob", {"type": "chat_send", "id": f"m{i}", "session_id": sid, "text": "x"})
+        edit = h.send("bob", {"type": "chat_edit", "id": f"e{i}", "session_id": sid,
+                              "message_id": f"m{i}", "text": "edited"})
+        delete = h.send("bob", {"type": "chat_delete", "id": f"d{i}", "session_id": sid,
+                                "message_id": f"m{i}"})
+        await asyncio.gather(*((delete, edit) if i % 2 else (edit, delete)))
+        stored = await h.core.store.chat(f"m{i}")
+        assert stored is not None and stored.deleted and stored.text == ""
+
+
+async def test_the_store_refuses_a_write_that_a_stale_role_cache_let_through(h):
+    """Another process demoted bob; this one has not heard yet: the guard checked in the
+    store's transaction refuses, and nothing is stored."""
+    sid = await _session(h, ("bob", "editor"))
+    demoted = MemberRecord(session_id=sid, user_id="bob", name="Bob", role="viewer",
+                           joined_at=0.0)
+    await h.core.store.commit(Write(
+        session_id=sid, id_prefix="role", members=[demoted],
+        event=Event(session_id=sid, seq=0, id="", kind="role_changed",
+                    actor=UserRef(id="ann", name="Ann"), at=0.0)))
+    assert h.core.rooms[sid].role_of("bob") == "editor"  # the cache is behind
+    anchor = {"path": "a.py", "start_line": 0, "end_line": 0, "text": ["x"]}
+    await h.send("bob", {"type": "thread_create", "id": "t1", "session_id": sid,
+                         "anchor": anchor, "text": "no", "rid": "r"})
+    (err,) = h.wire("bob").take("error")
+    assert (err["code"], err["id"]) == ("forbidden", "t1")
+    assert await h.core.store.action("t1") is None
+
+
+async def test_a_join_after_an_end_this_process_has_not_heard_of_is_refused(h):
+    sid = await _session(h)
+    await h.send("ann", {"type": "invite_create", "session_id": sid, "role": "editor"})
+    token = h.wire("ann").take("invite_result")[0]["invite"]["token"]
+    await h.core.store.commit(Write(
+        session_id=sid, id_prefix="end", ended_at=5.0,
+        event=Event(session_id=sid, seq=0, id="", kind="session_ended",
+                    actor=UserRef(id="ann", name="Ann"), at=5.0)))
+    await h.client("bob")
+    await h.send("bob", {"type": "session_join", "invite": token, "rid": "j"})
+    (err,) = h.wire("bob").take("error")
+    assert (err["code"], err["rid"]) == ("session_ended", "j")
+    assert [m.user_id for m in await h.core.store.members(sid)] == ["ann"]

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from relay import fastpath
+from relay.adapters.local_bus import LocalBus
+from relay.adapters.sqlite_store import SqliteStore
 from relay.config import Config
 from relay.core.service import Core
-from relay.fanout import LocalFanout
 from relay.metrics import Metrics
-from relay.store.sqlite import SqliteStore
+from relay.ws import fastpath
 from tests.helpers import connected
 from tests.relay.test_core import Harness, _session
 from wire import (
@@ -52,6 +52,7 @@ VALID = [
     frame(selections=[]),
     frame(selections=[SEL, SEL, {**SEL, "extra": 1}]),  # unknown keys are ignored
     frame(unknown="ignored"),
+    frame(selections=[SEL] * 20),  # more brackets than the nesting bound, nested 4 deep
 ]
 
 UNUSUAL = [
@@ -95,6 +96,9 @@ UNUSUAL = [
     frame(session_id="s" * 129),
     frame(content_hash="h" * 129),
     frame(extra=json.loads("[" * 40 + "]" * 40)),
+    " " + frame(),  # whitespace around the object: valid, left to the generic decoder
+    frame() + "\n",
+    frame() + "{}",
 ]
 
 
@@ -183,7 +187,7 @@ async def core_harness(tmp_path: Path):
     store = SqliteStore(":memory:")
     await store.open()
     metrics = Metrics()
-    yield Harness(Core(cfg, store, LocalFanout(metrics), metrics))
+    yield Harness(Core(cfg, store, LocalBus(), metrics))
     await store.close()
 
 
@@ -218,15 +222,23 @@ async def test_core_cursor_fast_path_sends_what_the_generic_path_sends(core_harn
         fields = fastpath.cursor_fields(raw)
         assert fields is not None
         h.core.cursor(h.clients[sender], fields)
-        h.core.fanout.flush()
+        h.core.delivery.flush()
         fast = {n: list(w.frames) for n, w in h.wires.items()}
         for w in h.wires.values():
             w.frames.clear()
         h.core.ephemeral(h.clients[sender], decode_client(raw))
-        h.core.fanout.flush()
+        h.core.delivery.flush()
         generic = {n: list(w.frames) for n, w in h.wires.items()}
         for w in h.wires.values():
             w.frames.clear()
         assert fast == generic
         outputs.append(fast)
     assert any(frames for out in outputs for frames in out.values())
+
+
+def test_paths_remembered_as_valid_stay_bounded() -> None:
+    """The fast path remembers valid paths (no re-check); the memory stays bounded."""
+    for i in range(fastpath.MAX_GOOD_PATHS + 100):
+        assert fastpath.cursor_fields(frame(path=f"src/f{i}.py")) is not None
+    assert 0 < len(fastpath._good_paths) <= fastpath.MAX_GOOD_PATHS
+    assert fastpath.cursor_fields(frame(path="src/../x.py")) is None

@@ -174,3 +174,45 @@ async def test_oversized_cursor_frame_closes_1009(relay_factory):
     sid = (await c.create_session()).session.session_id
     write_raw(c, masked(cursor(sid, "p" * 5000 + ".py")))
     assert await c.wait_closed() == CloseCode.MESSAGE_TOO_BIG
+
+
+async def test_ping_between_fragments_is_answered_and_the_message_kept_whole(trio):
+    pongs: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+    protocol = trio.editor.ws.protocol
+    original = protocol.recv_frame
+
+    def recv_frame(frame: Any) -> None:
+        if frame.opcode == 10 and not pongs.done():
+            pongs.set_result(bytes(frame.data))
+        original(frame)
+
+    protocol.recv_frame = recv_frame
+    payload = probe("pieces")
+    write_raw(trio.editor, masked(probe("first")) + masked(payload[:30], fin=False)
+              + masked(b"mid", opcode=9) + masked(payload[30:], opcode=0)
+              + masked(probe("last")))
+    assert await asyncio.wait_for(pongs, 10) == b"mid"
+    await settled(trio.editor, ["first", "pieces", "last"])
+
+
+async def test_binary_frame_after_a_cursor_in_one_read_closes_1003(relay):
+    """The cursor before it is answered; the binary frame closes the connection (1003) and
+    nothing after it is handled."""
+    c = await connected(relay.url)
+    await c.barrier()
+    write_raw(c, masked(probe("before")) + masked(b"\x00\x01", opcode=2) + masked(probe("after")))
+    assert await c.wait_closed() == CloseCode.UNSUPPORTED_DATA
+    assert [rid for rid in answered(c) if rid in ("before", "after")] == ["before"]
+    assert any(isinstance(f, Error) and f.code == "bad_message" for f in c.frames)
+
+
+async def test_cursor_before_a_close_frame_in_one_read_reaches_the_peers(trio):
+    """A cursor read together with the close frame that follows it is still handled."""
+    close = masked((1000).to_bytes(2, "big") + b"bye", opcode=8)
+    write_raw(trio.editor, masked(cursor(trio.sid, "last.py")) + close)
+    assert await trio.editor.wait_closed() == 1000
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while "last.py" not in (paths := editor_paths(trio)):
+        assert loop.time() < deadline, paths
+        await asyncio.sleep(0.01)

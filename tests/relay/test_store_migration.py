@@ -8,8 +8,8 @@ from pathlib import Path
 
 import bcrypt
 
-from relay.store.migrations import MIGRATIONS
-from relay.store.sqlite import SqliteStore
+from relay.adapters.sqlite_migrations import MIGRATIONS
+from relay.adapters.sqlite_store import SqliteStore
 from tests.helpers import WireClient, sign_in
 from tests.relayproc import RelayProcess
 from wire import (

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from relay.core import wirejson
-from wire import ErrorCode, ProtocolError, decode_server
+from wire import ErrorCode, Position, ProtocolError, Range, Selection, decode_server
+from wire.schema import to_wire
 
 
 def dumps(v: Any) -> str:
@@ -43,6 +44,28 @@ def test_cursor_matches_json_dumps(content_hash: str | None) -> None:
         expected["content_hash"] = content_hash
     assert wirejson.cursor(expected["path"], sels, content_hash) == dumps(expected)
     assert wirejson.cursor("a", [], None) == dumps({"path": "a", "selections": []})
+
+
+def test_selection_and_span_have_the_shape_of_the_wire_types() -> None:
+    assert wirejson.selection(1, 2, 3, 4) == to_wire(
+        Selection(anchor=Position(line=1, character=2), active=Position(line=3, character=4)))
+    assert wirejson.span(1, 2, 3, 4) == to_wire(
+        Range(start=Position(line=1, character=2), end=Position(line=3, character=4)))
+
+
+def test_viewport_matches_json_dumps() -> None:
+    ranges = [wirejson.span(0, 0, 40, 2), wirejson.span(10**9, 1, 10**9, 3)]
+    path = 'dir "x"/\\y.py'
+    assert wirejson.viewport(path, ranges) == dumps({"path": path, "ranges": ranges})
+    assert wirejson.viewport("a", []) == dumps({"path": "a", "ranges": []})
+
+
+def test_entry_reads_back_the_entry_that_fields_encode() -> None:
+    entry = {"cursor": {"path": "a.py", "selections": [wirejson.selection(1, 2, 3, 4)],
+                        "content_hash": "h"},
+             "viewport": {"path": "b.py", "ranges": [wirejson.span(0, 0, 9, 1)]},
+             "focus": "", "status": "away", "sent_at": 12.5, "user_id": "u\"1"}
+    assert wirejson.entry(wirejson.fields(entry)) == entry
 
 
 def test_compact_encoding_carries_the_same_presence_as_the_named_one() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlite_utils
 
-from relay.store.base import ProjectMemberRecord, ProjectRecord
+from relay.core.records import ProjectMemberRecord, ProjectRecord
 
 
 def _one(db: sqlite_utils.Database, sql: str, params: Any) -> dict[str, Any] | None:

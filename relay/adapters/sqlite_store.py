@@ -1,9 +1,10 @@
 """SQLite store through sqlite-utils: WAL, versioned migrations, commit before ack.
 
 Calls never run on the event loop: every public method runs, in call order, on one
-store thread (relay/store/offloop.py), so a database held by another process stalls only the
-calls that need it, never presence, health checks or other connections. Running
-them in order on one connection keeps seq allocation trivially atomic. A call waits
+store thread (relay/adapters/offloop.py), so a database held by another process stalls
+only the calls that need it, never presence, health checks or other connections. A
+durable write is one BEGIN IMMEDIATE transaction (relay/adapters/sqlite_writes.py): its
+checks, its seq and its rows hold together against every other writer. A call waits
 at most ``busy_timeout`` seconds from the moment it was made (queueing included)
 and then raises StoreBusy. Entities are stored as their wire JSON next to the
 indexed columns that queries need.
@@ -11,18 +12,21 @@ indexed columns that queries need.
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlite_utils
 
-from relay.errors import DuplicateError, StoreError
-from relay.store import sqlite_projects
-from relay.store.base import (
+from relay.adapters import sqlite_projects, sqlite_writes
+from relay.adapters.offloop import OffLoop, off_loop, write_problem
+from relay.adapters.sqlite_migrations import MIGRATIONS
+from relay.adapters.sqlite_writes import dump as _dump
+from relay.adapters.sqlite_writes import load as _load
+from relay.core.ports import Store
+from relay.core.records import (
     ActionRecord,
     InviteRecord,
     LogLine,
@@ -30,12 +34,10 @@ from relay.store.base import (
     ProjectMemberRecord,
     ProjectRecord,
     SessionRecord,
-    Store,
     UserRecord,
     Write,
 )
-from relay.store.migrations import MIGRATIONS
-from relay.store.offloop import OffLoop, off_loop, write_problem
+from relay.errors import DuplicateError, StoreError
 from wire import (
     ChatMessage,
     Comment,
@@ -47,24 +49,8 @@ from wire import (
     Role,
     Thread,
 )
-from wire.schema import structure, to_wire
 
 log = logging.getLogger("relay.store")
-T = TypeVar("T")
-
-
-def _dump(value: Any) -> str:
-    return json.dumps(to_wire(value), separators=(",", ":"), ensure_ascii=False)
-
-
-def _load(data: str, tp: type[T]) -> T:
-    return structure(json.loads(data), tp)
-
-
-def _audience(users: frozenset[str] | None) -> str | None:
-    return None if users is None else "," + ",".join(sorted(users)) + ","
-
-
 _VISIBLE = "(audience IS NULL OR instr(audience, :uid) > 0)"
 
 
@@ -154,9 +140,7 @@ class SqliteStore(OffLoop, Store):
                              Path(self.path).parent)
 
     def _one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
-        for row in self.db.query(sql, params):
-            return row
-        return None
+        return sqlite_writes.one(self.db, sql, params)
 
     # -- users
 
@@ -195,7 +179,7 @@ class SqliteStore(OffLoop, Store):
                 [session.id, session.name, session.host, _dump(session.repo), session.repo_key,
                  session.created_at, session.project_id],
             )
-            self._upsert_member(host)
+            sqlite_writes.upsert_member(self.db, host)
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
         row = self._one(
@@ -242,15 +226,6 @@ class SqliteStore(OffLoop, Store):
     async def project_member(self, project_id: str, user_id: str) -> ProjectMemberRecord | None:
         return sqlite_projects.member(self.db, project_id, user_id)
 
-    def _upsert_member(self, m: MemberRecord) -> None:
-        self.db.execute(
-            "INSERT INTO members (session_id, user_id, role, joined_at, removed_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (session_id, user_id) DO UPDATE SET"
-            " role = excluded.role, joined_at = excluded.joined_at,"
-            " removed_at = excluded.removed_at",
-            [m.session_id, m.user_id, m.role, m.joined_at, m.removed_at],
-        )
-
     # -- invites
 
     def _invite(self, row: dict[str, Any]) -> InviteRecord:
@@ -289,9 +264,12 @@ class SqliteStore(OffLoop, Store):
             )
         return bool(cur.rowcount)
 
-    async def use_invite(self, invite_id: str) -> None:
+    async def use_invite(self, invite_id: str) -> bool:
         with self._tx():
-            self.db.execute("UPDATE invites SET uses = uses + 1 WHERE id = ?", [invite_id])
+            cur = self.db.execute(
+                "UPDATE invites SET uses = uses + 1 WHERE id = ? AND revoked = 0"
+                " AND (max_uses IS NULL OR uses < max_uses)", [invite_id])
+        return bool(cur.rowcount)
 
     # -- durable changes
 
@@ -299,80 +277,14 @@ class SqliteStore(OffLoop, Store):
         row = self._one("SELECT * FROM actions WHERE client_id = ?", [client_id])
         return ActionRecord(**row) if row else None
 
-    async def commit(self, write: Write) -> int:
-        db = self.db
-        sid = write.session_id
+    async def commit(self, write: Write) -> Event:
         try:
             with self._tx():
-                row = self._one("SELECT last_seq FROM sessions WHERE id = ?", [sid])
-                if row is None:
-                    raise StoreError(f"no session {sid}")
-                seq = int(row["last_seq"]) + 1
-                event = write.build(seq)
-                db.execute("UPDATE sessions SET last_seq = ? WHERE id = ?", [seq, sid])
-                if write.ended_at is not None:
-                    db.execute("UPDATE sessions SET ended_at = ? WHERE id = ?",
-                               [write.ended_at, sid])
-                if write.client_id is not None:
-                    db.execute(
-                        "INSERT INTO actions (client_id, user_id, session_id, fingerprint, seq)"
-                        " VALUES (?, ?, ?, ?, ?)",
-                        [write.client_id, write.user_id, sid, write.fingerprint, seq],
-                    )
-                audience = _audience(write.audience)
-                db.execute(
-                    "INSERT INTO events (session_id, seq, kind, audience, data)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    [sid, seq, event.kind, audience, _dump(event)],
-                )
-                for msg in write.chats:
-                    db.execute(
-                        "INSERT INTO chat (id, session_id, seq, audience, data)"
-                        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
-                        " data = excluded.data",
-                        [msg.id, msg.session_id, msg.seq, audience, _dump(msg)],
-                    )
-                for thread in write.threads:
-                    meta = Thread(
-                        id=thread.id, session_id=thread.session_id, anchor=thread.anchor,
-                        author=thread.author, created_at=thread.created_at, comments=[],
-                        resolved=thread.resolved, resolved_by=thread.resolved_by,
-                    )
-                    db.execute(
-                        "INSERT INTO threads (id, session_id, repo_key, project_id, created_at,"
-                        " data) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
-                        " data = excluded.data",
-                        [thread.id, thread.session_id, write.thread_repo_key,
-                         write.thread_project_id, thread.created_at, _dump(meta)],
-                    )
-                for c in write.comments:
-                    db.execute(
-                        "INSERT INTO comments (id, thread_id, created_at, data)"
-                        " VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
-                        " data = excluded.data",
-                        [c.id, c.thread_id, c.created_at, _dump(c)],
-                    )
-                for user_id, mention in write.mentions:
-                    mention.seq = seq
-                    db.execute(
-                        "INSERT INTO mentions (user_id, session_id, seq, data)"
-                        " VALUES (?, ?, ?, ?)",
-                        [user_id, sid, seq, _dump(mention)],
-                    )
-                for thread_id in write.deleted_threads:
-                    db.execute("DELETE FROM comments WHERE thread_id = ?", [thread_id])
-                    db.execute("DELETE FROM threads WHERE id = ?", [thread_id])
-                for member in write.members:
-                    self._upsert_member(member)
-                for pm in write.project_members:
-                    sqlite_projects.upsert_member(db, pm)
-                for line in write.log:
-                    self._log(sid, line)
+                return sqlite_writes.commit(self.db, write)
         except sqlite3.IntegrityError as exc:
-            raise DuplicateError(f"duplicate write in session {sid}") from exc
+            raise DuplicateError(f"duplicate write in session {write.session_id}") from exc
         except sqlite3.Error as exc:
             raise StoreError(f"write failed: {exc}") from exc
-        return seq
 
     async def events_after(
         self, session_id: str, after_seq: int, user_id: str, limit: int
@@ -453,16 +365,9 @@ class SqliteStore(OffLoop, Store):
                 [user_id, session_id, upto_seq],
             )
 
-    def _log(self, session_id: str, line: LogLine) -> None:
-        self.db.execute(
-            "INSERT INTO event_log (session_id, kind, actor, at, subject, detail)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [session_id, line.kind, line.actor, line.at, line.subject, line.detail],
-        )
-
     async def append_log(self, session_id: str, line: LogLine) -> None:
         with self._tx():
-            self._log(session_id, line)
+            sqlite_writes.insert_log(self.db, session_id, line)
 
     async def log(self, session_id: str, limit: int) -> list[LogEntry]:
         rows = list(self.db.query(

@@ -1,14 +1,15 @@
-"""Fan-out: who in a session receives a frame. In-process now; Redis pub/sub later.
+"""Local delivery: this process's clients of each session, and how frames reach them.
 
-The interface is two calls: ``publish`` (a frame serialized once, for durable
-events and control frames) and ``publish_presence`` (one peer's ephemeral
-entry, latest value wins). A multi-process implementation publishes both to a
-channel per session and runs the same local delivery on each relay.
+Whatever bus carries the traffic between relay processes (relay.core.ports.SessionBus),
+each process delivers to its own clients here: ``publish`` (a frame serialized once,
+for durable events and control frames) and ``publish_presence`` (one peer's ephemeral
+entry, latest value wins). Which clients are attached to which session is this
+process's own state, never shared.
 
 Presence entries arrive as fields already encoded to JSON text (relay.core.wirejson),
 so an update is encoded once, whatever the number of receivers.
 
-Local presence delivery:
+Presence delivery:
 - an update is flushed on the next event-loop turn (``loop.call_soon``): a frame
   carries the updates read in one pass of the loop, which is one peer per frame
   while the relay keeps up and more as soon as it falls behind (the pass grows);
@@ -35,8 +36,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from abc import ABC, abstractmethod
-from collections.abc import Iterable
 
 from relay.core import wirejson
 from relay.core.client import Client
@@ -48,39 +47,9 @@ HOLD_MAX = 2.0  # the longest that grows to when the relay keeps falling behind
 STRAIGHT = 0.001  # a batch begun this soon after a flush ended was read straight after it
 
 
-class Fanout(ABC):
-    @abstractmethod
-    def attach(self, session_id: str, client: Client) -> None: ...
+class Delivery:
+    """The local clients of each session; presence batched per loop turn, paced."""
 
-    @abstractmethod
-    def detach(self, session_id: str, client: Client) -> None: ...
-
-    @abstractmethod
-    def clients(self, session_id: str) -> Iterable[Client]: ...
-
-    @abstractmethod
-    def publish(
-        self,
-        session_id: str,
-        data: bytes,
-        kind: str,
-        *,
-        only: frozenset[str] | None = None,
-        exclude_user: str | None = None,
-    ) -> None:
-        """Send one encoded frame to the session's clients (optionally a subset of users)."""
-
-    @abstractmethod
-    def publish_presence(self, session_id: str, user_id: str, fields: dict[str, str]) -> None:
-        """Announce one peer's ephemeral state (field -> JSON text); fields merge into
-        the latest value."""
-
-    @abstractmethod
-    def flush(self) -> None:
-        """Deliver presence gathered so far (also runs by itself on the next loop turn)."""
-
-
-class LocalFanout(Fanout):
     def __init__(self, metrics: Metrics, window: float = 0.004) -> None:
         self.metrics = metrics
         self.window = window  # least time between flushes while behind; 0 turns spacing off
@@ -108,9 +77,6 @@ class LocalFanout(Fanout):
             if not subs:
                 del self._subs[session_id]
 
-    def clients(self, session_id: str) -> Iterable[Client]:
-        return self._subs.get(session_id, ())
-
     def publish(
         self,
         session_id: str,
@@ -120,6 +86,7 @@ class LocalFanout(Fanout):
         only: frozenset[str] | None = None,
         exclude_user: str | None = None,
     ) -> None:
+        """Send one encoded frame to the session's clients (optionally a subset of users)."""
         for client in tuple(self._subs.get(session_id, ())):
             uid = client.user.id
             if only is not None and uid not in only:
@@ -129,6 +96,8 @@ class LocalFanout(Fanout):
             client.write(data, kind)
 
     def publish_presence(self, session_id: str, user_id: str, fields: dict[str, str]) -> None:
+        """Gather one peer's ephemeral state (field -> JSON text) for the next flush; its
+        fields merge into the latest value (``fields`` is kept, and may change)."""
         batch = self._batches.get(session_id)
         if batch is None:
             batch = self._batches[session_id] = {}
@@ -152,6 +121,7 @@ class LocalFanout(Fanout):
                            else loop.call_soon(self.flush))
 
     def flush(self) -> None:
+        """Deliver presence gathered so far (also runs by itself on the next loop turn)."""
         if self._scheduled is not None:
             self._scheduled.cancel()  # no-op when it is this very call
             self._scheduled = None

@@ -8,42 +8,31 @@ import json
 import logging
 import sqlite3
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
-from relay import __version__, fastpath, httpside
-from relay.accounts import Accounts
-from relay.auth import Auth, SignInThrottle
+from relay import __version__
 from relay.config import Config, origins
-from relay.connection import WRITE_LIMIT, RelayConnection, WsTransport
-from relay.core.client import TokenBucket
+from relay.core.ports import Store
 from relay.core.service import STORAGE_RETRY, Core
 from relay.errors import AuthError, StoreBusy, StoreError
-from relay.fanout import LocalFanout
 from relay.metrics import Metrics
-from relay.store.sqlite import SqliteStore
+from relay.ws import http as httpside
+from relay.ws.accounts import Accounts
+from relay.ws.auth import Auth, SignInThrottle
+from relay.ws.connection import WRITE_LIMIT, RelayConnection
+from relay.ws.handlers import Handlers
 from wire import (
     AUTH_PATH,
-    EPHEMERAL_TYPES,
-    PRESENCE_FORMS,
     PROTOCOL_VERSION,
     SESSION_PATH,
-    SUPPORTED_VERSIONS,
     CloseCode,
-    Error,
     ErrorCode,
-    Hello,
-    Message,
-    ProtocolError,
     Reconnect,
-    SignIn,
-    SignUp,
     UserRef,
-    Welcome,
-    decode_client,
     encode,
 )
 
@@ -51,17 +40,28 @@ CLOSE_TIMEOUT = 10.0  # seconds a closing handshake may take before the socket i
 
 log = logging.getLogger("relay.server")
 MAX_QUEUE = 16  # frames read ahead per connection (each up to max_frame_bytes)
-AUTH_ATTEMPTS = 5.0  # sign-up/sign-in attempts per /auth connection, refilling 1 a second
+
+
+class Probe(Protocol):
+    """A store's write probe: why the store cannot be written now, or None. Raises
+    StoreBusy while another process holds it longer than ``timeout`` seconds."""
+
+    async def __call__(self, timeout: float = ...) -> str | None: ...
 
 
 class RelayServer:
-    def __init__(self, config: Config) -> None:
+    """The WebSocket and HTTP side around a core and its store (relay/app.py builds it).
+    ``store_name`` names the store in messages (no password)."""
+
+    def __init__(self, config: Config, core: Core, store: Store, probe: Probe,
+                 metrics: Metrics, store_name: str) -> None:
         self.config = config
-        self.metrics = Metrics()
-        self.store = SqliteStore(config.data_dir / "relay.sqlite3", config.sqlite_synchronous,
-                                 config.storage_wait)
-        self.fanout = LocalFanout(self.metrics, config.presence_batch_ms / 1000)
-        self.core = Core(config, self.store, self.fanout, self.metrics)
+        self.core = core
+        self.store = store
+        self.probe = probe
+        self.metrics = metrics
+        self.store_name = store_name
+        self.bus = core.bus
         self.auth = Auth(config.jwt_secret, config.token_ttl, config.bcrypt_rounds)
         self.accounts = Accounts(self.store, self.auth, SignInThrottle(
             config.signin_free_failures, config.signin_address_failures, config.signin_max_delay))
@@ -73,7 +73,6 @@ class RelayServer:
         self.metrics_port = 0
         self.server: Server | None = None
         self.tasks: set[asyncio.Task[Any]] = set()
-        self.next_conn = 0
         self.started = time.time()
         self.sessions_open = 0
         self.metrics.gauges.update({
@@ -81,8 +80,9 @@ class RelayServer:
             "session_clients": lambda: float(len(self.core.clients)),
             "sessions_live": lambda: float(len(self.core.rooms)),
             "sessions_open": lambda: float(self.sessions_open),
-            "users_online": lambda: float(sum(len(r.live) for r in self.core.rooms.values())),
+            "users_online": lambda: float(self.core.users_online()),
         })
+        self.handlers = Handlers(config, self.core, self.accounts, self.metrics, self.spawn)
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -98,13 +98,14 @@ class RelayServer:
         """Open the store (raise StoreError when it cannot be opened or written), listen."""
         try:
             await self.store.open()
-            problem = await self.store.probe(timeout=self.config.storage_wait)
+            problem = await self.probe(timeout=self.config.storage_wait)
         except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open the database in {self.config.data_dir}: {exc}") from exc
+            raise StoreError(f"cannot open the store {self.store_name}: {exc}") from exc
         if problem is not None:
-            raise StoreError(f"{problem} ({self.config.data_dir})")
+            raise StoreError(f"{problem} ({self.store_name})")
+        await self.bus.open()
         self.server = await serve(
-            self.handler,
+            self.handlers.handle,
             self.config.host,
             self.config.port,
             process_request=self.process_request,
@@ -129,7 +130,7 @@ class RelayServer:
         while True:
             try:
                 now = time.monotonic()
-                self.core.expire(now)
+                await self.core.expire(now)
                 self.limit_buffers()
                 if now >= next_probe:
                     next_probe = now + self.config.storage_probe_interval
@@ -145,7 +146,7 @@ class RelayServer:
 
     async def probe_storage(self) -> None:
         try:
-            problem = await self.store.probe()
+            problem = await self.probe()
             busy = False
         except StoreBusy:
             problem, busy = None, True
@@ -239,172 +240,6 @@ class RelayServer:
         else:
             self.user_conns.pop(uid, None)
 
-    # -- WebSocket side
-
-    async def handler(self, conn: ServerConnection) -> None:
-        assert isinstance(conn, RelayConnection)
-        self.next_conn += 1
-        conn_id = self.next_conn
-        self.metrics.connections_total += 1
-        path = conn.request.path.split("?", 1)[0] if conn.request else ""
-        user = conn.user
-        log.info("connection opened", extra={"conn": conn_id, "path": path,
-                                             "user": user.id if user else "-"})
-        try:
-            if not await self.hello(conn, user):
-                return
-            if path == AUTH_PATH:
-                await self.auth_loop(conn)
-            elif user is not None:
-                await self.session_loop(conn, conn_id, user)
-        except ConnectionClosed:
-            pass
-        finally:
-            log.info("connection closed", extra={"conn": conn_id, "code": conn.close_code})
-
-    async def _refuse_binary(self, conn: ServerConnection) -> None:
-        await self._refuse_and_close(conn, ErrorCode.BAD_MESSAGE,
-                                     "binary frames are not accepted: send JSON text frames",
-                                     CloseCode.UNSUPPORTED_DATA)
-
-    async def _refuse_and_close(self, conn: ServerConnection, code: str, text: str,
-                                close_code: int, rid: str | None = None) -> None:
-        self.metrics.errors[code] += 1
-        self.metrics.closes[close_code] += 1
-        await conn.send(encode(Error(code=code, message=text, rid=rid)))
-        await conn.close(close_code, text[:100])
-
-    async def hello(self, conn: ServerConnection, user: UserRef | None) -> bool:
-        try:
-            raw = await asyncio.wait_for(conn.recv(), self.config.hello_timeout)
-        except TimeoutError:
-            await self._refuse_and_close(conn, ErrorCode.HELLO_REQUIRED, "no hello received",
-                                         CloseCode.HELLO_REQUIRED)
-            return False
-        if isinstance(raw, bytes):
-            await self._refuse_binary(conn)
-            return False
-        try:
-            msg = decode_client(raw)
-        except ProtocolError as exc:
-            await self._refuse_and_close(conn, ErrorCode.HELLO_REQUIRED,
-                                         f"first frame must be hello ({exc.message})",
-                                         CloseCode.HELLO_REQUIRED, exc.rid)
-            return False
-        if not isinstance(msg, Hello):
-            await self._refuse_and_close(conn, ErrorCode.HELLO_REQUIRED,
-                                         "first frame must be hello", CloseCode.HELLO_REQUIRED,
-                                         getattr(msg, "rid", None))
-            return False
-        self.metrics.messages_in["hello"] += 1
-        if msg.protocol not in SUPPORTED_VERSIONS:
-            versions = ", ".join(str(v) for v in sorted(SUPPORTED_VERSIONS))
-            await self._refuse_and_close(
-                conn, ErrorCode.UNSUPPORTED_VERSION,
-                f"protocol {msg.protocol} is not supported (supported: {versions})",
-                CloseCode.UNSUPPORTED_VERSION, msg.rid)
-            return False
-        form = None
-        if msg.presence is not None:  # the newest encoding the client reads, up to ours
-            form = max(1, min(msg.presence, max(PRESENCE_FORMS)))
-            if isinstance(conn, RelayConnection):
-                conn.presence_form = form
-        await conn.send(encode(Welcome(protocol=PROTOCOL_VERSION,
-                                       server=f"ensemble-relay/{__version__}",
-                                       limits=self.core.limits(), user=user, presence=form,
-                                       rid=msg.rid)))
-        self.metrics.messages_out["welcome"] += 1
-        return True
-
-    async def auth_loop(self, conn: ServerConnection) -> None:
-        attempts = TokenBucket(1.0, AUTH_ATTEMPTS, time.monotonic())
-        address = str(conn.remote_address[0]) if conn.remote_address else ""
-        async for raw in conn:
-            if isinstance(raw, bytes):
-                await self._refuse_binary(conn)
-                return
-            try:
-                msg = decode_client(raw)
-                self.metrics.messages_in[msg.TYPE] += 1
-                if not attempts.take(time.monotonic()):
-                    raise ProtocolError(ErrorCode.RATE_LIMITED, "too many attempts",
-                                        rid=getattr(msg, "rid", None), retry_after=1.0)
-                reply: Message
-                if isinstance(msg, SignUp):
-                    reply = await self.accounts.sign_up(msg)
-                elif isinstance(msg, SignIn):
-                    reply = await self.accounts.sign_in(msg, address)
-                else:
-                    raise ProtocolError(ErrorCode.UNAUTHORIZED,
-                                        f"{msg.TYPE} needs a token: use {SESSION_PATH}",
-                                        rid=getattr(msg, "rid", None))
-            except StoreBusy:
-                self.metrics.errors[ErrorCode.STORAGE_BUSY] += 1
-                reply = Error(code=ErrorCode.STORAGE_BUSY, message="the database is busy",
-                              rid=_rid(raw), retry_after=STORAGE_RETRY)
-            except ProtocolError as exc:
-                self.metrics.errors[exc.code] += 1
-                reply = Error(code=exc.code, message=exc.message, rid=exc.rid,
-                              retry_after=exc.retry_after)
-            self.metrics.messages_out[reply.TYPE] += 1
-            await conn.send(encode(reply))
-
-    async def session_loop(self, conn: RelayConnection, conn_id: int, user: UserRef) -> None:
-        core = self.core
-        client = core.connect(conn_id, user, WsTransport(conn, self))
-        client.presence_form = conn.presence_form
-        conn.client = client
-        strikes_limit = self.config.rate_strikes
-
-        def on_text(raw: str) -> bool:
-            """Handle a cursor frame now when the loop below would handle it the same way."""
-            fields = fastpath.cursor_fields(raw)
-            if fields is None:
-                return False
-            now = time.monotonic()
-            if client.bucket.peek(now) < 1.0:
-                return False  # rate limited: the loop below refuses it (and may close)
-            core.admit(client, now)
-            core.cursor(client, fields)
-            return True
-
-        conn.on_text = on_text
-        try:
-            async for raw in conn:
-                if client.closed:
-                    continue  # closing: read what is queued so the close handshake ends
-                if isinstance(raw, bytes):
-                    client.closed = True
-                    self.spawn(self._refuse_binary(conn))
-                    continue
-                if not core.admit(client, time.monotonic()):
-                    rid = _rid(raw)
-                    core.refuse(client, ProtocolError(ErrorCode.RATE_LIMITED,
-                                                      "slow down: rate limit exceeded", rid=rid))
-                    if client.strikes >= strikes_limit:
-                        log.warning("closing abusive connection", extra={"conn": conn_id,
-                                                                         "user": user.id})
-                        client.closed = True
-                        self.metrics.closes[CloseCode.RATE_LIMITED] += 1
-                        self.spawn(conn.close(CloseCode.RATE_LIMITED, "rate limit exceeded"))
-                    continue
-                try:
-                    msg = fastpath.decode(raw)
-                except ProtocolError as exc:
-                    core.refuse(client, exc)
-                    continue
-                if msg.TYPE in EPHEMERAL_TYPES:
-                    core.ephemeral(client, msg)
-                elif isinstance(msg, Hello):
-                    core.refuse(client, ProtocolError(ErrorCode.BAD_MESSAGE,
-                                                      "hello was already received", rid=msg.rid))
-                else:
-                    await core.handle(client, msg)
-        finally:
-            conn.on_text = None
-            conn.client = None
-            await core.disconnect(client)
-
     async def shutdown(self) -> None:
         """Tell every client to reconnect, then close with 1012 (service restart)."""
         self.core.shutting_down = True
@@ -412,12 +247,9 @@ class RelayServer:
             return
         frame = encode(Reconnect(reason="relay restarting", retry_after=1.0)).encode()
         for conn in list(self.server.connections):
-            try:
-                conn.protocol.send_text(frame)
-                conn.send_data()
+            if isinstance(conn, RelayConnection) and conn.state is State.OPEN:
+                conn.write_frame(frame)
                 self.metrics.messages_out["reconnect"] += 1
-            except Exception:
-                pass
         self.server.close(close_connections=True, code=CloseCode.SERVICE_RESTART,
                           reason="relay restarting")
         try:
@@ -431,13 +263,6 @@ class RelayServer:
             task.cancel()
         if self.metrics_listener is not None:
             await self.metrics_listener.close()
+        await self.bus.close()
         await self.store.close()
 
-
-def _rid(raw: str | bytes) -> str | None:
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):
-        return None
-    rid = data.get("rid") if isinstance(data, dict) else None
-    return rid if isinstance(rid, str) else None

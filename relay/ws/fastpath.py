@@ -13,9 +13,14 @@ types gain or lose fields.
 from __future__ import annotations
 
 import dataclasses
-import math
-from typing import Any
+import json
+import json.scanner
+from collections.abc import Callable
+from math import isfinite
+from typing import Any, cast
 
+from relay.core import wirejson
+from relay.core.cursor import CursorFields
 from wire import (
     MAX_ID_CHARS,
     MAX_POSITION,
@@ -28,6 +33,7 @@ from wire import (
     parse_json,
     path_problem,
 )
+from wire.bounds import MAX_JSON_DEPTH
 from wire.schema import MAX_INT
 
 ENABLED = (
@@ -38,14 +44,22 @@ ENABLED = (
 )
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+# wire.parse_json's grammar: strict JSON, no NaN or Infinity. The scanner is what
+# JSONDecoder.raw_decode calls: (value, end), StopIteration when no value starts at 0.
+_scan: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(
+    cast(Any, json.JSONDecoder(parse_constant=_no_constant)))  # (its stub names no decoder)
+_good_paths: dict[str, None] = {}  # paths path_problem accepted (it is a pure function)
+MAX_GOOD_PATHS = 4096
+
+
 def decode(raw: str | bytes) -> Message:
     """decode_client, faster for cursor frames; raise ProtocolError with a code otherwise."""
     msg = cursor(raw)
     return decode_client(raw) if msg is None else msg
-
-
-# session_id, path, selections (fresh plain dicts), sent_at, content_hash, rid
-CursorFields = tuple[str, str, list[dict[str, Any]], float | None, str | None, str | None]
 
 
 def cursor(raw: str | bytes) -> CursorUpdate | None:
@@ -68,17 +82,32 @@ def cursor_fields(raw: str | bytes) -> CursorFields | None:
     """
     if not ENABLED or type(raw) is not str or '"cursor"' not in raw or "\\u" in raw:
         return None  # escapes (maybe a lone surrogate): the generic decoder checks them
+    # parse_json's grammar, without its error messages: a frame it would refuse, or one
+    # with whitespace around, is left to the generic path.
     try:
-        d = parse_json(raw)
-    except ProtocolError:
+        d, end = _scan(raw, 0)
+    except (StopIteration, ValueError, RecursionError):
         return None
+    if end != len(raw):
+        return None
+    if raw.count("[") + raw.count("{") > MAX_JSON_DEPTH:
+        try:
+            d = parse_json(raw)  # nesting that may be too deep: its check, once
+        except ProtocolError:
+            return None
     if type(d) is not dict or d.get("type") != "cursor":
         return None
     sid, path, sels = d.get("session_id"), d.get("path"), d.get("selections")
     if type(sid) is not str or type(path) is not str or type(sels) is not list:
         return None
-    if len(sid) > MAX_ID_CHARS or path_problem(path) is not None:
+    if len(sid) > MAX_ID_CHARS:
         return None
+    if path not in _good_paths:
+        if path_problem(path) is not None:
+            return None
+        if len(_good_paths) >= MAX_GOOD_PATHS:
+            _good_paths.clear()
+        _good_paths[path] = None
     top = MAX_POSITION
     selections = []
     for s in sels:
@@ -92,16 +121,14 @@ def cursor_fields(raw: str | bytes) -> CursorFields | None:
             return None
         if not (0 <= al <= top and 0 <= ac <= top and 0 <= bl <= top and 0 <= bc <= top):
             return None
-        selections.append({"anchor": {"line": al, "character": ac},
-                           "active": {"line": bl, "character": bc}})
+        selections.append(wirejson.selection(al, ac, bl, bc))
     sent_at, content_hash, rid = d.get("sent_at"), d.get("content_hash"), d.get("rid")
-    if sent_at is not None:
-        if type(sent_at) is float:
-            if not math.isfinite(sent_at):
-                return None
-        elif type(sent_at) is not int or not -MAX_INT <= sent_at <= MAX_INT:
+    if sent_at is not None and type(sent_at) is not float:
+        if type(sent_at) is not int or not -MAX_INT <= sent_at <= MAX_INT:
             return None
         sent_at = float(sent_at)
+    elif sent_at is not None and not isfinite(sent_at):
+        return None
     if content_hash is not None and (type(content_hash) is not str
                                      or len(content_hash) > MAX_ID_CHARS):
         return None

@@ -6,9 +6,10 @@ import logging
 import math
 import time
 
-from relay.auth import Auth, SignInThrottle, check_password, normalize_username
+from relay.core.ports import Store
+from relay.core.records import UserRecord
 from relay.errors import AuthError, DuplicateError
-from relay.store.base import Store, UserRecord
+from relay.ws.auth import Auth, SignInThrottle, check_password, normalize_username
 from wire import (
     MAX_DISPLAY_NAME,
     AuthOk,

@@ -1,0 +1,655 @@
+"""The SessionBus of a cluster: relay processes share fan-out and who is online through Redis.
+
+Redis holds only soft state; losing it loses nothing durable (events are in the store and
+every process fills what it missed from there).
+
+Channels and keys (``P`` is the key prefix, ``ensemble:`` by default):
+- ``P s:{session}``: one channel per session, subscribed to by every process that has
+  clients in it. Messages are JSON objects ``{"o": origin, "k": kind, ...}``; a process
+  ignores its own. Kinds: ``e`` a committed event with its seq, ``f`` a frame (joins,
+  leaves), ``p`` a batch of presence entries, ``m`` a mention, ``r`` a process came to or
+  left the session, ``q`` the latest seq of the session (sent again after a failed publish).
+- ``P o:{session}`` set of online users; ``P c:{session}:{user}`` set of the user's live
+  connections (``process:conn``); ``P p:{session}`` hash user -> presence fields (JSON),
+  written behind (at most every ``PRESENCE_WRITE`` seconds) by the process holding the
+  connection; ``P r:{session}`` set of processes with clients in the session;
+  ``P q:{session}`` the highest seq published.
+- ``P alive:{process}`` with a TTL, refreshed every ``beat`` seconds; ``P procs`` the set
+  of processes; ``P held:{process}`` what a process holds (its connections and sessions),
+  so that when it dies one survivor (``P reap:{process}``, SET NX) removes them and the
+  departures are announced once.
+
+Delivery of events: every process delivers a session's events in seq order, exactly
+once. An event that arrives after a gap waits (``GAP_WAIT``) for the missing ones; then,
+and after every reconnection to Redis, and when the periodic check finds ``q:`` ahead,
+the listener fills the gap from the store (``BusListener.on_gap``).
+
+Presence stays in the process while no other process has clients in the session; else
+entries of one loop turn go out as one ``p`` message per session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from relay.adapters.redis_link import RedisLink
+from relay.core.ports import BusListener, Fields, SessionBus
+from relay.errors import BusError
+from wire import Event, Mention, as_dict
+from wire.schema import SchemaError, structure
+
+log = logging.getLogger("relay.bus")
+
+GAP_WAIT = 0.2  # seconds an event after a gap waits for the missing ones before a fill
+PRESENCE_WRITE = 0.1  # seconds between write-behinds of local presence to the registry
+LIVENESS_TTL = 5.0  # a process not seen for this long is dead; its users depart
+
+_ARRIVE = """
+redis.call('SADD', KEYS[4], ARGV[4])
+local added = redis.call('SADD', KEYS[1], ARGV[1])
+if added == 1 and redis.call('SCARD', KEYS[1]) == 1 then
+  redis.call('SADD', KEYS[2], ARGV[2])
+  redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+  return 1
+end
+return 0
+"""
+
+_DEPART = """
+redis.call('SREM', KEYS[4], ARGV[3])
+local removed = redis.call('SREM', KEYS[1], ARGV[1])
+if removed == 1 and redis.call('SCARD', KEYS[1]) == 0 then
+  redis.call('SREM', KEYS[2], ARGV[2])
+  redis.call('HDEL', KEYS[3], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+# KEYS[1] P held:{process}; ARGV[1] the prefix, ARGV[2] the process. Removes what the
+# process held; returns the [session, user] pairs that went offline with it.
+_REAP = """
+local gone = {}
+for _, item in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local h = cjson.decode(item)
+  if h[1] == 'c' then
+    local conns = ARGV[1] .. 'c:' .. h[2] .. ':' .. h[3]
+    if redis.call('SREM', conns, h[4]) == 1 and redis.call('SCARD', conns) == 0 then
+      redis.call('SREM', ARGV[1] .. 'o:' .. h[2], h[3])
+      redis.call('HDEL', ARGV[1] .. 'p:' .. h[2], h[3])
+      table.insert(gone, cjson.encode({h[2], h[3]}))
+    end
+  else
+    redis.call('SREM', ARGV[1] .. 'r:' .. h[2], ARGV[2])
+  end
+end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', ARGV[1] .. 'procs', ARGV[2])
+return gone
+"""
+
+# KEYS[1] P o:{session}, KEYS[2] P p:{session}; ARGV pairs of user, changed fields (JSON):
+# merged into the presence of users who are online (an offline user's is not kept).
+_MERGE = """
+for i = 1, #ARGV, 2 do
+  if redis.call('SISMEMBER', KEYS[1], ARGV[i]) == 1 then
+    local cur = redis.call('HGET', KEYS[2], ARGV[i])
+    local fields = cur and cjson.decode(cur) or {}
+    for k, v in pairs(cjson.decode(ARGV[i + 1])) do fields[k] = v end
+    redis.call('HSET', KEYS[2], ARGV[i], cjson.encode(fields))
+  end
+end
+return 0
+"""
+
+# KEYS[1] P q:{session}; ARGV[1] seq: keep the highest.
+_SEQ = """
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) end
+return 0
+"""
+
+
+class _Order:
+    """One session's event order on this process."""
+
+    __slots__ = ("last", "lock", "pending", "timer")
+
+    def __init__(self) -> None:
+        self.last: int | None = None  # highest seq delivered (None: not known yet)
+        self.pending: dict[int, tuple[Event, frozenset[str] | None]] = {}
+        self.lock = asyncio.Lock()
+        self.timer: asyncio.TimerHandle | None = None
+
+
+class RedisBus(SessionBus):
+    def __init__(self, url: str, *, process_id: str | None = None, prefix: str = "ensemble:",
+                 beat: float = 1.0, liveness_ttl: float = LIVENESS_TTL,
+                 gap_wait: float = GAP_WAIT) -> None:
+        self.id = process_id or uuid.uuid4().hex[:12]
+        self.prefix = prefix
+        self.beat = beat
+        self.liveness_ttl = liveness_ttl
+        self.gap_wait = gap_wait
+        self.link = RedisLink(url, self._on_message, self._on_connect,
+                              ping_every=beat, dead_after=3 * beat)
+        self.r = self.link.redis
+        self._listener: BusListener | None = None
+        self._sink: Callable[[str, str, Fields], None] = _nowhere
+        self._sessions: dict[str, int] = {}  # subscribed session -> subscriptions
+        self._others: dict[str, set[str]] = {}  # session -> other processes with clients
+        self._order: dict[str, _Order] = {}
+        # this process's live connections and their users' latest presence, registered
+        # again after Redis lost its state: session -> user -> (conns, fields)
+        self._mine: dict[str, dict[str, tuple[set[int], Fields]]] = {}
+        # presence changes not yet merged into the registry: session -> user -> fields
+        self._dirty: dict[str, dict[str, Fields]] = {}
+        self._out: dict[str, dict[str, Fields]] = {}  # presence leaving on the next turn
+        self._flush_handle: asyncio.Handle | None = None
+        self._sendq: deque[tuple[str, str]] = deque()  # (channel, message) in order
+        self._wake = asyncio.Event()
+        self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._unpublished: dict[str, int] = {}  # session -> seq whose publish failed
+        self._tasks: list[asyncio.Task[None]] = []
+        self._arrive = self.r.register_script(_ARRIVE)
+        self._depart = self.r.register_script(_DEPART)
+        self._reap = self.r.register_script(_REAP)
+        self._merge = self.r.register_script(_MERGE)
+        self._seq = self.r.register_script(_SEQ)
+        self.fills = 0  # gap fills asked of the listener (tests and metrics)
+
+    # -- keys
+
+    def _k(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    def _channel(self, session_id: str) -> str:
+        return self._k("s", session_id)
+
+    # -- lifecycle
+
+    def listen(self, listener: BusListener) -> None:
+        self._listener = listener
+        self._sink = listener.on_presence
+
+    async def open(self) -> None:
+        try:
+            await self._alive()
+        except (RedisError, OSError) as exc:
+            await self.link.stop()
+            raise BusError(f"redis at {shown(self.link.url)}: {exc}") from exc
+        await self.link.start()
+        try:
+            await asyncio.wait_for(self.link.connected.wait(), 5.0)
+        except TimeoutError as exc:
+            await self.link.stop()
+            raise BusError(f"redis at {shown(self.link.url)} did not answer") from exc
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._writer()), loop.create_task(self._dispatch()),
+                       loop.create_task(self._heartbeat()),
+                       loop.create_task(self._presence_writer())]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(RedisError, OSError):
+            await self._reap(keys=[self._k("held", self.id)], args=[self.prefix, self.id])
+            await self.r.delete(self._k("alive", self.id))
+        await self.link.stop()
+
+    async def subscribe(self, session_id: str) -> None:
+        n = self._sessions.get(session_id, 0)
+        self._sessions[session_id] = n + 1
+        if n:
+            return
+        self._order[session_id] = _Order()
+        self._others[session_id] = set()
+        await self.link.subscribe(self._channel(session_id))
+        try:
+            held = json.dumps(["r", session_id])
+            pipe = self.r.pipeline(transaction=True)
+            pipe.sadd(self._k("r", session_id), self.id)
+            pipe.sadd(self._k("held", self.id), held)
+            pipe.smembers(self._k("r", session_id))
+            res = await pipe.execute()
+            self._others[session_id] = set(res[2]) - {self.id}
+        except (RedisError, OSError) as exc:
+            log.warning("redis: session not announced (%s); the next check retries", exc)
+        self._send(session_id, {"k": "r", "in": 1})
+
+    async def unsubscribe(self, session_id: str) -> None:
+        n = self._sessions.get(session_id, 0) - 1
+        if n > 0:
+            self._sessions[session_id] = n
+            return
+        self._sessions.pop(session_id, None)
+        self._others.pop(session_id, None)
+        order = self._order.pop(session_id, None)
+        if order is not None and order.timer is not None:
+            order.timer.cancel()
+        self._send(session_id, {"k": "r", "in": 0})
+        await self.link.unsubscribe(self._channel(session_id))
+        with contextlib.suppress(RedisError, OSError):
+            pipe = self.r.pipeline(transaction=True)
+            pipe.srem(self._k("r", session_id), self.id)
+            pipe.srem(self._k("held", self.id), json.dumps(["r", session_id]))
+            await pipe.execute()
+
+    def position(self, session_id: str, seq: int) -> None:
+        """The store's last seq when the session was loaded: events up to it are known."""
+        order = self._order.get(session_id)
+        if order is not None and (order.last is None or seq > order.last):
+            order.last = seq
+            for s in [s for s in order.pending if s <= seq]:
+                del order.pending[s]
+
+    # -- fan-out
+
+    async def publish_event(self, session_id: str, event: Event,
+                            audience: frozenset[str] | None) -> None:
+        msg: dict[str, Any] = {"k": "e", "e": as_dict(event)}
+        if audience is not None:
+            msg["a"] = sorted(audience)
+        self._send(session_id, msg, seq=event.seq)
+        await self._accept(session_id, event, audience)
+
+    async def publish(self, session_id: str, data: bytes, kind: str, *,
+                      exclude_user: str | None = None) -> None:
+        if self._listener is not None:
+            self._listener.on_frame(session_id, data, kind, exclude_user)
+        others = self._others.get(session_id)
+        if others is None or others:  # not subscribed here (a departure found by the reaper)
+            self._send(session_id, {"k": "f", "d": data.decode(), "t": kind, "x": exclude_user})
+
+    def publish_presence(self, session_id: str, user_id: str, fields: Fields) -> None:
+        mine = self._mine.get(session_id)
+        if mine is not None:
+            held = mine.get(user_id)
+            if held is not None:
+                held[1].update(fields)
+        users = self._dirty.get(session_id)
+        if users is None:
+            users = self._dirty[session_id] = {}
+        changed = users.get(user_id)
+        if changed is None:
+            users[user_id] = dict(fields)
+        else:
+            changed.update(fields)
+        if self._others.get(session_id):
+            out = self._out.setdefault(session_id, {})
+            prev = out.get(user_id)
+            out[user_id] = {**prev, **fields} if prev is not None else dict(fields)
+            if self._flush_handle is None:
+                self._flush_handle = asyncio.get_running_loop().call_soon(self._flush_presence)
+        self._sink(session_id, user_id, fields)
+
+    def _flush_presence(self) -> None:
+        self._flush_handle = None
+        out, self._out = self._out, {}
+        for session_id, users in out.items():
+            self._send(session_id, {"k": "p", "p": list(users.items())})
+
+    async def send_mention(self, session_id: str, user_id: str, mention: Mention) -> None:
+        if self._listener is not None:
+            await self._listener.on_mention(session_id, user_id, mention)
+        self._send(session_id, {"k": "m", "u": user_id, "m": as_dict(mention)})
+
+    # -- registry
+
+    async def arrive(self, session_id: str, user_id: str, conn: int, fields: Fields) -> bool:
+        users = self._mine.setdefault(session_id, {})
+        if user_id in users:
+            users[user_id][0].add(conn)
+        else:
+            users[user_id] = ({conn}, dict(fields))
+        return await self._register(session_id, user_id, conn, fields)
+
+    async def _register(self, session_id: str, user_id: str, conn: int,
+                        fields: Fields) -> bool:
+        member = f"{self.id}:{conn}"
+        held = json.dumps(["c", session_id, user_id, member])
+        try:
+            first = await self._arrive(
+                keys=[self._k("c", session_id, user_id), self._k("o", session_id),
+                      self._k("p", session_id), self._k("held", self.id)],
+                args=[member, user_id, json.dumps(fields), held])
+        except (RedisError, OSError) as exc:
+            log.warning("redis: arrival not registered (%s)", exc)
+            return True
+        return bool(first)
+
+    async def depart(self, session_id: str, user_id: str, conn: int) -> bool:
+        users = self._mine.get(session_id)
+        if users is not None and user_id in users:
+            users[user_id][0].discard(conn)
+            if not users[user_id][0]:
+                del users[user_id]
+                if not users:
+                    del self._mine[session_id]
+        member = f"{self.id}:{conn}"
+        held = json.dumps(["c", session_id, user_id, member])
+        try:
+            last = await self._depart(
+                keys=[self._k("c", session_id, user_id), self._k("o", session_id),
+                      self._k("p", session_id), self._k("held", self.id)],
+                args=[member, user_id, held])
+        except (RedisError, OSError) as exc:
+            log.warning("redis: departure not registered (%s)", exc)
+            last = 1
+        if last:
+            self._dirty.get(session_id, {}).pop(user_id, None)
+        return bool(last)
+
+    async def online(self, session_id: str) -> set[str]:
+        try:
+            return {str(u) for u in await self.r.smembers(self._k("o", session_id))}
+        except (RedisError, OSError):
+            return set()  # Redis away: nobody counts as online (session_full lets joins in)
+
+    async def presence(self, session_id: str) -> dict[str, Fields]:
+        found: dict[str, Fields] = {}
+        with contextlib.suppress(RedisError, OSError):
+            raw = await self.r.hgetall(self._k("p", session_id))
+            for uid, text in raw.items():
+                with contextlib.suppress(ValueError):
+                    found[str(uid)] = json.loads(text)
+        for uid, changed in self._dirty.get(session_id, {}).items():
+            if uid in found:  # changes not merged yet
+                found[uid].update(changed)
+        return found
+
+    # -- sending: one writer keeps the order of everything published
+
+    def _send(self, session_id: str, msg: dict[str, Any], seq: int | None = None) -> None:
+        msg["o"] = self.id
+        msg["s"] = session_id
+        self._sendq.append((session_id, json.dumps(msg, separators=(",", ":"),
+                                                   ensure_ascii=False)))
+        if seq is not None:
+            self._sendq.append((session_id, f"\x00{seq}"))  # raise q:{session}
+        self._wake.set()
+
+    async def _writer(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._sendq:
+                batch = list(self._sendq)
+                self._sendq.clear()
+                pipe = self.r.pipeline(transaction=False)
+                for session_id, text in batch:
+                    if text.startswith("\x00"):
+                        pipe.eval(_SEQ, 1, self._k("q", session_id), text[1:])
+                    else:
+                        pipe.publish(self._channel(session_id), text)
+                try:
+                    await pipe.execute()
+                except (RedisError, OSError) as exc:
+                    log.warning("redis publish failed (%s); peers fill from the store", exc)
+                    for session_id, text in batch:
+                        if text.startswith("\x00"):
+                            seq = int(text[1:])
+                            self._unpublished[session_id] = max(
+                                seq, self._unpublished.get(session_id, 0))
+                    await asyncio.sleep(self.beat / 4)
+
+    # -- receiving
+
+    def _on_message(self, channel: str, data: str) -> None:
+        try:
+            msg = json.loads(data)
+        except ValueError:
+            return
+        if type(msg) is not dict or msg.get("o") == self.id:
+            return
+        session_id = msg.get("s")
+        if type(session_id) is not str or session_id not in self._sessions:
+            return
+        kind = msg.get("k")
+        if kind == "p":  # the hot path: straight to the listener
+            for user_id, fields in msg.get("p", ()):
+                self._sink(session_id, user_id, fields)
+        elif kind == "r":
+            others = self._others.setdefault(session_id, set())
+            (others.add if msg.get("in") else others.discard)(msg["o"])
+        else:
+            self._inbox.put_nowait(msg)
+
+    async def _dispatch(self) -> None:
+        """Events, frames and mentions from other processes, one at a time, in order."""
+        while True:
+            msg = await self._inbox.get()
+            try:
+                await self._handle(msg)
+            except Exception:
+                log.exception("bus message failed")
+
+    async def _handle(self, msg: dict[str, Any]) -> None:
+        listener = self._listener
+        session_id: str = msg["s"]
+        kind = msg.get("k")
+        if listener is None:
+            return
+        if kind == "e":
+            try:
+                event = structure(msg["e"], Event)
+            except SchemaError as exc:
+                log.warning("bad event on the bus: %s", exc)
+                return
+            audience = frozenset(msg["a"]) if "a" in msg else None
+            await self._accept(session_id, event, audience)
+        elif kind == "f":
+            exclude = msg.get("x")
+            listener.on_frame(session_id, msg["d"].encode(), msg.get("t", "frame"),
+                              exclude if type(exclude) is str else None)
+        elif kind == "m":
+            try:
+                mention = structure(msg["m"], Mention)
+            except SchemaError:
+                return
+            await listener.on_mention(session_id, msg["u"], mention)
+        elif kind == "fill":
+            await self._fill(session_id)
+        elif kind == "q":
+            order = self._order.get(session_id)
+            if order is not None and order.last is not None and msg["q"] > order.last:
+                await self._fill(session_id)
+
+    async def _accept(self, session_id: str, event: Event,
+                      audience: frozenset[str] | None) -> None:
+        """Deliver in seq order, each seq once; hold what comes after a gap."""
+        order = self._order.get(session_id)
+        listener = self._listener
+        if listener is None:
+            return
+        if order is None:  # no client here: nothing to deliver in order
+            await listener.on_event(session_id, event, audience)
+            return
+        async with order.lock:
+            seq = event.seq
+            if order.last is not None and seq <= order.last:
+                return
+            if order.last is not None and seq > order.last + 1:
+                order.pending[seq] = (event, audience)
+                if order.timer is None:
+                    order.timer = asyncio.get_running_loop().call_later(
+                        self.gap_wait, self._gap_timeout, session_id)
+                return
+            order.last = seq
+            await listener.on_event(session_id, event, audience)
+            await self._drain(session_id, order, listener)
+
+    async def _drain(self, session_id: str, order: _Order, listener: BusListener) -> None:
+        while order.last is not None and order.last + 1 in order.pending:
+            event, audience = order.pending.pop(order.last + 1)
+            order.last = event.seq
+            await listener.on_event(session_id, event, audience)
+        if not order.pending and order.timer is not None:
+            order.timer.cancel()
+            order.timer = None
+
+    def _gap_timeout(self, session_id: str) -> None:
+        order = self._order.get(session_id)
+        if order is not None:
+            order.timer = None
+        self._inbox.put_nowait({"s": session_id, "k": "fill"})
+
+    async def _fill(self, session_id: str) -> None:
+        """Ask the listener to send what this process missed, from the store."""
+        order = self._order.get(session_id)
+        listener = self._listener
+        if order is None or listener is None:
+            return
+        async with order.lock:
+            after = order.last if order.last is not None else 0
+            self.fills += 1
+            try:
+                upto = await listener.on_gap(session_id, after)
+            except Exception as exc:  # the store is down: the next check tries again
+                log.warning("gap fill failed", extra={"session": session_id, "error": str(exc)})
+                return
+            order.last = max(after, upto)
+            for s in [s for s in order.pending if s <= order.last]:
+                del order.pending[s]
+            if order.pending and min(order.pending) != order.last + 1:
+                order.last = min(order.pending) - 1  # committed after the fill read
+            await self._drain(session_id, order, listener)
+
+    async def _on_connect(self, first: bool) -> None:
+        if first:
+            return
+        # Redis may have restarted empty: this process's part of the registry again.
+        try:
+            await self._alive()
+            for session_id in list(self._sessions):
+                pipe = self.r.pipeline(transaction=True)
+                pipe.sadd(self._k("r", session_id), self.id)
+                pipe.sadd(self._k("held", self.id), json.dumps(["r", session_id]))
+                await pipe.execute()
+            for session_id, users in list(self._mine.items()):
+                for user_id, (conns, fields) in list(users.items()):
+                    for conn in list(conns):
+                        await self._register(session_id, user_id, conn, fields)
+        except (RedisError, OSError) as exc:
+            log.warning("redis: registry not restored (%s)", exc)
+        # Anything may have been published while the link was down.
+        for session_id in list(self._sessions):
+            self._inbox.put_nowait({"s": session_id, "k": "fill"})
+
+    # -- liveness, the dead, and the periodic check
+
+    async def _alive(self) -> None:
+        pipe = self.r.pipeline(transaction=False)
+        pipe.set(self._k("alive", self.id), "1", px=int(self.liveness_ttl * 1000))
+        pipe.sadd(self._k("procs"), self.id)
+        await pipe.execute()
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.beat)
+            try:
+                await self._alive()
+                await self._republish()
+                await self._check_positions()
+                await self._reap_dead()
+            except (RedisError, OSError) as exc:
+                log.warning("redis heartbeat failed (%s)", exc)
+
+    async def _presence_writer(self) -> None:
+        while True:
+            await asyncio.sleep(PRESENCE_WRITE)
+            try:
+                await self._write_presence()
+            except (RedisError, OSError) as exc:
+                log.debug("presence not written (%s)", exc)
+
+    async def _write_presence(self) -> None:
+        """Merge what changed into the registry (only users who are online)."""
+        dirty, self._dirty = self._dirty, {}
+        if not dirty:
+            return
+        pipe = self.r.pipeline(transaction=False)
+        for session_id, users in dirty.items():
+            args: list[str] = []
+            for user_id, fields in users.items():
+                args += [user_id, json.dumps(fields)]
+            pipe.eval(_MERGE, 2, self._k("o", session_id), self._k("p", session_id), *args)
+        try:
+            await pipe.execute()
+        except (RedisError, OSError):
+            for session_id, users in dirty.items():  # newer changes win
+                mine = self._dirty.setdefault(session_id, {})
+                for user_id, fields in users.items():
+                    mine[user_id] = {**fields, **mine.get(user_id, {})}
+            raise
+
+    async def _republish(self) -> None:
+        """Tell the other processes of the seqs whose publish failed: they fill."""
+        for session_id, seq in list(self._unpublished.items()):
+            await self._seq(keys=[self._k("q", session_id)], args=[seq])
+            msg = json.dumps({"o": self.id, "s": session_id, "k": "q", "q": seq})
+            await self.r.publish(self._channel(session_id), msg)
+            if self._unpublished.get(session_id) == seq:
+                del self._unpublished[session_id]
+
+    async def _check_positions(self) -> None:
+        sessions = [s for s in self._sessions if s in self._order]
+        if not sessions:
+            return
+        pipe = self.r.pipeline(transaction=False)
+        for session_id in sessions:
+            pipe.get(self._k("q", session_id))
+            pipe.smembers(self._k("r", session_id))
+        res = await pipe.execute()
+        for i, session_id in enumerate(sessions):
+            raw, procs = res[2 * i], res[2 * i + 1]
+            if session_id in self._others:
+                self._others[session_id] = set(procs) - {self.id}
+            order = self._order.get(session_id)
+            if raw is not None and order is not None and order.last is not None \
+                    and int(raw) > order.last:
+                self._inbox.put_nowait({"s": session_id, "k": "fill"})
+
+    async def _reap_dead(self) -> None:
+        procs = [str(p) for p in await self.r.smembers(self._k("procs"))]
+        others = [p for p in procs if p != self.id]
+        if not others:
+            return
+        alive = await self.r.exists(*[self._k("alive", p) for p in others])
+        if alive == len(others):
+            return
+        for proc in others:
+            if await self.r.exists(self._k("alive", proc)):
+                continue
+            if not await self.r.set(self._k("reap", proc), self.id, nx=True, ex=60):
+                continue  # another process reaps it
+            gone = await self._reap(keys=[self._k("held", proc)], args=[self.prefix, proc])
+            log.info("relay process gone", extra={"process": proc, "users": len(gone)})
+            for item in gone:
+                session_id, user_id = json.loads(item)
+                listener = self._listener
+                if listener is not None:
+                    await listener.on_departed(session_id, user_id)
+
+
+def shown(url: str) -> str:
+    """``url`` without its password."""
+    return re.sub(r"//([^/@:]*):[^/@]*@", r"//\1:***@", url)
+
+
+def _nowhere(session_id: str, user_id: str, fields: Fields) -> None:
+    """Presence before any listener: nobody to deliver to."""
+

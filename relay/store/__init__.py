@@ -1,1 +1,0 @@
-"""Durable storage behind a small interface (SQLite now, PostgreSQL later)."""

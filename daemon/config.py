@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from daemon.errors import InvalidParams
 from daemon.protocol import InitializationOptions
@@ -33,7 +34,8 @@ def default_data_dir() -> Path:
 
 @dataclass(slots=True, kw_only=True)
 class Config:
-    relay_url: str
+    relay_url: str  # the first relay: names the account's relay (outbox, invite links)
+    relay_urls: list[str]  # every relay to use, in the configured order (at least one)
     token: str | None
     display_name: str | None
     data_dir: Path
@@ -70,6 +72,26 @@ def unknown_options(raw: Any) -> list[str]:
     return out
 
 
+def relay_urls(raw: list[str]) -> list[str]:
+    """The ``relay_urls`` option checked (ws:// or wss:// base URLs), without trailing
+    slashes and repeats."""
+    urls: list[str] = []
+    for i, url in enumerate(raw):
+        url = url.strip().rstrip("/")
+        try:
+            parts = urlsplit(url)
+            good = parts.scheme in ("ws", "wss") and bool(parts.hostname) \
+                and not parts.query and not parts.fragment
+        except ValueError:
+            good = False
+        if not good:
+            raise InvalidParams(f"initializationOptions.relay_urls[{i}]: expected a ws:// or "
+                                f"wss:// base URL without query, got {url!r}")
+        if url not in urls:
+            urls.append(url)
+    return urls
+
+
 def load_config(raw: Any, workspace_folders: list[str]) -> Config:
     """Build the configuration from ``initializationOptions`` (a JSON object or null)."""
     if raw is None:
@@ -82,8 +104,10 @@ def load_config(raw: Any, workspace_folders: list[str]) -> Config:
         raise InvalidParams("initializationOptions.cursor_rate: expected a positive number")
     data_dir = opts.data_dir or os.environ.get(ENV_DATA_DIR)
     relay_url = os.environ.get(ENV_RELAY_URL) if "relay_url" not in raw else None
+    urls = relay_urls(opts.relay_urls) or [(relay_url or opts.relay_url).rstrip("/")]
     return Config(
-        relay_url=(relay_url or opts.relay_url).rstrip("/"),
+        relay_url=urls[0],
+        relay_urls=urls,
         token=opts.token,
         display_name=opts.display_name,
         data_dir=Path(data_dir) if data_dir else default_data_dir(),

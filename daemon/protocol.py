@@ -92,6 +92,9 @@ class Method:
 @dataclass(slots=True, kw_only=True)
 class InitializationOptions:
     relay_url: str = "ws://127.0.0.1:8765"
+    # several relays of one cluster (ws:// or wss://); when not empty, used instead of
+    # relay_url: the session's relay first (rendezvous hashing), the others on failover
+    relay_urls: list[str] = field(default_factory=list)
     token: str | None = None
     display_name: str | None = None
     data_dir: str | None = None  # outbox and state; default a per-user folder

@@ -1,7 +1,7 @@
 """Shared fixtures: a real relay subprocess on port 0 in a temporary data folder.
 
 - ``relay``: a started relay (default settings, bcrypt cost 4 for speed).
-- ``relay_factory(*args, env=None, data_dir=None)``: start relays with extra flags, e.g.
+- ``relay_factory(*args, env=None, data_dir=None, port=0)``: start relays with extra flags, e.g.
   ``relay_factory("--presence-timeout", "1")``; each has stop(), kill() (SIGKILL) and
   restart(same_port=False, kill=False).
 Helpers to talk to it live in tests/helpers.py (sign_up, WireClient).
@@ -37,11 +37,11 @@ def relay_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Re
     counter = itertools.count()
 
     def make(*args: str, env: dict[str, str] | None = None,
-             data_dir: Path | None = None) -> RelayProcess:
+             data_dir: Path | None = None, port: int = 0) -> RelayProcess:
         folder = data_dir or tmp_path / f"relay-{next(counter)}"
         proc = RelayProcess(folder, tuple(args), env)
         started.append(proc)
-        return proc.start()
+        return proc.start(port)
 
     yield make
     failures: list[str] = []

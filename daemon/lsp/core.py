@@ -125,7 +125,7 @@ class Daemon:
             session=m.info,
             you=m.you,
             participants=sorted(m.participants.values(), key=lambda p: p.joined_at),
-            invite_base=self.state.relay_url,
+            invite_base=self.state.home_url,
             repo_mismatch=self.state.repo_mismatch,
         )
 

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, quote, urlparse
 
-from daemon.errors import DaemonError, InvalidParams
+from daemon.errors import DaemonError, InvalidParams, Offline
 from daemon.lsp.actions import Actions
 from daemon.lsp.core import Daemon
 from daemon.protocol import (
@@ -123,10 +123,25 @@ class Handlers:
     # ----- account -------------------------------------------------------------------
 
     async def _auth(self, msg: SignUp | SignIn, relay_url: str | None) -> SignInResult:
-        url = (relay_url or self.d.state.relay_url).rstrip("/")
-        ok: AuthOk = await authenticate(url, msg)
-        await self.relay.sign_in(url, ok)
-        return SignInResult(token=ok.token, user=ok.user, expires_at=ok.expires_at)
+        """Sign up or in on the first relay that answers: ``relay_url`` first when given.
+        A ``relay_url`` that is not one of the configured relays switches to it alone."""
+        urls = self.d.state.relay_urls
+        first = relay_url.rstrip("/") if relay_url else None
+        if first is not None and first not in urls:
+            urls = [first]
+        tries = [first, *(u for u in urls if u != first)] if first else list(urls)
+        failure: Offline | None = None
+        for url in tries:
+            try:
+                ok: AuthOk = await authenticate(url, msg)
+            except Offline as exc:
+                log.info("sign-in: %s", exc.message)
+                failure = exc
+                continue
+            await self.relay.sign_in(urls, url, ok)
+            return SignInResult(token=ok.token, user=ok.user, expires_at=ok.expires_at)
+        assert failure is not None
+        raise failure
 
     async def sign_up(self, p: SignUpParams) -> SignInResult:
         name = p.display_name or self.d.config.display_name
@@ -165,7 +180,8 @@ class Handlers:
         await self.relay.adopt(reply)
         view = d.session_view()
         assert view is not None
-        return view
+        await self.relay.settle()
+        return d.session_view() or view
 
     async def list_sessions(self, p: Empty) -> list[SessionInfo]:
         reply = await self.relay.require_online().request(SessionList())
@@ -203,7 +219,8 @@ class Handlers:
                 log.info("could not leave the previous session: %s", exc.code)
         view = d.session_view()
         assert view is not None
-        return view
+        await self.relay.settle()
+        return d.session_view() or view
 
     def _invite_from_link(self, link: str) -> str:
         link = link.strip()
@@ -215,9 +232,10 @@ class Handlers:
         if not invite:
             raise InvalidParams("link: no invite token in the link")
         relay = (query.get("relay") or [""])[0]
-        if relay and relay.rstrip("/") != self.d.state.relay_url:
+        urls = self.d.state.relay_urls
+        if relay and relay.rstrip("/") not in urls:
             raise DaemonError(
-                f"the invite is for relay {relay}, signed in to {self.d.state.relay_url}",
+                f"the invite is for relay {relay}, signed in to {', '.join(urls)}",
                 code="relay_mismatch",
             )
         return invite
@@ -256,7 +274,7 @@ class Handlers:
         )
         assert isinstance(reply, InviteResult)
         inv = reply.invite
-        link = (f"vscode://{JOIN_HOST}/join?relay={quote(d.state.relay_url, safe='')}"
+        link = (f"vscode://{JOIN_HOST}/join?relay={quote(d.state.home_url, safe='')}"
                 f"&invite={quote(inv.token, safe='')}")
         return InviteLink(invite_id=inv.invite_id, role=inv.role, link=link, token=inv.token,
                           expires_at=inv.expires_at)

@@ -9,20 +9,28 @@ coordinates; ``daemon.session.link`` holds the connection and the outbox,
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
+import time
 from collections.abc import Sequence
 from typing import cast
 
 from daemon.config import Config
-from daemon.session.connection import RelayConnection
+from daemon.session.connection import RelayConnection, Route
 from daemon.session.editor import Editor
 from daemon.session.frames import RelayFrames
 from daemon.session.link import RelayLink, new_id
 from daemon.session.membership import STATE_SESSION, Membership
 from daemon.session.mirror import SessionMirror
 from daemon.session.presence import Presence
+from daemon.session.relays import relay_order
 from daemon.session.state import ConnState, RelayState
 from wire import AuthOk, Message, RepoIdentity, SessionState, Status, Welcome
+
+log = logging.getLogger(__name__)
+
+SETTLE_TIMEOUT = 10.0  # most seconds ``settle`` waits for the session on the new relay
 
 
 class RelayClient:
@@ -31,7 +39,7 @@ class RelayClient:
     def __init__(self, config: Config, roots: Sequence[str], editor: Editor) -> None:
         self.config = config
         self.editor = editor
-        self.state = RelayState(config.relay_url, config.token)
+        self.state = RelayState(config.relay_urls, config.token)
         self.link = RelayLink(self.state, editor)
         self.presence = Presence(config, lambda: self.link.conn, lambda: self.state.session_id)
         self.presence.on_status = self._own_status_changed
@@ -64,7 +72,7 @@ class RelayClient:
         token = self.state.token
         assert token is not None
         self.link.attach(RelayConnection(
-            self.state.relay_url,
+            self.route,
             token,
             on_message=self.frames.on_message,
             on_online=self._on_online,
@@ -72,6 +80,35 @@ class RelayClient:
             on_closed=self.frames.on_closed,
             on_bad_items=lambda line: self.editor.error("bad_item", line),
         ))
+
+    def route(self) -> Route:
+        """The relays to try, best first, and the session the connection is for: in (or
+        rejoining) a session, its rendezvous order; else the configured order."""
+        session_id = self.state.want_session
+        return relay_order(self.state.relay_urls, session_id), session_id
+
+    async def settle(self) -> None:
+        """Just joined or created a session on a relay that is not the session's first
+        choice: reconnect to that one (the session is rejoined there) and wait until it
+        is joined again, at most ``SETTLE_TIMEOUT``. Only here: a reconnect after a drop
+        stays on whichever relay answers, so a relay coming back causes no move."""
+        conn, session_id = self.link.conn, self.state.want_session
+        if conn is None or not conn.online or session_id is None:
+            return
+        order, _ = self.route()
+        if len(order) < 2 or conn.url == order[0]:
+            return
+        log.info("session %s prefers relay %s; moving from %s", session_id, order[0], conn.url)
+        welcomes = conn.welcomes
+        self.membership.moving(session_id)
+        await conn.move()
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.state.want_session != session_id or self.link.conn is not conn:
+                return
+            if conn.welcomes > welcomes and self.state.joined == (conn, session_id):
+                return
+            await asyncio.sleep(0.02)
 
     async def disconnect(self) -> None:
         await self.link.detach()
@@ -88,13 +125,14 @@ class RelayClient:
 
     # ----- account and connection --------------------------------------------------------
 
-    async def sign_in(self, relay_url: str, ok: AuthOk) -> None:
-        """Signed up or in on ``relay_url``: connect as that user."""
+    async def sign_in(self, relay_urls: list[str], relay_url: str, ok: AuthOk) -> None:
+        """Signed up or in on ``relay_url`` (one of ``relay_urls``, the relays to use from
+        now on): connect as that user."""
         await self.disconnect()
         if self.state.user is not None and self.state.user.id != ok.user.id:
             self.membership.drop("signed_out")
         self.membership.own_outbox(ok.user.id)
-        self.state.signed_in(relay_url, ok.token, ok.user)
+        self.state.signed_in(relay_urls, relay_url, ok.token, ok.user)
         self.connect()
 
     async def sign_out(self) -> None:
@@ -105,7 +143,10 @@ class RelayClient:
 
     def set_conn_state(self, state: str, retry_at: float | None, detail: str | None) -> None:
         assert state in ("signed_out", "connecting", "online", "offline")
-        refused = state == "signed_out" and self.link.conn is not None and bool(detail)
+        conn = self.link.conn
+        refused = state == "signed_out" and conn is not None and bool(detail)
+        if conn is not None and conn.url:
+            self.state.at_relay(conn.url)
         self.state.set_connection(cast(ConnState, state), retry_at, detail,
                                   token_refused=refused)
         if state != "online":

@@ -8,7 +8,10 @@ three times the previous one, capped at 5 s; reset after a successful
 welcome), so a client is back within a few seconds of the relay. ``retry_now``
 ends the wait at once (the editor regained focus, or the user asked). A
 ``reconnect`` frame from a relay that is shutting down sets the next delay.
-``authenticate`` talks to ``<relay>/auth`` for sign-up and sign-in.
+With several relay URLs each attempt takes the URL ``daemon.session.relays``
+picks (the session's relay first, the next one after a failure); ``move``
+reconnects to the first of the order. ``authenticate`` talks to ``<relay>/auth``
+for sign-up and sign-in.
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from daemon.errors import AuthFailed, Offline, RelayRefused
+from daemon.session.relays import Rotation, session_url
 from wire import (
     AUTH_PATH,
     PRESENCE_FORM,
     PROTOCOL_VERSION,
-    SESSION_PATH,
     AuthOk,
     CloseCode,
     Error,
@@ -92,6 +95,8 @@ class _Bucket:
 
 
 StateCallback = Callable[[str, float | None, str | None], None]
+# the relay URLs to try, best first, and the session the connection is for (or None)
+Route = tuple[list[str], str | None]
 
 
 class RelayConnection:
@@ -99,7 +104,7 @@ class RelayConnection:
 
     def __init__(
         self,
-        relay_url: str,
+        route: Callable[[], Route],
         token: str,
         *,
         on_message: Callable[[Message], None],
@@ -108,7 +113,7 @@ class RelayConnection:
         on_closed: Callable[[int, str], None],
         on_bad_items: Callable[[str], None] | None = None,
     ) -> None:
-        self.relay_url = relay_url
+        self._route = route
         self.token = token
         self._on_message = on_message
         self._on_online = on_online
@@ -122,6 +127,10 @@ class RelayConnection:
         self._bucket = _Bucket(20.0, 20.0)
         self._wake = asyncio.Event()
         self._stopped = False
+        self._moving = False
+        self._rotation = Rotation()
+        self.url = ""  # base URL of the relay of the current (or last) attempt
+        self.welcomes = 0  # welcomes received so far (one per successful attempt)
         self.welcome: Welcome | None = None
         self.attempt = 0
         self.delay = BACKOFF_BASE  # the last backoff wait (decorrelated jitter grows from it)
@@ -146,10 +155,12 @@ class RelayConnection:
         while not self._stopped:
             # a retry_now() from here on (even during this attempt) skips the next wait
             self._wake.clear()
+            order, session_id = self._route()
+            self.url = self._rotation.pick(order)
             self._on_state("connecting", None, None)
             detail: str | None = None
             try:
-                await self._serve_once()
+                await self._serve_once(session_url(self.url, session_id))
             except TokenRejected as exc:
                 self._on_state("signed_out", None, str(exc))
                 return
@@ -171,25 +182,39 @@ class RelayConnection:
             except (OSError, WebSocketException, asyncio.TimeoutError, ProtocolError) as exc:
                 detail = f"cannot reach relay: {exc}" if str(exc) else "cannot reach relay"
             finally:
+                was_online = self._online
                 self._drop()
             if self._stopped:
                 return
-            if self.retry_after is not None:
-                delay = self.retry_after + random.uniform(0.0, min(1.0, self.retry_after))
-                self.retry_after = None
-            else:
-                delay = backoff_delay(self.delay)
-                self.delay = delay
-            self.attempt += 1
-            log.info("relay offline, retrying in %.2f s", delay)
-            self._on_state("offline", time.time() + delay, detail)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+            if self._moving:
+                self._moving = False
+                self._rotation.restart = True
+                continue
+            wait = self._rotation.ended(self._route()[0], was_online=was_online)
+            if not wait and self.retry_after is None:
+                log.info("relay %s: %s; trying the next relay", self.url, detail or "closed")
+                continue
+            await self._back_off(detail)
 
-    async def _serve_once(self) -> None:
+    async def _back_off(self, detail: str | None) -> None:
+        """Wait the backoff (or the relay's ``retry_after``) before the next attempt."""
+        if self.retry_after is not None:
+            delay = self.retry_after + random.uniform(0.0, min(1.0, self.retry_after))
+            self.retry_after = None
+        else:
+            delay = backoff_delay(self.delay)
+            self.delay = delay
+        self.attempt += 1
+        log.info("relay offline, retrying in %.2f s", delay)
+        self._on_state("offline", time.time() + delay, detail)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), delay)
+        self._rotation.waited()
+
+    async def _serve_once(self, url: str) -> None:
         from websockets.asyncio.client import connect
 
-        url = self.relay_url + SESSION_PATH
+        log.debug("connecting to %s", url)
         async with connect(
             url,
             additional_headers={"Authorization": f"Bearer {self.token}"},
@@ -214,9 +239,11 @@ class RelayConnection:
                 max(1.0, limits.rate_per_second * 0.8), max(1.0, limits.rate_burst * 0.5)
             )
             self._online = True
+            self.welcomes += 1
+            self._rotation.welcomed()
             self.attempt = 0
             self.delay = BACKOFF_BASE
-            log.info("relay online as %s", first.user.id if first.user else "?")
+            log.info("relay %s online as %s", self.url, first.user.id if first.user else "?")
             self._on_state("online", None, None)
             ready = asyncio.ensure_future(self._on_online(first))
             try:
@@ -302,6 +329,16 @@ class RelayConnection:
         if isinstance(reply, Error):
             raise RelayRefused(reply.code, reply.message)
         return reply
+
+    async def move(self) -> None:
+        """Close the connection and connect again at once, to the first URL of the order
+        (the current session's relay); it is tried the usual way, the others after it."""
+        ws = self._ws
+        if ws is None or not self._online:
+            return
+        self._moving = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(1000, "moving to the session's relay"), 2.0)
 
     async def stop(self) -> None:
         self._stopped = True

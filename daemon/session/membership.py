@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +22,11 @@ from daemon.session.state import RelayState
 from wire import ErrorCode, RepoIdentity, SessionJoin, SessionState
 
 log = logging.getLogger(__name__)
+
+# After a move to the session's relay: how long "not in session" may mean that relay has
+# not yet heard of a join another relay of the cluster admitted a moment ago.
+MOVE_GRACE = 3.0
+MOVE_RETRY = 0.1
 
 STATE_SESSION = "session_id"
 STATE_LAST_SEQ = "last_seq"
@@ -41,6 +47,7 @@ class Membership:
         self.presence = presence
         self.roots = roots
         self._joining: asyncio.Lock | None = None
+        self._moved: str | None = None  # the session whose next rejoin follows a move
 
     def start(self) -> None:
         """Create the join lock on the running loop (called from ``RelayClient.start``)."""
@@ -67,20 +74,34 @@ class Membership:
                 raise DaemonError(f"unexpected answer {reply.TYPE} to session_join")
             return await self.adopt(reply, keep=rejoin)
 
+    def moving(self, session_id: str) -> None:
+        """The connection moves to ``session_id``'s relay: its next rejoin retries a
+        refusal "not in session" for ``MOVE_GRACE`` seconds."""
+        self._moved = session_id
+
     async def rejoin(self, session_id: str) -> None:
         """Back online: join the session we were in; forget it if it is gone for us."""
-        try:
-            await self.join(session_id=session_id, rejoin=True)
-        except RelayRefused as exc:
-            if exc.code in GONE_CODES:
-                self.drop(exc.code)
-            else:
+        moved, self._moved = self._moved == session_id, None
+        deadline = time.monotonic() + MOVE_GRACE
+        while True:
+            try:
+                await self.join(session_id=session_id, rejoin=True)
+            except RelayRefused as exc:
+                if moved and exc.code == ErrorCode.NOT_IN_SESSION \
+                        and time.monotonic() < deadline:
+                    log.info("the session's relay does not know the join yet; retrying")
+                    await asyncio.sleep(MOVE_RETRY)
+                    continue
+                if exc.code in GONE_CODES:
+                    self.drop(exc.code)
+                else:
+                    self.editor.error(exc.code, f"cannot rejoin the session: {exc.message}")
+            except Offline:
+                return
+            except DaemonError as exc:
+                log.warning("rejoin failed: %s", exc.code)
                 self.editor.error(exc.code, f"cannot rejoin the session: {exc.message}")
-        except Offline:
             return
-        except DaemonError as exc:
-            log.warning("rejoin failed: %s", exc.code)
-            self.editor.error(exc.code, f"cannot rejoin the session: {exc.message}")
 
     async def adopt(self, frame: SessionState, *, keep: bool = False) -> SessionMirror:
         """Make ``frame`` the current session and tell the editor everything."""

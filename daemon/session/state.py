@@ -1,12 +1,12 @@
 """What the daemon knows of its relay, in one object.
 
-``RelayState`` holds the account (relay URL, token, user), the connection's state as
-the editor is told it, and the current session: the mirror (``daemon.session.mirror``:
-session, our role, participants, presence, chat, threads, last seq), the session to
-rejoin after a reconnect, whether it is joined on the current connection, the
-repository check and the peer we follow. Anyone may read it; it changes only through
-its methods, which ``daemon.session.membership``, ``daemon.session.frames`` and
-``daemon.session.client`` call.
+``RelayState`` holds the account (relay URLs, the one in use, token, user), the
+connection's state as the editor is told it, and the current session: the mirror
+(``daemon.session.mirror``: session, our role, participants, presence, chat, threads,
+last seq), the session to rejoin after a reconnect, whether it is joined on the current
+connection, the repository check and the peer we follow. Anyone may read it; it changes
+only through its methods, which ``daemon.session.membership``, ``daemon.session.frames``
+and ``daemon.session.client`` call.
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ ConnState = Literal["signed_out", "connecting", "online", "offline"]
 class RelayState:
     """Account, connection state and current session of one daemon."""
 
-    def __init__(self, relay_url: str, token: str | None) -> None:
-        self.relay_url = relay_url
+    def __init__(self, relay_urls: list[str], token: str | None) -> None:
+        assert relay_urls, "no relay URL"
+        self.relay_urls = list(relay_urls)  # the relays to use, in the configured order
+        self.relay_url = relay_urls[0]  # the one connected, or being tried
         self.token = token
         self.user: UserRef | None = None
         self.conn_state: ConnState = "signed_out"
@@ -55,7 +57,14 @@ class RelayState:
 
     # ----- account and connection -------------------------------------------------------
 
-    def signed_in(self, relay_url: str, token: str, user: UserRef) -> None:
+    @property
+    def home_url(self) -> str:
+        """The first configured relay: names the relays in invite links."""
+        return self.relay_urls[0]
+
+    def signed_in(self, relay_urls: list[str], relay_url: str, token: str,
+                  user: UserRef) -> None:
+        self.relay_urls = list(relay_urls)
         self.relay_url = relay_url
         self.token = token
         self.user = user
@@ -63,6 +72,10 @@ class RelayState:
     def signed_out(self) -> None:
         self.token = None
         self.user = None
+
+    def at_relay(self, url: str) -> None:
+        """The connection is at (or trying) relay ``url``."""
+        self.relay_url = url
 
     def welcomed(self, user: UserRef | None) -> None:
         """The relay's welcome says who we are."""

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { relayUrl } from './config';
+import { relayUrl, relayUrls, relays } from './config';
 import type { Ctx } from './ctx';
 import { describeError, showError } from './errors';
 import * as lsp from './protocol';
@@ -12,6 +12,16 @@ export interface Credentials {
   username?: string;
   password?: string;
   displayName?: string;
+}
+
+/** The relay to name in messages: the one connected (or being tried), else the first configured. */
+function relayName(ctx: Ctx): string {
+  return ctx.state.connection.relay_url || relays()[0];
+}
+
+/** `relay_url` for sign-in and sign-up: the one relay; with several, the daemon tries them all. */
+function signInRelay(): string | undefined {
+  return relayUrls().length > 0 ? undefined : relayUrl();
 }
 
 async function ask(prompt: string, options: Partial<vscode.InputBoxOptions> = {}): Promise<string | undefined> {
@@ -29,14 +39,14 @@ async function finish(ctx: Ctx, result: SignInResult): Promise<UserRef> {
   await ctx.tokens.save({ token: result.token, user: result.user, expires_at: result.expires_at });
   await ctx.extension.globalState.update(LAST_USERNAME, result.user.id);
   ctx.log(`signed in as ${result.user.id}`);
-  void vscode.window.showInformationMessage(`Ensemble: signed in as ${result.user.name} (${relayUrl()}).`);
+  void vscode.window.showInformationMessage(`Ensemble: signed in as ${result.user.name} (${relayName(ctx)}).`);
   return result.user;
 }
 
 /** Ensemble: Sign In. Returns the user, or undefined when cancelled or refused. */
 export async function signIn(ctx: Ctx, creds: Credentials = {}): Promise<UserRef | undefined> {
   const last = ctx.extension.globalState.get<string>(LAST_USERNAME, '');
-  const username = creds.username ?? (await ask(`Sign in to ${relayUrl()}: username`, { value: last, validateInput: validUsername }));
+  const username = creds.username ?? (await ask(`Sign in to ${relayName(ctx)}: username`, { value: last, validateInput: validUsername }));
   if (!username) {
     return undefined;
   }
@@ -47,7 +57,7 @@ export async function signIn(ctx: Ctx, creds: Credentials = {}): Promise<UserRef
   try {
     const result = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: 'Ensemble: signing in…' },
-      () => ctx.request(lsp.signIn, { username: username.trim(), password, relay_url: relayUrl() }),
+      () => ctx.request(lsp.signIn, { username: username.trim(), password, relay_url: signInRelay() }),
     );
     return await finish(ctx, result);
   } catch (err) {
@@ -58,7 +68,7 @@ export async function signIn(ctx: Ctx, creds: Credentials = {}): Promise<UserRef
 
 /** Ensemble: Sign Up (create an account on the relay, then signed in). */
 export async function signUp(ctx: Ctx, creds: Credentials = {}): Promise<UserRef | undefined> {
-  const username = creds.username ?? (await ask(`Create an account on ${relayUrl()}: username`, { validateInput: validUsername }));
+  const username = creds.username ?? (await ask(`Create an account on ${relayName(ctx)}: username`, { validateInput: validUsername }));
   if (!username) {
     return undefined;
   }
@@ -93,7 +103,7 @@ export async function signUp(ctx: Ctx, creds: Credentials = {}): Promise<UserRef
           username: username.trim(),
           password,
           display_name: displayName.trim(),
-          relay_url: relayUrl(),
+          relay_url: signInRelay(),
         }),
     );
     return await finish(ctx, result);
@@ -123,7 +133,7 @@ export async function ensureSignedIn(ctx: Ctx): Promise<boolean> {
     return true;
   }
   const choice = await vscode.window.showInformationMessage(
-    `Ensemble: sign in to ${relayUrl()} first.`,
+    `Ensemble: sign in to ${relayName(ctx)} first.`,
     'Sign In',
     'Sign Up',
   );

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { relayList, severalRelays } from './relays';
 
 /** Typed access to the `ensemble.*` settings (documented in package.json). */
 export const SECTION = 'ensemble';
@@ -21,6 +22,16 @@ function cfg(): vscode.WorkspaceConfiguration {
 export function relayUrl(): string {
   const value = cfg().get<string>('relayUrl', DEFAULT_RELAY_URL).trim();
   return value || DEFAULT_RELAY_URL;
+}
+
+/** `ensemble.relayUrls`: the relays of a cluster, empty when one relay (`relayUrl`) is used. */
+export function relayUrls(): string[] {
+  return severalRelays(cfg().get<unknown[]>('relayUrls', []));
+}
+
+/** Every relay to use, in the configured order; the first names them (stored token, invites). */
+export function relays(): string[] {
+  return relayList(relayUrl(), cfg().get<unknown[]>('relayUrls', []));
 }
 
 export function displayName(): string | undefined {
@@ -64,6 +75,7 @@ export function maxRestarts(): number {
 /** Settings whose change needs a daemon restart. */
 export const RESTART_SETTINGS = [
   'ensemble.relayUrl',
+  'ensemble.relayUrls',
   'ensemble.python',
   'ensemble.displayName',
   'ensemble.presence.idleAfter',

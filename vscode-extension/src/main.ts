@@ -25,6 +25,7 @@ let current: Ctx | undefined;
 function initializationOptions(context: vscode.ExtensionContext, tokens: TokenStore): () => InitializationOptions {
   return () => ({
     relay_url: config.relayUrl(),
+    relay_urls: config.relayUrls(),
     token: tokens.current?.token ?? null,
     display_name: config.displayName() ?? tokens.current?.user.name ?? null,
     data_dir: context.globalStorageUri.fsPath,
@@ -43,7 +44,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Ctx> {
   const started = Date.now();
   const output = vscode.window.createOutputChannel('Ensemble');
   const tokens = new TokenStore(context.secrets);
-  await tokens.load(config.relayUrl());
+  await tokens.load(config.relays()[0]);
   const daemon = new Daemon(context, output, initializationOptions(context, tokens));
   const ctx = new Ctx(context, output, tokens, daemon);
   current = ctx;
@@ -66,8 +67,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Ctx> {
     registerCommands(ctx, follow),
     registerUriHandler(ctx),
     vscode.workspace.onDidChangeConfiguration(async (e) => {
-      if (e.affectsConfiguration('ensemble.relayUrl')) {
-        await tokens.load(config.relayUrl());
+      if (e.affectsConfiguration('ensemble.relayUrl') || e.affectsConfiguration('ensemble.relayUrls')) {
+        await tokens.load(config.relays()[0]);
       }
       if (e.affectsConfiguration('ensemble.python')) {
         daemon.resetPython();

@@ -18,6 +18,7 @@ export type Status = 'active' | 'idle' | 'away';
 
 export interface InitializationOptions {
   relay_url?: string;
+  relay_urls?: string[];
   token?: string | null;
   display_name?: string | null;
   /** outbox and state; default a per-user folder */

@@ -1,11 +1,12 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ensureSignedIn } from './auth';
-import { relayUrl, SECTION } from './config';
+import { relays, relayUrls, SECTION } from './config';
 import type { Ctx } from './ctx';
 import { describeError, showError } from './errors';
 import * as lsp from './protocol';
 import type { InviteRole, SessionView } from './protocol';
+import { isConfiguredRelay } from './relays';
 
 function progress<T>(title: string, task: () => Promise<T>): Thenable<T> {
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title }, task);
@@ -91,21 +92,31 @@ export function linkRelay(link: string): string | undefined {
   }
 }
 
-/** Switches `ensemble.relayUrl` when an invite names another relay; false if the user declines. */
+/** Switches to the invite's relay when it is not one of the configured relays (`ensemble.relayUrl`,
+ * emptying `ensemble.relayUrls`); false if the user declines. */
 async function matchRelay(ctx: Ctx, link: string): Promise<boolean> {
   const relay = linkRelay(link);
-  if (!relay || relay.replace(/\/+$/, '') === relayUrl().replace(/\/+$/, '')) {
+  const configured = relays();
+  if (!relay || isConfiguredRelay(relay, configured)) {
     return true;
   }
+  const several = relayUrls().length > 0;
   const choice = await vscode.window.showWarningMessage(
-    `This invite is for the relay ${relay}; Ensemble is set to ${relayUrl()}. Switch relays?`,
-    { modal: true },
+    `This invite is for the relay ${relay}; Ensemble is set to ${configured.join(', ')}. Switch relays?`,
+    {
+      modal: true,
+      detail: several ? 'Switching sets ensemble.relayUrl to this relay and empties ensemble.relayUrls.' : undefined,
+    },
     'Switch',
   );
   if (choice !== 'Switch') {
     return false;
   }
-  await vscode.workspace.getConfiguration(SECTION).update('relayUrl', relay, vscode.ConfigurationTarget.Global);
+  const settings = vscode.workspace.getConfiguration(SECTION);
+  await settings.update('relayUrl', relay, vscode.ConfigurationTarget.Global);
+  if (several) {
+    await settings.update('relayUrls', [], vscode.ConfigurationTarget.Global);
+  }
   await ctx.tokens.load(relay);
   await ctx.daemon.restart();
   return true;

@@ -89,7 +89,7 @@ export class StatusItem implements vscode.Disposable {
     } else if (session) {
       const n = onlineCount(ctx);
       text = `$(broadcast) Ensemble: ${n} ${n === 1 ? 'participant' : 'participants'}`;
-      tooltip = `Ensemble: online in "${session.session.name}" as ${session.you.role}; ${n} online`;
+      tooltip = `Ensemble: online in "${session.session.name}" at ${conn.relay_url} as ${session.you.role}; ${n} online`;
     } else {
       text = '$(broadcast) Ensemble: online';
       tooltip = `Ensemble: online at ${conn.relay_url} as ${conn.user?.name ?? ctx.tokens.current?.user.name ?? '?'}; no session`;

@@ -572,6 +572,8 @@ class RedisBus(SessionBus):
                 await self._reap_dead()
             except (RedisError, OSError) as exc:
                 log.warning("redis heartbeat failed (%s)", exc)
+            except Exception:
+                log.exception("bus heartbeat step failed")
 
     async def _presence_writer(self) -> None:
         while True:
@@ -642,7 +644,7 @@ class RedisBus(SessionBus):
             if not await self.r.set(self._k("reap", proc), self.id, nx=True, ex=60):
                 continue  # another process reaps it
             gone = await self._reap(keys=[self._k("held", proc)], args=[self.prefix, proc])
-            log.info("relay process gone", extra={"process": proc, "users": len(gone)})
+            log.info("relay process gone", extra={"relay_process": proc, "users": len(gone)})
             for item in gone:
                 session_id, user_id = json.loads(item)
                 listener = self._listener

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from tests import services
 from tests.helpers import WireClient, new_id, sign_up, unique_name
@@ -40,13 +41,16 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, postgres_dsn: str,
+def cluster(tmp_path: Path, postgres_server: services.PostgresServer,
             redis_server: services.RedisServer) -> Iterator[Cluster]:
     if not redis_server.running():
         redis_server.start()
     redis_server.command("FLUSHALL")
+    postgres_server.ensure_running()
+    name = conninfo_to_dict(postgres_server.create_database())["dbname"]
+    store = f"postgresql://postgres@127.0.0.1:{postgres_server.port}/{name}"
     relays = [RelayProcess(tmp_path / f"relay{i}",
-                           ("--store", postgres_dsn, "--bus", redis_server.url,
+                           ("--store", store, "--bus", redis_server.url,
                             "--user-writes-per-minute", "100000"),
                            env={"ENSEMBLE_JWT_SECRET": SECRET})
               for i in range(3)]

@@ -71,7 +71,7 @@ done
 
 cat > "$DATA/haproxy.cfg" <<EOF
 global
-    maxconn 20000
+    maxconn 8000
 defaults
     mode http
     timeout connect 2s

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -23,6 +22,7 @@ from relay.config import Config
 from relay.core.ports import SessionBus, Store
 from relay.core.service import Core
 from relay.errors import BusError, ConfigError, StoreError
+from relay.logs import shown
 from relay.metrics import Metrics
 from relay.ws.server import Probe, RelayServer
 
@@ -112,11 +112,6 @@ def _pick(flag: str, value: str, table: Mapping[str, Scheme[T]]) -> Scheme[T]:
         what = f"unknown scheme {name!r}" if scheme is None else "not an accepted form"
         raise ConfigError(f"{flag} {shown(value)!r}: {what} (accepted forms: {accepted})")
     return scheme
-
-
-def shown(url: str) -> str:
-    """``url`` with any password left out, for logs and messages."""
-    return re.sub(r"//([^/@:]*):[^/@]*@", r"//\1:***@", url)
 
 
 def build(cfg: Config) -> RelayServer:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from typing import Any
@@ -49,3 +50,8 @@ def setup(level: str = "info", fmt: str = "kv") -> None:
     root.setLevel(level.upper())
     # websockets logs every failed handshake at info; keep those at warning.
     logging.getLogger("websockets").setLevel(logging.WARNING)
+
+
+def shown(url: str) -> str:
+    """``url`` with any password left out, for logs and messages."""
+    return re.sub(r"//([^/@:]*):[^/@]*@", r"//\1:***@", url)

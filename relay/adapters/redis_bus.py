@@ -34,7 +34,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -43,39 +42,18 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from relay.adapters.redis_link import RedisLink
+from relay.adapters.redis_registry import RedisRegistry
 from relay.core.ports import BusListener, Fields, SessionBus
 from relay.errors import BusError
+from relay.logs import shown
 from wire import Event, Mention, as_dict
 from wire.schema import SchemaError, structure
 
 log = logging.getLogger("relay.bus")
 
 GAP_WAIT = 0.2  # seconds an event after a gap waits for the missing ones before a fill
-PRESENCE_WRITE = 0.1  # seconds between write-behinds of local presence to the registry
 CLOSE_WAIT = 2.0  # seconds closing may wait for Redis
 LIVENESS_TTL = 5.0  # a process not seen for this long is dead; its users depart
-
-_ARRIVE = """
-redis.call('SADD', KEYS[4], ARGV[4])
-local added = redis.call('SADD', KEYS[1], ARGV[1])
-if added == 1 and redis.call('SCARD', KEYS[1]) == 1 then
-  redis.call('SADD', KEYS[2], ARGV[2])
-  redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
-  return 1
-end
-return 0
-"""
-
-_DEPART = """
-redis.call('SREM', KEYS[4], ARGV[3])
-local removed = redis.call('SREM', KEYS[1], ARGV[1])
-if removed == 1 and redis.call('SCARD', KEYS[1]) == 0 then
-  redis.call('SREM', KEYS[2], ARGV[2])
-  redis.call('HDEL', KEYS[3], ARGV[2])
-  return 1
-end
-return 0
-"""
 
 # KEYS[1] P held:{process}; ARGV[1] the prefix, ARGV[2] the process. Removes what the
 # process held; returns the [session, user] pairs that went offline with it.
@@ -97,20 +75,6 @@ end
 redis.call('DEL', KEYS[1])
 redis.call('SREM', ARGV[1] .. 'procs', ARGV[2])
 return gone
-"""
-
-# KEYS[1] P o:{session}, KEYS[2] P p:{session}; ARGV pairs of user, changed fields (JSON):
-# merged into the presence of users who are online (an offline user's is not kept).
-_MERGE = """
-for i = 1, #ARGV, 2 do
-  if redis.call('SISMEMBER', KEYS[1], ARGV[i]) == 1 then
-    local cur = redis.call('HGET', KEYS[2], ARGV[i])
-    local fields = cur and cjson.decode(cur) or {}
-    for k, v in pairs(cjson.decode(ARGV[i + 1])) do fields[k] = v end
-    redis.call('HSET', KEYS[2], ARGV[i], cjson.encode(fields))
-  end
-end
-return 0
 """
 
 # KEYS[1] P q:{session}; ARGV[1] seq: keep the highest.
@@ -150,11 +114,6 @@ class RedisBus(SessionBus):
         self._sessions: dict[str, int] = {}  # subscribed session -> subscriptions
         self._others: dict[str, set[str]] = {}  # session -> other processes with clients
         self._order: dict[str, _Order] = {}
-        # this process's live connections and their users' latest presence, registered
-        # again after Redis lost its state: session -> user -> (conns, fields)
-        self._mine: dict[str, dict[str, tuple[set[int], Fields]]] = {}
-        # presence changes not yet merged into the registry: session -> user -> fields
-        self._dirty: dict[str, dict[str, Fields]] = {}
         self._out: dict[str, dict[str, Fields]] = {}  # presence leaving on the next turn
         self._flush_handle: asyncio.Handle | None = None
         self._sendq: deque[tuple[str, str]] = deque()  # (channel, message) in order
@@ -162,10 +121,8 @@ class RedisBus(SessionBus):
         self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._unpublished: dict[str, int] = {}  # session -> seq whose publish failed
         self._tasks: list[asyncio.Task[None]] = []
-        self._arrive = self.r.register_script(_ARRIVE)
-        self._depart = self.r.register_script(_DEPART)
         self._reap = self.r.register_script(_REAP)
-        self._merge = self.r.register_script(_MERGE)
+        self.registry = RedisRegistry(self.r, self._k, self.id)
         self._seq = self.r.register_script(_SEQ)
         self.fills = 0  # gap fills asked of the listener (tests and metrics)
 
@@ -198,7 +155,7 @@ class RedisBus(SessionBus):
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._writer()), loop.create_task(self._dispatch()),
                        loop.create_task(self._heartbeat()),
-                       loop.create_task(self._presence_writer())]
+                       loop.create_task(self.registry.writer())]
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -280,19 +237,7 @@ class RedisBus(SessionBus):
             self._send(session_id, {"k": "f", "d": data.decode(), "t": kind, "x": exclude_user})
 
     def publish_presence(self, session_id: str, user_id: str, fields: Fields) -> None:
-        mine = self._mine.get(session_id)
-        if mine is not None:
-            held = mine.get(user_id)
-            if held is not None:
-                held[1].update(fields)
-        users = self._dirty.get(session_id)
-        if users is None:
-            users = self._dirty[session_id] = {}
-        changed = users.get(user_id)
-        if changed is None:
-            users[user_id] = dict(fields)
-        else:
-            changed.update(fields)
+        self.registry.note(session_id, user_id, fields)
         if self._others.get(session_id):
             out = self._out.setdefault(session_id, {})
             prev = out.get(user_id)
@@ -312,69 +257,19 @@ class RedisBus(SessionBus):
             await self._listener.on_mention(session_id, user_id, mention)
         self._send(session_id, {"k": "m", "u": user_id, "m": as_dict(mention)})
 
-    # -- registry
+    # -- registry (relay/adapters/redis_registry.py)
 
     async def arrive(self, session_id: str, user_id: str, conn: int, fields: Fields) -> bool:
-        users = self._mine.setdefault(session_id, {})
-        if user_id in users:
-            users[user_id][0].add(conn)
-        else:
-            users[user_id] = ({conn}, dict(fields))
-        return await self._register(session_id, user_id, conn, fields)
-
-    async def _register(self, session_id: str, user_id: str, conn: int,
-                        fields: Fields) -> bool:
-        member = f"{self.id}:{conn}"
-        held = json.dumps(["c", session_id, user_id, member])
-        try:
-            first = await self._arrive(
-                keys=[self._k("c", session_id, user_id), self._k("o", session_id),
-                      self._k("p", session_id), self._k("held", self.id)],
-                args=[member, user_id, json.dumps(fields), held])
-        except (RedisError, OSError) as exc:
-            log.warning("redis: arrival not registered (%s)", exc)
-            return True
-        return bool(first)
+        return await self.registry.arrive(session_id, user_id, conn, fields)
 
     async def depart(self, session_id: str, user_id: str, conn: int) -> bool:
-        users = self._mine.get(session_id)
-        if users is not None and user_id in users:
-            users[user_id][0].discard(conn)
-            if not users[user_id][0]:
-                del users[user_id]
-                if not users:
-                    del self._mine[session_id]
-        member = f"{self.id}:{conn}"
-        held = json.dumps(["c", session_id, user_id, member])
-        try:
-            last = await self._depart(
-                keys=[self._k("c", session_id, user_id), self._k("o", session_id),
-                      self._k("p", session_id), self._k("held", self.id)],
-                args=[member, user_id, held])
-        except (RedisError, OSError) as exc:
-            log.warning("redis: departure not registered (%s)", exc)
-            last = 1
-        if last:
-            self._dirty.get(session_id, {}).pop(user_id, None)
-        return bool(last)
+        return await self.registry.depart(session_id, user_id, conn)
 
     async def online(self, session_id: str) -> set[str]:
-        try:
-            return {str(u) for u in await self.r.smembers(self._k("o", session_id))}
-        except (RedisError, OSError):
-            return set()  # Redis away: nobody counts as online (session_full lets joins in)
+        return await self.registry.online(session_id)
 
     async def presence(self, session_id: str) -> dict[str, Fields]:
-        found: dict[str, Fields] = {}
-        with contextlib.suppress(RedisError, OSError):
-            raw = await self.r.hgetall(self._k("p", session_id))
-            for uid, text in raw.items():
-                with contextlib.suppress(ValueError):
-                    found[str(uid)] = json.loads(text)
-        for uid, changed in self._dirty.get(session_id, {}).items():
-            if uid in found:  # changes not merged yet
-                found[uid].update(changed)
-        return found
+        return await self.registry.presence(session_id)
 
     # -- sending: one writer keeps the order of everything published
 
@@ -544,10 +439,7 @@ class RedisBus(SessionBus):
                 pipe.sadd(self._k("r", session_id), self.id)
                 pipe.sadd(self._k("held", self.id), json.dumps(["r", session_id]))
                 await pipe.execute()
-            for session_id, users in list(self._mine.items()):
-                for user_id, (conns, fields) in list(users.items()):
-                    for conn in list(conns):
-                        await self._register(session_id, user_id, conn, fields)
+            await self.registry.restore()
         except (RedisError, OSError) as exc:
             log.warning("redis: registry not restored (%s)", exc)
         # Anything may have been published while the link was down.
@@ -574,34 +466,6 @@ class RedisBus(SessionBus):
                 log.warning("redis heartbeat failed (%s)", exc)
             except Exception:
                 log.exception("bus heartbeat step failed")
-
-    async def _presence_writer(self) -> None:
-        while True:
-            await asyncio.sleep(PRESENCE_WRITE)
-            try:
-                await self._write_presence()
-            except (RedisError, OSError) as exc:
-                log.debug("presence not written (%s)", exc)
-
-    async def _write_presence(self) -> None:
-        """Merge what changed into the registry (only users who are online)."""
-        dirty, self._dirty = self._dirty, {}
-        if not dirty:
-            return
-        pipe = self.r.pipeline(transaction=False)
-        for session_id, users in dirty.items():
-            args: list[str] = []
-            for user_id, fields in users.items():
-                args += [user_id, json.dumps(fields)]
-            pipe.eval(_MERGE, 2, self._k("o", session_id), self._k("p", session_id), *args)
-        try:
-            await pipe.execute()
-        except (RedisError, OSError):
-            for session_id, users in dirty.items():  # newer changes win
-                mine = self._dirty.setdefault(session_id, {})
-                for user_id, fields in users.items():
-                    mine[user_id] = {**fields, **mine.get(user_id, {})}
-            raise
 
     async def _republish(self) -> None:
         """Tell the other processes of the seqs whose publish failed: they fill."""
@@ -650,11 +514,6 @@ class RedisBus(SessionBus):
                 listener = self._listener
                 if listener is not None:
                     await listener.on_departed(session_id, user_id)
-
-
-def shown(url: str) -> str:
-    """``url`` without its password."""
-    return re.sub(r"//([^/@:]*):[^/@]*@", r"//\1:***@", url)
 
 
 def _nowhere(session_id: str, user_id: str, fields: Fields) -> None:

@@ -57,11 +57,7 @@ def test_viewer_is_told_why_and_reopen_stays_visible_after_resolve(
     # The viewer: the "+" is there, and adding a comment explains why it is not added.
     bob.open_file("src/app.py")
     bc = Comments(bob)
-    row = bc._margin_row(9)
-    box = bob.wait_for(row.bounding_box, "the gutter of line 9")
-    bob.page.mouse.move(box["x"] + box["width"] - 8, box["y"] + box["height"] / 2)
-    glyph = bob.page.locator(".editor-group-container.active .comment-range-glyph.line-hover")
-    bob.wait_for(lambda: glyph.count() > 0, "the comment '+' in the viewer's gutter")
+    glyph = bc.hover_plus(9)
     glyph.first.click()
     bob.page.wait_for_selector(".review-widget .comment-form .monaco-editor.focused",
                                timeout=30_000)

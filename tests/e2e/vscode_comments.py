@@ -120,13 +120,29 @@ class Comments:
             .first
         )
 
+    def hover_plus(self, line: int) -> Any:
+        """Hover the gutter of `line` until its "+" shows; the "+" locator is returned.
+
+        VS Code draws the "+" on a mouse move over a commenting range, and the ranges come from
+        the extension a moment after the file opens: a hover that came first shows nothing, so
+        the mouse leaves the gutter and comes back until the "+" is there."""
+        row = self._margin_row(line)
+        glyph = self.page.locator(".editor-group-container.active .comment-range-glyph.line-hover")
+
+        def shown() -> bool:
+            box = row.bounding_box()
+            if not box:
+                return False
+            self.page.mouse.move(box["x"] + box["width"] + 60, box["y"] + box["height"] / 2)
+            self.page.mouse.move(box["x"] + box["width"] - 8, box["y"] + box["height"] / 2)
+            return glyph.count() > 0
+
+        self.wb.wait_for(shown, f"the comment '+' in the gutter of line {line}", every=0.2)
+        return glyph
+
     def add_via_gutter(self, line: int, text: str, button: str = "Add Comment") -> None:
         """Hover the gutter of `line`, click its "+", type the comment, press the button."""
-        row = self._margin_row(line)
-        box = self.wb.wait_for(row.bounding_box, f"the gutter of line {line}")
-        self.page.mouse.move(box["x"] + box["width"] - 8, box["y"] + box["height"] / 2)
-        glyph = self.page.locator(".editor-group-container.active .comment-range-glyph.line-hover")
-        glyph.first.click()
+        self.hover_plus(line).first.click()
         self.page.wait_for_selector(
             ".review-widget .comment-form .monaco-editor.focused", timeout=DEFAULT_TIMEOUT * 1000
         )

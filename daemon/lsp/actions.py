@@ -10,6 +10,7 @@ import json
 import time
 from typing import Any
 
+from daemon import trace
 from daemon.errors import DaemonError, InvalidParams
 from daemon.lsp.core import Daemon
 from daemon.protocol import (
@@ -215,6 +216,8 @@ class Actions:
     # ----- ephemeral notifications --------------------------------------------------
 
     def cursor(self, p: CursorParams) -> None:
+        if trace.ENABLED and p.selections:
+            trace.cursor("daemon-in", p.selections[0].active.line)
         self.relay.presence.touch()
         self._last["cursor"] = p
         self._send_cursor(p)

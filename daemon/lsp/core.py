@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from daemon import trace
 from daemon.config import Config
 from daemon.lsp import views
 from daemon.lsp.board import ThreadBoard
@@ -136,6 +137,10 @@ class Daemon:
     def _publish_peers(self) -> None:
         peers = self.peer_views()
         self.notify(Method.DID_CHANGE_PEERS, PeersParams(peers=peers))
+        if trace.ENABLED:
+            for peer in peers:
+                if peer.selections:
+                    trace.cursor("daemon-peers-out", peer.selections[0].active.line)
         if self.on_peers_changed is not None:
             self.on_peers_changed(peers)
 

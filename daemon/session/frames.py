@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from daemon import trace
 from daemon.session import permits
 from daemon.session.editor import Editor
 from daemon.session.link import RelayLink
@@ -71,6 +72,10 @@ class RelayFrames:
                 self._apply_change(change)
                 self.membership.save_seq()
         elif isinstance(msg, PresenceUpdate):
+            if trace.ENABLED:
+                for peer in msg.peers:
+                    if peer.cursor is not None and peer.cursor.selections:
+                        trace.cursor("daemon-peer-in", peer.cursor.selections[0].active.line)
             if state.merge_presence(msg):
                 editor.peers_changed()
         elif isinstance(msg, UserJoined):

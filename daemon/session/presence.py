@@ -9,9 +9,10 @@ import time
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING
 
+from daemon import trace
 from daemon.config import Config
 from daemon.session.traffic import Coalescer
-from wire import Heartbeat, Message, Status, StatusSet
+from wire import CursorUpdate, Heartbeat, Message, Status, StatusSet
 
 if TYPE_CHECKING:
     from daemon.session.connection import RelayConnection
@@ -44,6 +45,8 @@ class Presence:
         ok = await conn.send(msg)
         if ok:
             self.sent_frames += 1
+            if trace.ENABLED and isinstance(msg, CursorUpdate) and msg.selections:
+                trace.cursor("daemon-out", msg.selections[0].active.line)
         return ok
 
     def put(self, key: str, msg: Message, fingerprint: Hashable) -> None:

@@ -212,10 +212,12 @@ def start_pair_servers(
     relay: Any,
     vsix: Path,
     bob_folder: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> tuple[Workbench, Workbench, CodeServer, CodeServer]:
-    """start_pair, also returning alice's and bob's code-servers."""
-    alice_server = code_server("alice", relay_url=relay.url, vsix=vsix)
-    bob_server = code_server("bob", relay_url=relay.url, vsix=vsix)
+    """start_pair, also returning alice's and bob's code-servers (``env``: extra environment
+    of both)."""
+    alice_server = code_server("alice", relay_url=relay.url, vsix=vsix, env=env)
+    bob_server = code_server("bob", relay_url=relay.url, vsix=vsix, env=env)
     alice = browser(alice_server, workspace.copy_for("alice"))
     bob = browser(bob_server, bob_folder or workspace.copy_for("bob"))
 

@@ -8,7 +8,10 @@ through the workbench DOM, as a user would.
 from __future__ import annotations
 
 import os
+import re
+import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,14 +81,108 @@ def test_editor_to_editor_cursor_latency(
     workspace: SharedRepo,
     vsix: Path,
 ) -> None:
-    """Alice's cursor move -> her name tag on that line in Bob's DOM: p50/p95 over 50 moves."""
-    alice, bob = ui.start_pair(code_server, browser, workspace, relay, vsix)
+    """Alice's cursor move -> her name tag on that line in Bob's DOM: p50/p95 over 50 moves,
+    and what each hop of the path costs (extension -> daemon -> relay -> daemon -> extension),
+    from the trace lines both sides write with ENSEMBLE_TRACE_CURSOR=1."""
+    alice, bob, alice_server, bob_server = ui.start_pair_servers(
+        code_server, browser, workspace, relay, vsix, env={"ENSEMBLE_TRACE_CURSOR": "1"})
     bob.open_file("src/app.py")
     alice.open_file("src/app.py")
     alice.go_to_line(5)
     bob.wait_name_tag("Alice", line=5, path_suffix="/src/app.py")
-    samples = cursor_latency(alice, bob, start_line=5, moves=50)
-    assert ui.latency_summary("editor-to-editor cursor latency", samples) < 2000
+    moves = cursor_moves(alice, bob, start_line=5, moves=50)
+    p95 = ui.latency_summary("editor-to-editor cursor latency", [m.latency for m in moves])
+    last = moves[-1]
+    bob.wait_for(lambda: any(t.stage == "ext-drawn" and t.line == last.line - 1
+                             and t.t >= last.pressed for t in traces(bob_server)),
+                 "the trace of the last move in bob's output")
+    table = hop_table(moves, traces(alice_server) + traces(bob_server))
+    print("\n" + table)
+    assert p95 < 2000
+
+
+@dataclass
+class Move:
+    """One caret move: the 1-based line, when the key was pressed and when the tag showed
+    (wall clock, ms)."""
+
+    line: int
+    pressed: float
+    seen: float
+
+    @property
+    def latency(self) -> float:
+        return self.seen - self.pressed
+
+
+@dataclass
+class Trace:
+    stage: str
+    line: int  # 0-based, as VS Code and the daemon count
+    t: float  # wall clock, ms
+
+
+_TRACE_RE = re.compile(r"trace cursor (\S+) line=(\d+) t=([\d.]+)")
+
+# The stages of one cursor update, in path order: alice's extension and daemon, then bob's.
+STAGES = ("ext-send", "daemon-in", "daemon-out", "daemon-peer-in", "daemon-peers-out",
+          "ext-peers-in", "ext-drawn")
+HOPS = (
+    "key press -> alice's extension sends (browser, VS Code)",
+    "alice's extension -> her daemon (LSP, stdio)",
+    "alice's daemon (pacing, encoding)",
+    "alice's daemon -> relay -> bob's daemon (WebSocket)",
+    "bob's daemon (merge, peer views)",
+    "bob's daemon -> his extension (LSP, stdio)",
+    "bob's extension (decorations)",
+    "decorations set -> tag in bob's DOM (VS Code, browser)",
+)
+
+
+def traces(server: Any) -> list[Trace]:
+    """The cursor trace lines of a user's extension and daemons (Ensemble output channel)."""
+    found = []
+    for line in server.ensemble_output():
+        m = _TRACE_RE.search(line)
+        if m:
+            found.append(Trace(m[1], int(m[2]), float(m[3])))
+    return found
+
+
+def hop_table(moves: list[Move], found: list[Trace]) -> str:
+    """Per hop p50/p95 (ms) over the moves whose every stage was traced: each stage is the
+    first trace of it on the move's line after the stage before (the moves are one at a
+    time, so nothing of the previous move is matched)."""
+    by_stage: dict[str, list[Trace]] = {s: [] for s in STAGES}
+    for t in found:
+        if t.stage in by_stage:
+            by_stage[t.stage].append(t)
+    for lst in by_stage.values():
+        lst.sort(key=lambda t: t.t)
+    per_hop: list[list[float]] = [[] for _ in HOPS]
+    for move in moves:
+        times = [move.pressed]
+        for stage in STAGES:
+            after = times[-1] - 1.0  # the browser's key press stamp has whole ms only
+            hit = next((t.t for t in by_stage[stage]
+                        if t.line == move.line - 1 and t.t >= after), None)
+            if hit is None or hit > move.seen + 1.0:
+                break
+            times.append(hit)
+        else:
+            times.append(move.seen)
+            for i in range(len(HOPS)):
+                per_hop[i].append(max(0.0, times[i + 1] - times[i]))
+    complete = len(per_hop[0])
+    rows = [f"editor-to-editor hops over {complete} of {len(moves)} moves (ms):",
+            f"  {'hop':60} {'p50':>7} {'p95':>7}"]
+    for hop, values in zip(HOPS, per_hop, strict=True):
+        if values:
+            p95 = statistics.quantiles(values, n=20, method="inclusive")[18] \
+                if len(values) > 1 else values[0]
+            rows.append(f"  {hop:60} {statistics.median(values):7.2f} {p95:7.2f}")
+    assert complete >= len(moves) // 2, "\n".join(rows)
+    return "\n".join(rows)
 
 
 # Watches Bob's DOM for Alice's name tag on a given line and records when it first appears
@@ -115,11 +212,16 @@ _ARM_WATCHER_JS = """() => {
 
 
 def cursor_latency(alice: Any, bob: Any, start_line: int, moves: int) -> list[float]:
+    """The latencies of ``cursor_moves``, in ms."""
+    return [m.latency for m in cursor_moves(alice, bob, start_line, moves)]
+
+
+def cursor_moves(alice: Any, bob: Any, start_line: int, moves: int) -> list[Move]:
     """Alice moves her caret one line at a time from ``start_line`` (her tag already shown
     there in Bob's editor); each sample is key press -> her tag on the new line in Bob's DOM,
-    in ms, on one wall clock. The next move starts once the previous tag arrived."""
+    on one wall clock. The next move starts once the previous tag arrived."""
     bob.page.evaluate(_ARM_WATCHER_JS)
-    samples: list[float] = []
+    samples: list[Move] = []
     line = start_line
     for i in range(moves):
         step = 1 if (i // 25) % 2 == 0 else -1
@@ -134,7 +236,7 @@ def cursor_latency(alice: Any, bob: Any, start_line: int, moves: int) -> list[fl
             timeout=10,
             every=0.005,
         )
-        samples.append(float(seen) - t0)
+        samples.append(Move(line, t0, float(seen)))
     return samples
 
 

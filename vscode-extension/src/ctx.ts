@@ -5,6 +5,7 @@ import type { TokenStore } from './tokens';
 import { describeError } from './errors';
 import * as lsp from './protocol';
 import type { ConnectionParams, PeerView, SessionView, Status } from './protocol';
+import { traceCursor, tracing } from './trace';
 
 /** Which part of the shared state changed. */
 export type StateChange = 'connection' | 'session' | 'peers' | 'follow' | 'outbox' | 'daemon';
@@ -170,6 +171,13 @@ export class Ctx implements vscode.Disposable {
   setPeers(peers: PeerView[]): void {
     const me = this.me;
     this.state.peers = peers.filter((p) => p.user.id !== me);
+    if (tracing) {
+      for (const p of this.state.peers) {
+        if (p.selections?.length) {
+          traceCursor((m) => this.log(m), 'ext-peers-in', p.selections[0].active.line);
+        }
+      }
+    }
     this.emitter.fire('peers');
   }
 

@@ -6,6 +6,7 @@ import { drawEach, validPoint } from './guarded';
 import { displayName, escapeMarkdown } from './names';
 import { disconnected } from './status';
 import type { PeerView } from './protocol';
+import { traceCursor, tracing } from './trace';
 
 /** Normalizes a URI string so the daemon's and the editor's spellings compare equal. */
 export function uriKey(uri: string | vscode.Uri): string {
@@ -157,6 +158,9 @@ export class CursorRenderer implements vscode.Disposable {
       ctx.onDidChangeState((what) => {
         if (what === 'peers' || what === 'session' || what === 'daemon' || what === 'connection') {
           this.sync();
+          if (tracing && what === 'peers') {
+            this.traceDrawn();
+          }
         }
       }),
       vscode.window.onDidChangeVisibleTextEditors(() => this.render()),
@@ -211,6 +215,15 @@ export class CursorRenderer implements vscode.Disposable {
         this.failed,
         (message) => this.ctx.log(`cursor of ${message}`),
       );
+    }
+  }
+
+  /** The drawn carets' lines, when tracing (src/trace.ts): setDecorations has returned. */
+  private traceDrawn(): void {
+    for (const p of this.ctx.state.peers) {
+      if (p.online && p.selections?.length && this.sets.has(p.user.id)) {
+        traceCursor((m) => this.ctx.log(m), 'ext-drawn', p.selections[0].active.line);
+      }
     }
   }
 

@@ -4,6 +4,7 @@ import type { Ctx } from './ctx';
 import type { RevealGuard } from './guard';
 import * as lsp from './protocol';
 import type { Range, Selection } from './protocol';
+import { traceCursor, tracing } from './trace';
 
 /** Whether a document may be shared: a workspace file not matched by `ensemble.ignore`. */
 export function shareable(doc: vscode.TextDocument): boolean {
@@ -83,6 +84,9 @@ export class LocalTracker implements vscode.Disposable {
   private sendCursor(editor: vscode.TextEditor): void {
     if (!this.live || !shareable(editor.document)) {
       return;
+    }
+    if (tracing) {
+      traceCursor((m) => this.ctx.log(m), 'ext-send', editor.selection.active.line);
     }
     this.ctx.notify(lsp.cursor, { uri: editor.document.uri.toString(), selections: editor.selections.map(toSelection) });
   }

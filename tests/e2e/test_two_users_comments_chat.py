@@ -240,7 +240,7 @@ def _flood_history(url: str, invite: str, count: int) -> None:
     from urllib.parse import parse_qs, urlparse
 
     from tests.helpers import connected, new_id
-    from wire import ChatSend
+    from wire import ChatSend, Error
 
     token = parse_qs(urlparse(invite).query)["invite"][0]
 
@@ -251,7 +251,9 @@ def _flood_history(url: str, invite: str, count: int) -> None:
         for n in range(count):
             await carol.send(ChatSend(id=new_id(), session_id=session_id, text=f"history {n}"))
         await carol.barrier()
+        refused = carol.take(Error)
         await carol.close()
+        assert not refused, f"{len(refused)} of the history refused: {refused[0]}"
 
     asyncio.run(run())
 
@@ -268,7 +270,8 @@ def test_chat_latency_and_history_render(
     import threading
     import time
 
-    relay = relay_factory("--rate-per-second", "5000", "--rate-burst", "5000")
+    relay = relay_factory("--rate-per-second", "5000", "--rate-burst", "5000",
+                           "--user-writes-per-minute", "100000")
     alice_server = code_server("alice", relay_url=relay.url, vsix=vsix)
     bob_server = code_server("bob", relay_url=relay.url, vsix=vsix)
     alice = browser(alice_server, workspace.copy_for("alice"))

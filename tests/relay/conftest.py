@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from tests import health
 from tests.helpers import WireClient, connected
+from tests.relay.coreharness import Harness, harness
 from tests.relayproc import RelayProcess
 from wire import InviteCreate, InviteResult
 
@@ -74,3 +76,10 @@ async def trio(relay):
     t = await make_trio(relay.url)
     yield t
     await t.close()
+
+
+@pytest.fixture
+async def h(tmp_path: Path) -> AsyncIterator[Harness]:
+    """The sans-I/O core with in-memory transports (tests/relay/coreharness.py)."""
+    async for made in harness(tmp_path):
+        yield made

@@ -172,7 +172,9 @@ def run_once(cfg: Config, k: int, routing: str, lay: Layout, svc: Services,
             (peak_rss_mb(r.pid) or 0.0) for r in relays if r.pid)
         result["cluster"] = {
             "relays": k, "routing": routing,
-            "sessions_per_relay": [Counter(s[0].relay for s in sessions)[i] for i in range(k)],
+            # sessions with a member on each relay (spread: every session on every relay)
+            "sessions_per_relay": [sum(any(c.relay == i for c in s) for s in sessions)
+                                   for i in range(k)],
             "clients_per_relay": [Counter(c.relay for s in sessions for c in s)[i]
                                   for i in range(k)],
             "relay_cores": [lay.relay_core(i) for i in range(k)], "redis_cores": lay.redis,

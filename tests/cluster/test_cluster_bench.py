@@ -26,6 +26,7 @@ def test_cluster_bench_spread_over_two_relays_reports_cursor_chat_and_redis_figu
     assert run["cluster"]["relays"] == 2 and run["cluster"]["routing"] == "spread"
     # client i of each session on relay i mod 2: members 0 and 2 on relay 0, member 1 on 1
     assert run["cluster"]["clients_per_relay"] == [4, 2]
+    assert run["cluster"]["sessions_per_relay"] == [2, 2]
     assert run["config"]["clients"] == 6
     assert run["sent"] > 0 and run["delivered"] > 0
     assert run["convergence"]["all_converged"]

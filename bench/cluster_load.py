@@ -52,6 +52,7 @@ from tests import services
 # High enough that no client's chat is ever refused (each sends one every C seconds).
 CLUSTER_RELAY_ARGS = ["--user-writes-per-minute", "100000"]
 ROUTINGS = ("affinity", "spread")
+ALL_CORES = sorted(os.sched_getaffinity(0))
 
 
 @dataclass
@@ -121,8 +122,9 @@ class Services:
         return int((self.postgres.data / "postmaster.pid").read_text().split()[0])
 
     def pin(self, lay: Layout) -> None:
-        pin(self.redis_pid, lay.redis)
-        pin(self.postgres_pid, lay.postgres, tree=True)
+        """Pin Redis and PostgreSQL as ``lay`` says (unpinned: every core)."""
+        pin(self.redis_pid, lay.redis or ALL_CORES)
+        pin(self.postgres_pid, lay.postgres or ALL_CORES, tree=True)
 
     def fresh_store(self) -> str:
         """An empty Redis and a new database; the relays' --store URL."""
@@ -233,8 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         for k in counts:
             lay = layout(a, k)
             svc.pin(lay)
-            if lay.generator:
-                os.sched_setaffinity(0, {lay.generator[0]})
+            os.sched_setaffinity(0, (lay.generator or [])[:1] or ALL_CORES)  # setup process
             for routing in routings if k > 1 else ["single"]:  # one relay: no routing
                 for r, phase in runs:
                     if (k, routing, phase) in failed:

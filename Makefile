@@ -7,7 +7,7 @@ DATA ?= .data
 HOST ?= 127.0.0.1
 PORT ?= 8765
 
-.PHONY: run test venv ext vsix tools lint pytest bench gen clean cluster
+.PHONY: run test venv ext vsix tools lint pytest bench bench-cluster gen clean cluster
 
 $(VENV)/.stamp: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,10 @@ test: venv tools vsix lint
 
 bench: venv
 	$(PY) bench/cursor_load.py
+
+# K relays on one PostgreSQL and one Redis (bench/README.md, "Cluster mode")
+bench-cluster: venv
+	$(PY) bench/cluster_load.py
 
 clean:
 	rm -rf $(VENV) node_modules vscode-extension/node_modules vscode-extension/dist vscode-extension/bundled .tools

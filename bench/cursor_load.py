@@ -35,13 +35,13 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load_loop
-from lean_ws import WsConn, WsError
+from lean_ws import WsError
 from load_loop import Schedule
 from participant import Client, Stats, clock
-from relay_proc import BenchError, Relay, peak_rss_mb, profile_top, start_profiler
+from relay_proc import BenchError, Relay, Watched, peak_rss_mb, profile_top, start_profiler
 from report import summarize, sweep_table, table
+from sessions import setup
 
-PROTOCOL_VERSION = 1
 INF = float("inf")
 # Test-only relay options: cheap password hashing keeps the sign-ups short.
 DEFAULT_RELAY_ARGS = ["--bcrypt-rounds", "4"]
@@ -71,81 +71,39 @@ class Config:
     profile_rate: int = 250
     phases: str = "even"
     seed: int = 1
-
-
-def chunks(items: list[Any], n: int) -> list[list[Any]]:
-    return [items[i:i + n] for i in range(0, len(items), n)]
-
-
-def hello(c: Client, presence: int = 1) -> str:
-    return c.send({"type": "hello", "protocol": PROTOCOL_VERSION, "client": "cursor_load",
-                   "presence": presence})
-
-
-def setup(cfg: Config, relay: Relay, st: Stats, log: Any) -> list[list[Client]]:
-    tag = "".join(random.choices("abcdefghjkmnpqrstuvwxyz", k=4))
-    password = f"bench-password-{tag}-0123456789"
-    n = cfg.sessions * cfg.clients
-    clients = [Client(i, f"lb{tag}{i:05d}", st) for i in range(n)]
-    t = time.monotonic()
-    for group in chunks(clients, cfg.batch):
-        rids = []
-        for c in group:
-            c.conn.connect(relay.host, relay.port, "/auth", {})
-            rids.append((hello(c), c.send({"type": "sign_up", "username": c.username,
-                                            "password": password})))
-        for c, (h, s) in zip(group, rids, strict=True):
-            c.reply(h)
-            ok = c.reply(s)
-            c.token = ok["token"]
-            c.user_id = ok.get("user", {}).get("id", c.username)
-            c.uid_b = c.user_id.encode()
-            c.conn.close()
-            c.conn = WsConn(c.on_message)
-            c.inbox.clear()
-    log(f"signed up {n} users in {time.monotonic() - t:.1f}s")
-    t = time.monotonic()
-    for group in chunks(clients, cfg.batch):
-        rids = []
-        for c in group:
-            c.conn.connect(relay.host, relay.port, "/ws", {"Authorization": f"Bearer {c.token}"})
-            rids.append(hello(c, cfg.presence))
-        for c, h in zip(group, rids, strict=True):
-            c.reply(h)
-    log(f"opened {n} connections in {time.monotonic() - t:.1f}s")
-    t = time.monotonic()
-    sessions = chunks(clients, cfg.clients)
-    for r, members in enumerate(sessions):
-        host = members[0]
-        state = host.request({"type": "session_create", "name": f"bench {r}",
-                              "repo": {"name": "bench", "remote": f"example.org/bench/{r}"}})
-        sid = host.session_id = state["session"]["session_id"]
-        inv = host.request({"type": "invite_create", "session_id": sid, "role": "editor"})
-        token = inv["invite"]["token"]
-        rids = [(m, m.send({"type": "session_join", "invite": token})) for m in members[1:]]
-        for m, rid in rids:
-            m.reply(rid)
-            m.session_id = sid
-        for m in members:
-            m.peers = [p for p in members if p is not m]
-            m.prepare_cursor()
-    log(f"created {cfg.sessions} sessions of {cfg.clients} in {time.monotonic() - t:.1f}s")
-    return sessions
+    chat_every: float = 0.0  # seconds between chat messages of each session (0: none)
 
 
 # ---------------------------------------------------------------------------
 # The measured run: one epoll loop sends on schedule and reads every socket
 
 
-def snapshot(rproc: psutil.Process | None) -> dict[str, Any]:
+def snapshot(watched: list[Watched]) -> dict[str, Any]:
     return {
         "wall": clock(),
-        "relay_cpu": rproc.cpu_times() if rproc else None,
+        "cpu": {w.name: w.sample() for w in watched},
         "cores": psutil.cpu_times(percpu=True),
     }
 
 
-def run_load(cfg: Config, st: Stats, sessions: list[list[Client]], rproc: psutil.Process | None,
+def chat_plan(cfg: Config, sessions: list[list[Client]], order: list[Client],
+              t0: float, we: float) -> list[tuple[float, int]]:
+    """Every chat message of the run, (due, sender's index in ``order``), by due: session
+    r sends every ``chat_every`` seconds, the sessions' slots spread over that period,
+    the sender rotating through the members."""
+    if cfg.chat_every <= 0:
+        return []
+    index = {id(c): j for j, c in enumerate(order)}
+    plan = []
+    for r, members in enumerate(sessions):
+        m = 0
+        while (due := t0 + (m + (r + 0.5) / len(sessions)) * cfg.chat_every) < we:
+            plan.append((due, index[id(members[(m + r) % len(members)])]))
+            m += 1
+    return sorted(plan)
+
+
+def run_load(cfg: Config, st: Stats, sessions: list[list[Client]], watched: list[Watched],
              relay_pid: int | None) -> dict[str, Any]:
     # Every client sends in its own slot of the 1/H period. "even": the sessions
     # interleaved, so a session's clients are exactly period/C apart (no two updates
@@ -160,19 +118,20 @@ def run_load(cfg: Config, st: Stats, sessions: list[list[Client]], rproc: psutil
     ws = t0 + cfg.warmup
     we = ws + cfg.duration
     sched = Schedule(t0=t0, interval=1.0 / cfg.hz / n, n=n, ws=ws, we=we,
-                     settle_end=we + cfg.settle, heartbeat=cfg.heartbeat)
+                     settle_end=we + cfg.settle, heartbeat=cfg.heartbeat,
+                     chats=chat_plan(cfg, sessions, order, t0, we))
     st.ws, st.we = ws, we
     profiler: list[subprocess.Popen[bytes]] = []
 
     def at_start() -> dict[str, Any]:
-        snap = snapshot(rproc)
+        snap = snapshot(watched)
         if cfg.profile and relay_pid:
             profiler.append(start_profiler(relay_pid, cfg.profile, cfg.profile_rate,
                                            cfg.duration, cfg.gen_core))
         return snap
 
     procs = cfg.procs or max(1, len(cfg.gen_cores or [0]))
-    out = load_loop.run(order, sched, procs, cfg.gen_cores, at_start, lambda: snapshot(rproc))
+    out = load_loop.run(order, sched, procs, cfg.gen_cores, at_start, lambda: snapshot(watched))
     for p in profiler:
         try:
             p.wait(60)
@@ -218,32 +177,43 @@ def run_once(cfg: Config, log: Any) -> dict[str, Any]:
     rproc = psutil.Process(relay.pid) if relay.pid else None
     sessions: list[list[Client]] = []
     try:
-        sessions = setup(cfg, relay, st, log)
-        load_before = os.getloadavg()
-        speed = calibrate()
-        log(f"sending: {cfg.sessions * cfg.clients} clients x {cfg.hz:g} Hz, "
-            f"warmup {cfg.warmup:g}s, measured {cfg.duration:g}s")
-        run = run_load(cfg, st, sessions, rproc, relay.pid)
+        sessions = setup(cfg, [relay], st, log)
+        watched = [Watched("relay", relay.pid)] if relay.pid else []
+        result = measure(cfg, st, sessions, watched, log, relay.pid)
         rss_end = round(rproc.memory_info().rss / 2**20, 1) if rproc else None
         peak = peak_rss_mb(relay.pid) if relay.pid else None
-        result = summarize(cfg, st, run)
         result["relay"].update(peak_rss_mb=peak, rss_end_mb=rss_end)
-        result["conditions"]["loadavg_before"] = [round(x, 2) for x in load_before]
-        result["conditions"]["json_loads_us"] = speed
-        result["conditions"]["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
         if cfg.profile:
             result["profile"] = {"file": cfg.profile, "top": profile_top(cfg.profile)}
         return result
     finally:
-        for s in sessions:
-            for c in s:
-                c.conn.close()
+        close_all(sessions)
         relay.stop()
 
 
-def parse_args(argv: list[str] | None) -> tuple[Config, argparse.Namespace]:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def close_all(sessions: list[list[Client]]) -> None:
+    for s in sessions:
+        for c in s:
+            c.conn.close()
+
+
+def measure(cfg: Config, st: Stats, sessions: list[list[Client]], watched: list[Watched],
+            log: Any, profile_pid: int | None = None) -> dict[str, Any]:
+    """The measured run on clients already set up, and its figures (report.summarize)."""
+    load_before = os.getloadavg()
+    speed = calibrate()
+    log(f"sending: {cfg.sessions * cfg.clients} clients x {cfg.hz:g} Hz, "
+        f"warmup {cfg.warmup:g}s, measured {cfg.duration:g}s")
+    run = run_load(cfg, st, sessions, watched, profile_pid)
+    result = summarize(cfg, st, run)
+    result["conditions"]["loadavg_before"] = [round(x, 2) for x in load_before]
+    result["conditions"]["json_loads_us"] = speed
+    result["conditions"]["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    return result
+
+
+def load_args(ap: argparse.ArgumentParser) -> None:
+    """The flags of the load itself, shared by this benchmark and the cluster one."""
     ap.add_argument("--sessions", type=int, default=10, help="R: sessions")
     ap.add_argument("--clients", type=int, default=10, help="C: clients per session")
     ap.add_argument("--hz", type=float, default=20.0, help="H: cursor updates per client per s")
@@ -256,60 +226,73 @@ def parse_args(argv: list[str] | None) -> tuple[Config, argparse.Namespace]:
     ap.add_argument("--repeat", type=int, default=1,
                     help="runs of each load (a fresh relay each time)")
     ap.add_argument("--json", action="store_true", help="print JSON on stdout instead of tables")
-    ap.add_argument("--relay-core", type=int, default=0, help="core the relay is pinned to")
-    ap.add_argument("--gen-core", type=int, default=1,
-                    help="core the generator is pinned to (with --gen-cores: its setup)")
     ap.add_argument("--gen-cores", default=None,
-                    help="cores of the generator's worker processes, e.g. 1-7 or 1,2,3 "
-                         "(default: --gen-core)")
+                    help="cores of the generator's worker processes, e.g. 1-7 or 1,2,3")
     ap.add_argument("--procs", type=int, default=0,
                     help="generator worker processes (default: one per generator core)")
     ap.add_argument("--presence", type=int, choices=(1, 2), default=2,
                     help="presence encoding the clients ask for: 2 compact (as the daemon "
                          "does), 1 the named form (clients from before encoding 2)")
-    ap.add_argument("--no-pin", action="store_true", help="pin neither process")
-    ap.add_argument("--rt", action="store_true",
-                    help="run the relay and the generator as real-time (SCHED_RR 1) tasks, ahead "
-                         "of all other work (needs root; short runs only on a shared machine)")
-    ap.add_argument("--nice", type=int, default=0,
-                    help="scheduling niceness of the relay and the generator (negative: ahead "
-                         "of other work on a shared machine; needs root)")
+    ap.add_argument("--no-pin", action="store_true", help="pin no process")
     ap.add_argument("--relay-arg", action="append", default=[],
                     help="extra ensemble-relay argument (repeat): --relay-arg=--rate-burst=200")
-    ap.add_argument("--relay-url", default=None,
-                    help="use a running relay (ws://host:port) instead of starting one")
-    ap.add_argument("--relay-pid", type=int, default=None,
-                    help="that relay's pid, for its CPU and memory figures")
     ap.add_argument("--batch", type=int, default=50, help="connections set up per batch")
     ap.add_argument("--heartbeat", type=float, default=0.0,
                     help="seconds between heartbeats of every client (0: none; cursor "
                          "traffic keeps presence alive)")
-    ap.add_argument("--profile", default=None,
-                    help="record the relay with py-spy during the window into this raw file")
-    ap.add_argument("--profile-rate", type=int, default=250, help="py-spy samples per second")
     ap.add_argument("--phases", choices=("both", "even", "random"), default="both",
                     help="send slots of the clients in the period: even (a session's clients "
                          "exactly 1/(H*C) s apart), random (drawn per client, as independent "
                          "editors; kinder to a batching relay), or both, one after the other")
     ap.add_argument("--seed", type=int, default=1, help="seed of the random send slots")
     ap.add_argument("--strict", action="store_true", help="exit 2 when a run fails the target")
-    a = ap.parse_args(argv)
-    cfg = Config(
+
+
+def load_config(a: argparse.Namespace, **more: Any) -> Config:
+    return Config(
         sessions=a.sessions, clients=a.clients, hz=a.hz, duration=a.duration,
-        warmup=a.warmup, settle=a.settle,
-        relay_core=None if a.no_pin else a.relay_core, nice=a.nice, rt=a.rt,
-        gen_core=None if a.no_pin else a.gen_core,
-        gen_cores=None if a.no_pin else _cores(a.gen_cores) if a.gen_cores else [a.gen_core],
-        procs=a.procs, presence=a.presence,
-        relay_args=[*DEFAULT_RELAY_ARGS, *a.relay_arg],
-        relay_url=a.relay_url, relay_pid=a.relay_pid, batch=a.batch,
-        heartbeat=a.heartbeat, profile=a.profile, profile_rate=a.profile_rate,
-        phases=a.phases, seed=a.seed,
+        warmup=a.warmup, settle=a.settle, procs=a.procs, presence=a.presence,
+        relay_args=[*DEFAULT_RELAY_ARGS, *a.relay_arg], batch=a.batch,
+        heartbeat=a.heartbeat, phases=a.phases, seed=a.seed, **more,
     )
+
+
+def parse_args(argv: list[str] | None) -> tuple[Config, argparse.Namespace]:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    load_args(ap)
+    ap.add_argument("--relay-core", type=int, default=0, help="core the relay is pinned to")
+    ap.add_argument("--gen-core", type=int, default=1,
+                    help="core the generator is pinned to (with --gen-cores: its setup; "
+                         "without: its only core)")
+    ap.add_argument("--rt", action="store_true",
+                    help="run the relay and the generator as real-time (SCHED_RR 1) tasks, ahead "
+                         "of all other work (needs root; short runs only on a shared machine)")
+    ap.add_argument("--nice", type=int, default=0,
+                    help="scheduling niceness of the relay and the generator (negative: ahead "
+                         "of other work on a shared machine; needs root)")
+    ap.add_argument("--relay-url", default=None,
+                    help="use a running relay (ws://host:port) instead of starting one")
+    ap.add_argument("--relay-pid", type=int, default=None,
+                    help="that relay's pid, for its CPU and memory figures")
+    ap.add_argument("--profile", default=None,
+                    help="record the relay with py-spy during the window into this raw file")
+    ap.add_argument("--profile-rate", type=int, default=250, help="py-spy samples per second")
+    ap.add_argument("--chat-every", type=float, default=0.0,
+                    help="also send one chat message per session every this many seconds "
+                         "(0: none)")
+    a = ap.parse_args(argv)
+    cfg = load_config(
+        a, relay_core=None if a.no_pin else a.relay_core, nice=a.nice, rt=a.rt,
+        gen_core=None if a.no_pin else a.gen_core,
+        gen_cores=None if a.no_pin else cores(a.gen_cores) if a.gen_cores else [a.gen_core],
+        relay_url=a.relay_url, relay_pid=a.relay_pid, profile=a.profile,
+        profile_rate=a.profile_rate, chat_every=a.chat_every)
     return cfg, a
 
 
-def _cores(spec: str) -> list[int]:
+def cores(spec: str) -> list[int]:
+    """``1-3,5`` -> [1, 2, 3, 5]"""
     out: list[int] = []
     for part in spec.split(","):
         lo, _, hi = part.partition("-")
@@ -317,8 +300,15 @@ def _cores(spec: str) -> list[int]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    cfg, a = parse_args(argv)
+def loads(a: argparse.Namespace, cfg: Config) -> list[tuple[int, str]]:
+    """(sessions, send slots) of every run, in order: the sweep, each repeated, each phase."""
+    counts = [int(x) for x in a.sweep.split(",")] if a.sweep else [cfg.sessions]
+    phases = ["even", "random"] if cfg.phases == "both" else [cfg.phases]
+    return [(r, ph) for r in counts for _ in range(max(1, a.repeat)) for ph in phases]
+
+
+def prepare(cfg: Config, clients: int) -> None:
+    """Pin this (the setup) process, set its priority, allow ``clients`` open sockets."""
     if cfg.clients < 2:
         raise SystemExit("--clients must be at least 2: a cursor needs a peer to see it")
     if cfg.gen_core is not None:
@@ -341,18 +331,21 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:
             raise SystemExit(f"cannot become a real-time task: {exc}") from exc
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    need = cfg.sessions * cfg.clients + 256
+    need = clients + 256
     if soft < need:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(need, soft), hard), hard))
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg, a = parse_args(argv)
+    runs = loads(a, cfg)
+    prepare(cfg, max(r for r, _ in runs) * cfg.clients)
 
     def log(msg: str) -> None:
         print(f"[cursor_load] {msg}", file=sys.stderr, flush=True)
 
-    counts = [int(x) for x in a.sweep.split(",")] if a.sweep else [cfg.sessions]
-    counts = [r for r in counts for _ in range(max(1, a.repeat))]
-    phases = ["even", "random"] if cfg.phases == "both" else [cfg.phases]
     results = []
-    for r, phase in [(r, ph) for r in counts for ph in phases]:
+    for r, phase in runs:
         try:
             res = run_once(replace(cfg, sessions=r, phases=phase), log)
         except (BenchError, WsError, OSError) as exc:

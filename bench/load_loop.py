@@ -13,6 +13,11 @@ measured window and merges what the workers counted.
 Every client's last caret line is known from the schedule alone (the k-th send of
 the whole schedule is client k mod n's), so each worker checks convergence of its
 own receivers without asking the others.
+
+Chat, when the schedule has any: ``Schedule.chats`` lists every chat message of the run
+(send time, sender's index in the order); a worker sends those of its clients and, before
+it reports, waits (within the settle time) for their acks and for every chat event its
+receivers should get, known from the same list.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import select
 import time
 from array import array
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -43,6 +48,7 @@ class Schedule:
     we: float  # measured window end: nothing is sent from here on
     settle_end: float  # give up waiting for convergence here
     heartbeat: float  # seconds between heartbeats of every client (0: none)
+    chats: list[tuple[float, int]] = field(default_factory=list)  # (due, sender), by due
 
     def sends(self) -> int:
         """How many sends the whole schedule makes (the k with t0 + k*interval < we)."""
@@ -87,6 +93,11 @@ def worker(order: list[Client], mine: list[int], sched: Schedule, core: int | No
         ep.register(c.conn.sock.fileno(), IN)
     receivers = [order[j] for j in mine]
     index = {id(c): j for j, c in enumerate(order)}
+    mine_set = set(mine)
+    chats = [(due, order[j]) for due, j in sched.chats if j in mine_set]
+    mine_ids = {id(order[j]) for j in mine}
+    chat_expected = sum(1 for _, j in sched.chats for p in order[j].peers if id(p) in mine_ids)
+    ci = 0  # the next chat of this worker: chats[ci]
     t0, interval, n, ws, we = sched.t0, sched.interval, sched.n, sched.ws, sched.we
     lag_append = st.send_lag.append
     heartbeat = b'{"type":"heartbeat"}'
@@ -100,7 +111,7 @@ def worker(order: list[Client], mine: list[int], sched: Schedule, core: int | No
         return t0 + (cycle * n + mine[slot]) * interval
 
     def send_due(now: float) -> float:
-        nonlocal cycle, slot, next_hb
+        nonlocal cycle, slot, next_hb, ci
         due = due_at()
         while due <= now and due < we:
             t = clock()
@@ -112,11 +123,18 @@ def worker(order: list[Client], mine: list[int], sched: Schedule, core: int | No
             if slot == len(mine):
                 slot, cycle = 0, cycle + 1
             due = due_at()
+        while ci < len(chats) and chats[ci][0] <= now:
+            chats[ci][1].send_chat(clock())
+            ci += 1
         if now >= next_hb:
             for c in receivers:
                 c.conn.send_text(heartbeat)
             next_hb += sched.heartbeat
-        return due
+        return min(due, chats[ci][0]) if ci < len(chats) else due
+
+    def chat_done() -> bool:
+        return (st.chat_acked_all == st.chat_sent_all
+                and st.chat_events_all >= chat_expected)
 
     def convergence() -> tuple[int, int, int, int]:
         rc = pc = pn = 0
@@ -147,7 +165,7 @@ def worker(order: list[Client], mine: list[int], sched: Schedule, core: int | No
         else:
             if now >= next_check:
                 conv = convergence()
-                if conv[0] == conv[1] or now >= sched.settle_end:
+                if (conv[0] == conv[1] and chat_done()) or now >= sched.settle_end:
                     break
                 next_check = now + 0.01
             timeout = max(0.0, next_check - now)
@@ -172,6 +190,10 @@ def worker(order: list[Client], mine: list[int], sched: Schedule, core: int | No
         "lag": st.send_lag.tobytes(), "echoes": st.echoes, "reorders": st.reorders,
         "duplicates": st.duplicates, "errors": dict(st.errors), "other": dict(st.other),
         "conv": conv, "closed": closed, "cpu_s": cpu, "settled_at": clock(),
+        "chat": {"sent": st.chat_sent, "sent_all": st.chat_sent_all,
+                 "acked_all": st.chat_acked_all, "events_all": st.chat_events_all,
+                 "events_expected": chat_expected, "ack": st.chat_ack.tobytes(),
+                 "same": st.chat_same.tobytes(), "cross": st.chat_cross.tobytes()},
     }))
     out.close()
 
@@ -212,7 +234,7 @@ def merge(st: Stats, results: list[dict[str, Any]]) -> dict[str, Any]:
     conv = [0, 0, 0, 0]
     closed = 0
     cpus = []
-    frames = updates = size = 0
+    frames = updates = size = expected = 0
     for r in results:
         st.sent += r["sent"]
         st.delivered += r["delivered"]
@@ -234,5 +256,15 @@ def merge(st: Stats, results: list[dict[str, Any]]) -> dict[str, Any]:
         frames += r["frames"]
         updates += r["updates"]
         size += r["bytes"]
+        ch = r["chat"]
+        st.chat_sent += ch["sent"]
+        st.chat_sent_all += ch["sent_all"]
+        st.chat_acked_all += ch["acked_all"]
+        st.chat_events_all += ch["events_all"]
+        expected += ch["events_expected"]
+        for name in ("ack", "same", "cross"):
+            got = array("d")
+            got.frombytes(ch[name])
+            getattr(st, f"chat_{name}").extend(got)
     return {"conv": tuple(conv), "closed": closed, "gen_cpu_s": cpus, "frames_win": frames,
-            "updates_win": updates, "bytes_win": size}
+            "updates_win": updates, "bytes_win": size, "chat_events_expected": expected}

@@ -6,6 +6,11 @@ core. Presence frames (either encoding: ``presence``, or the compact ``p``) are
 read with three regular expressions instead of a JSON parse whenever every peer
 entry in the frame has exactly one user id, one caret and one send time (checked
 by counting), and fully parsed otherwise.
+
+Chat (when the run sends it): a ``chat_send`` carries its send time and the sender's
+relay in its text (``t<time> r<relay>``); the sender times its ``ack``, every other
+member times the ``chat_created`` event and knows from the relay numbers whether the
+message crossed from one relay to another.
 """
 
 from __future__ import annotations
@@ -70,6 +75,13 @@ class Stats:
         self.duplicates = 0
         self.errors: Counter[str] = Counter()
         self.other: Counter[str] = Counter()
+        self.chat_sent = 0  # chat messages sent inside the window
+        self.chat_sent_all = 0  # all chat messages sent
+        self.chat_acked_all = 0  # acks received for them
+        self.chat_events_all = 0  # chat_created events received from peers
+        self.chat_ack = array("d")  # send -> ack, messages sent inside the window
+        self.chat_same = array("d")  # send -> event at a member on the sender's relay
+        self.chat_cross = array("d")  # send -> event at a member on another relay
 
 
 class Client:
@@ -90,6 +102,9 @@ class Client:
         self.tmpl = b""
         self.inbox: list[dict[str, Any]] = []  # replies and notices (not presence)
         self.next_rid = 0
+        self.relay = 0  # index of the relay this client is connected to
+        self.chats = 0  # chat messages sent
+        self.chat_pending: dict[str, float] = {}  # chat id -> send time, until acked
 
     # -- receiving (the hot path) ---------------------------------------------
 
@@ -124,9 +139,32 @@ class Client:
         else:
             d = _loads(payload)
         kind = d.get("type")
+        if kind == "ack" and d.get("id") in self.chat_pending:
+            self._chat_acked(self.chat_pending.pop(d["id"]), now)
+            return
+        if kind == "event" and d.get("kind") == "chat_created":
+            self._chat_event(d["message"], now)
+            return
         if kind == "error" and "rid" not in d:
             self.stats.errors[str(d.get("code"))] += 1
         self.inbox.append(d)
+
+    def _chat_acked(self, sent_at: float, now: float) -> None:
+        st = self.stats
+        st.chat_acked_all += 1
+        if st.ws <= sent_at < st.we:
+            st.chat_ack.append(now - sent_at)
+
+    def _chat_event(self, message: dict[str, Any], now: float) -> None:
+        if message["author"]["id"] == self.user_id:
+            return  # our own message, back to this connection as to every member
+        st = self.stats
+        st.chat_events_all += 1
+        stamp, relay = message["text"].split()
+        sent_at = float(stamp[1:])
+        if st.ws <= sent_at < st.we:
+            (st.chat_same if int(relay[1:]) == self.relay else st.chat_cross).append(
+                now - sent_at)
 
     @staticmethod
     def _slow_peers(peers: list[dict[str, Any]]) -> list[tuple[bytes, int, float]]:
@@ -219,6 +257,18 @@ class Client:
         sel = (',"selections":[{"anchor":{"line":%d,"character":%d},'
                '"active":{"line":%d,"character":%d}}],"sent_at":%.6f}')
         self.tmpl = (head + sel).encode()
+
+    def send_chat(self, sent_at: float) -> None:
+        self.chats += 1
+        chat_id = f"{self.username}-{self.chats}"
+        self.chat_pending[chat_id] = sent_at
+        self.conn.send_text(_dumps({"type": "chat_send", "id": chat_id,
+                                    "session_id": self.session_id,
+                                    "text": f"t{sent_at:.6f} r{self.relay}"}).encode())
+        st = self.stats
+        st.chat_sent_all += 1
+        if st.ws <= sent_at < st.we:
+            st.chat_sent += 1
 
     def send_cursor(self, sent_at: float) -> None:
         self.line = line = self.line + 1

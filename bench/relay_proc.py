@@ -1,7 +1,13 @@
-"""The relay under test as a child process: start pinned, figures, py-spy profile."""
+"""The relay under test as a child process: start pinned, figures, py-spy profile.
+
+Also what any process under test needs: pinning every thread (and child) of a process
+that is already running to cores, and its CPU seconds read from /proc at the window's
+edges (``Watched``).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -12,6 +18,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,7 +38,7 @@ class Relay:
 
     @classmethod
     def start(cls, core: int | None, extra: list[str], nice: int = 0, rt: bool = False,
-              timeout: float = 60.0) -> Relay:
+              timeout: float = 60.0, env: dict[str, str] | None = None) -> Relay:
         data_dir = tempfile.mkdtemp(prefix="ensemble-bench-")
         log_path = os.path.join(data_dir, "relay.log")
         cmd = [sys.executable, "-m", "relay", "--host", "127.0.0.1", "--port", "0",
@@ -42,6 +50,7 @@ class Relay:
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(
                 cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                env={**os.environ, **env} if env else None,
                 preexec_fn=lambda: os.setpriority(os.PRIO_PROCESS, 0, nice),  # absolute value
             )
         deadline = time.monotonic() + timeout
@@ -68,6 +77,53 @@ class Relay:
                 self.proc.wait(5)
         if self.data_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+@dataclass
+class Watched:
+    """A process whose CPU time a run reports: ``tree`` adds its children (PostgreSQL's
+    backends are processes of their own)."""
+
+    name: str
+    pid: int
+    tree: bool = False
+
+    def sample(self) -> dict[int, float]:
+        """User + system CPU seconds of the process (every thread) and, with ``tree``, of
+        each live child, by pid: /proc/<pid>/stat through psutil."""
+        out: dict[int, float] = {}
+        try:
+            proc = psutil.Process(self.pid)
+            procs = [proc, *(proc.children(recursive=True) if self.tree else [])]
+        except psutil.Error:
+            return out
+        for p in procs:
+            try:
+                t = p.cpu_times()
+            except psutil.Error:
+                continue
+            out[p.pid] = t.user + t.system
+        return out
+
+
+def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two ``Watched.sample``s (a child born in between counts
+    from zero; one that ended in between is lost)."""
+    return sum(t - before.get(pid, 0.0) for pid, t in after.items())
+
+
+def pin(pid: int, cores: list[int] | None, tree: bool = False) -> None:
+    """Pin every thread of a running process (and, with ``tree``, of its children) to
+    ``cores``; children forked later inherit the affinity."""
+    if not cores:
+        return
+    pids = [pid]
+    if tree:
+        pids += [c.pid for c in psutil.Process(pid).children(recursive=True)]
+    for p in pids:
+        for task in Path(f"/proc/{p}/task").iterdir():
+            with contextlib.suppress(OSError):  # the thread ended meanwhile
+                os.sched_setaffinity(int(task.name), set(cores))
 
 
 def peak_rss_mb(pid: int) -> float | None:

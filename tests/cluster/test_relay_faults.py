@@ -115,6 +115,7 @@ async def test_redis_paused_mid_traffic_acks_go_on_and_every_client_gets_each_ev
             ack = await chat(cl, sid, f"w{i}-{k}")
             acks.append((time.monotonic(), i, ack.seq))
             k += 1
+            await asyncio.sleep(0.04)  # pace: within the relay's 50 frames a second
 
     writers = [asyncio.create_task(write(i, cl)) for i, cl in enumerate(clients)]
     try:

@@ -17,7 +17,9 @@ Channels and keys (``P`` is the key prefix, ``ensemble:`` by default):
 - ``P alive:{process}`` with a TTL, refreshed every ``beat`` seconds; ``P procs`` the set
   of processes; ``P held:{process}`` what a process holds (its connections and sessions),
   so that when it dies one survivor (``P reap:{process}``, SET NX) removes them and the
-  departures are announced once.
+  departures are announced once. Only a process whose own heartbeats have landed on time
+  for a liveness timeout judges another dead: after Redis stalled, a live process's key
+  may have expired and not be refreshed yet.
 
 Delivery of events: every process delivers a session's events in seq order, exactly
 once. An event that arrives after a gap waits (``GAP_WAIT``) for the missing ones; then,
@@ -100,14 +102,20 @@ class _Order:
 class RedisBus(SessionBus):
     def __init__(self, url: str, *, process_id: str | None = None, prefix: str = "ensemble:",
                  beat: float = 1.0, liveness_ttl: float = LIVENESS_TTL,
-                 gap_wait: float = GAP_WAIT) -> None:
+                 gap_wait: float = GAP_WAIT, command_timeout: float = 2.0) -> None:
         self.id = process_id or uuid.uuid4().hex[:12]
         self.prefix = prefix
         self.beat = beat
         self.liveness_ttl = liveness_ttl
         self.gap_wait = gap_wait
         self.link = RedisLink(url, self._on_message, self._on_connect,
-                              ping_every=beat, dead_after=3 * beat)
+                              ping_every=beat, dead_after=3 * beat,
+                              command_timeout=command_timeout)
+        # When this process's heartbeats last started landing on time (event loop clock):
+        # only a process that has been in steady contact with Redis for a liveness timeout
+        # may judge another dead (see _heartbeat).
+        self._steady_since = 0.0
+        self._last_alive: float | None = None
         self.r = self.link.redis
         self._listener: BusListener | None = None
         self._sink: Callable[[str, str, Fields], None] = _nowhere
@@ -143,6 +151,7 @@ class RedisBus(SessionBus):
     async def open(self) -> None:
         try:
             await self._alive()
+            self._landed()
         except (RedisError, OSError) as exc:
             await self.link.stop()
             raise BusError(f"redis at {shown(self.link.url)}: {exc}") from exc
@@ -434,6 +443,7 @@ class RedisBus(SessionBus):
         # Redis may have restarted empty: this process's part of the registry again.
         try:
             await self._alive()
+            self._landed()
             for session_id in list(self._sessions):
                 pipe = self.r.pipeline(transaction=True)
                 pipe.sadd(self._k("r", session_id), self.id)
@@ -459,9 +469,11 @@ class RedisBus(SessionBus):
             await asyncio.sleep(self.beat)
             try:
                 await self._alive()
+                self._landed()
                 await self._republish()
                 await self._check_positions()
-                await self._reap_dead()
+                if self._steady():
+                    await self._reap_dead()
             except (RedisError, OSError) as exc:
                 log.warning("redis heartbeat failed (%s)", exc)
             except Exception:
@@ -493,6 +505,22 @@ class RedisBus(SessionBus):
             if raw is not None and order is not None and order.last is not None \
                     and int(raw) > order.last:
                 self._inbox.put_nowait({"s": session_id, "k": "fill"})
+
+    def _landed(self) -> None:
+        """A heartbeat of this process landed. After a gap (Redis stalled or away, or this
+        process stalled), the others' heartbeats may have failed just as this one's did:
+        their liveness keys may have expired with the process still running, and a key
+        refreshed after the gap may not be there yet. So the gap starts a new steady
+        period."""
+        now = asyncio.get_running_loop().time()
+        if self._last_alive is None or now - self._last_alive > 2 * self.beat:
+            self._steady_since = now
+        self._last_alive = now
+
+    def _steady(self) -> bool:
+        """In steady contact with Redis for a liveness timeout: every process alive in that
+        time has refreshed its key, so a key that is missing now means a dead process."""
+        return asyncio.get_running_loop().time() - self._steady_since >= self.liveness_ttl
 
     async def _reap_dead(self) -> None:
         procs = [str(p) for p in await self.r.smembers(self._k("procs"))]

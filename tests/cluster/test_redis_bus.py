@@ -234,3 +234,52 @@ async def test_after_a_redis_restart_each_process_registers_its_users_again(
     assert (await b.presence("s1"))["bob"]["status"] == '"idle"'
     assert await a.depart("s1", "bob", 1)  # the departure is seen, so it is announced
     assert await b.online("s1") == {"cat"}
+
+
+async def _later(first: bool) -> None:
+    """A subscription's reconnection that does nothing yet."""
+
+
+async def test_a_redis_stall_longer_than_the_liveness_timeout_is_no_departure(
+        redis_server: services.RedisServer):
+    """Redis stalls (CLIENT PAUSE) past every process's liveness timeout, and c's first
+    heartbeat after it comes later than a's (c was between two heartbeats): a, whose own
+    heartbeats failed too, does not take c for dead; nobody departs."""
+    prefix = f"t{uuid.uuid4().hex[:8]}:"
+    a, c = (_bus(redis_server, prefix, command_timeout=0.3) for _ in range(2))
+    ra, rc = Filler([], {}), Filler([], {})
+    for bus, rec in ((a, ra), (c, rc)):
+        bus.listen(rec)
+        await bus.open()
+        await bus.subscribe("s1")
+    await _knows(a, c, "s1")
+    assert await c.arrive("s1", "dan", 1, _fields(user_id="dan"))
+    loop = asyncio.get_running_loop()
+
+    async def heartbeats_after(t: float, n: int = 1) -> None:
+        """Until n heartbeats of a landed after t (the reaping of all but the last is done)."""
+        for _ in range(n):
+            await until(lambda t=t: (a._last_alive or 0.0) > t, timeout=5.0)
+            t = a._last_alive or t
+
+    try:
+        await until(a._steady, timeout=5.0)  # a could reap a dead process now
+        # c is between two heartbeats for the stall and a little after it: neither its
+        # heartbeat nor its subscription's reconnection refreshes its key before a's do
+        beat = next(t for t in c._tasks if t.get_coro().__name__ == "_heartbeat")  # type: ignore[union-attr]
+        beat.cancel()
+        reconnected, c.link.on_connect = c.link.on_connect, _later
+        redis_server.pause(1300)  # past the liveness timeout (1 s) and a's command timeouts
+        await heartbeats_after(loop.time() + 1.3, 2)  # a's heartbeats land again, c's not yet
+        assert not await a.r.exists(f"{prefix}alive:{c.id}")
+        c.link.on_connect = reconnected
+        await c._alive()
+        c._tasks.append(loop.create_task(c._heartbeat()))
+        await until(a._steady, timeout=5.0)
+        await heartbeats_after(loop.time(), 2)
+        assert ra.departed == rc.departed == []
+        assert await a.online("s1") == {"dan"}
+        assert c.id in await a.r.smembers(f"{prefix}procs")
+    finally:
+        for bus in (a, c):
+            await bus.close()

@@ -140,3 +140,30 @@ async def test_the_end_and_mentions_cross_to_the_other_core(cores: Pair):
     await a.send("ann", {"type": "session_end", "session_id": sid})
     await b.send("bob", {"type": "chat_send", "id": "m2", "session_id": sid, "text": "late"})
     assert b.wire("bob").take("error")[0]["code"] == "session_ended"
+
+
+async def test_a_promotion_the_other_core_has_not_heard_of_yet_is_taken_from_the_store(
+        cores: Pair):
+    """The room is a cache: a role granted on core a lets bob write on core b at once,
+    before the event reaches b (a late bus), and a role taken away there is refused by the
+    commit's guard; a viewer whose stored role agrees is refused as before."""
+    a, b = cores
+    sid = await _session(a, b, {"bob": "viewer"}, {})
+    anchor = {"path": "a.py", "start_line": 0, "end_line": 0, "text": ["x"]}
+
+    def thread(tid: str) -> dict[str, object]:
+        return {"type": "thread_create", "id": tid, "session_id": sid, "anchor": anchor,
+                "text": "t"}
+
+    await b.send("bob", thread("t0"))
+    assert b.wire("bob").take("error")[0]["code"] == "forbidden"
+    listeners = a.core.bus._listeners  # type: ignore[attr-defined]
+    listeners.remove(b.core)  # b hears nothing from a for now
+    for role, tid, outcome in (("editor", "t1", "ack"), ("viewer", "t2", "error")):
+        await a.send("ann", {"type": "role_set", "session_id": sid, "user_id": "bob",
+                             "role": role})
+        await b.send("bob", thread(tid))
+        [frame] = b.wire("bob").take(outcome)
+        assert frame["code"] == "forbidden" if outcome == "error" else frame["id"] == tid
+    assert b.core.rooms[sid].role_of("bob") == "viewer"  # b's cache never heard either change
+    listeners.append(b.core)

@@ -15,7 +15,8 @@ from relay.core.service import Core
 from relay.metrics import Metrics
 from relay.ws import fastpath
 from tests.helpers import connected
-from tests.relay.test_core import Harness, _session
+from tests.relay.coreharness import Harness
+from tests.relay.coreharness import session as _session
 from wire import (
     CloseCode,
     CursorUpdate,

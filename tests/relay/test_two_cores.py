@@ -15,7 +15,8 @@ from relay.adapters.sqlite_store import SqliteStore
 from relay.config import Config
 from relay.core.service import Core
 from relay.metrics import Metrics
-from tests.relay.test_core import Harness, _cursor
+from tests.relay.coreharness import Harness
+from tests.relay.coreharness import cursor as _cursor
 from wire import CloseCode, decode_client
 
 Pair = tuple[Harness, Harness]

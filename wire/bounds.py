@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import field
+from functools import lru_cache
 from typing import Any
 
 from wire.schema import MAX_STRING, Check
@@ -14,14 +15,19 @@ MAX_PATH_BYTES = 1024  # UTF-8 bytes of a path
 MAX_PATH_SEGMENTS = 128  # '/'-separated parts of a path
 MAX_DISPLAY_NAME = 64
 MAX_JSON_DEPTH = 32  # nesting of objects and arrays in a frame
+PATH_CACHE = 4096  # paths whose verdict path_problem remembers (cursor traffic repeats a few)
 
 # C0 and C1 controls, DEL, and the bidi formatting characters (embeddings, overrides,
 # isolates, marks) that make text display in another order than it is stored.
 _UNSAFE_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
+@lru_cache(maxsize=PATH_CACHE)
 def path_problem(path: str) -> str | None:
     """Why ``path`` is not a workspace-relative POSIX path, or None when it is.
+
+    A pure function of ``path``, so its verdicts are cached: every cursor update is
+    checked where it is decoded and again in the relay's core, at the cost of a lookup.
 
     Accepted: 1 to MAX_PATH_BYTES bytes, at most MAX_PATH_SEGMENTS parts joined by '/',
     no part empty, '.' or '..' (so no leading or trailing '/', no '//'), no backslash,

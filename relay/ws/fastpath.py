@@ -52,8 +52,6 @@ def _no_constant(name: str) -> Any:
 # JSONDecoder.raw_decode calls: (value, end), StopIteration when no value starts at 0.
 _scan: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(
     cast(Any, json.JSONDecoder(parse_constant=_no_constant)))  # (its stub names no decoder)
-_good_paths: dict[str, None] = {}  # paths path_problem accepted (it is a pure function)
-MAX_GOOD_PATHS = 4096
 
 
 def decode(raw: str | bytes) -> Message:
@@ -102,12 +100,8 @@ def cursor_fields(raw: str | bytes) -> CursorFields | None:
         return None
     if len(sid) > MAX_ID_CHARS:
         return None
-    if path not in _good_paths:
-        if path_problem(path) is not None:
-            return None
-        if len(_good_paths) >= MAX_GOOD_PATHS:
-            _good_paths.clear()
-        _good_paths[path] = None
+    if path_problem(path) is not None:  # cached (wire.bounds)
+        return None
     top = MAX_POSITION
     selections = []
     for s in sels:

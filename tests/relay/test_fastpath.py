@@ -32,6 +32,7 @@ from wire import (
     SessionState,
     decode_client,
 )
+from wire.bounds import PATH_CACHE, path_problem
 
 SID = "0123456789abcdef"
 SEL = {"anchor": {"line": 3, "character": 1}, "active": {"line": 4, "character": 0}}
@@ -237,9 +238,14 @@ async def test_core_cursor_fast_path_sends_what_the_generic_path_sends(core_harn
     assert any(frames for out in outputs for frames in out.values())
 
 
-def test_paths_remembered_as_valid_stay_bounded() -> None:
-    """The fast path remembers valid paths (no re-check); the memory stays bounded."""
-    for i in range(fastpath.MAX_GOOD_PATHS + 100):
+def test_path_verdicts_are_remembered_and_stay_bounded() -> None:
+    """Path checks are cached (a cursor's path is checked on decoding and in the core):
+    the memory stays bounded and a remembered verdict is still the right one."""
+    path_problem.cache_clear()
+    for i in range(PATH_CACHE + 100):
         assert fastpath.cursor_fields(frame(path=f"src/f{i}.py")) is not None
-    assert 0 < len(fastpath._good_paths) <= fastpath.MAX_GOOD_PATHS
-    assert fastpath.cursor_fields(frame(path="src/../x.py")) is None
+    assert path_problem.cache_info().currsize == PATH_CACHE
+    for _ in range(2):
+        assert fastpath.cursor_fields(frame(path="src/../x.py")) is None
+        assert path_problem("src/../x.py") is not None
+    assert path_problem.cache_info().hits >= 2

@@ -24,7 +24,8 @@ Presence delivery:
   how long updates wait);
 - each batch is serialized once per presence encoding (relay.core.wirejson); receivers
   whose own entry is in the batch get a variant without it (no echo), cached per
-  excluded user;
+  excluded user; the session's receivers (client, user id, write) are read once and
+  kept until a client attaches or detaches;
 - a receiver whose socket can take data gets the frame at once; only one whose socket
   is busy (write buffer above its high-water mark) keeps a latest-per-peer dict
   instead, sent when the socket drains (bounded by the number of peers, never a
@@ -36,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Callable
 
 from relay.core import wirejson
 from relay.core.client import Client
@@ -46,6 +48,9 @@ HOLD = 0.25  # seconds flushes stay spaced after the last flush that found it be
 HOLD_MAX = 2.0  # the longest that grows to when the relay keeps falling behind
 STRAIGHT = 0.001  # a batch begun this soon after a flush ended was read straight after it
 
+# A receiver as a flush reads it: the client, its user id and its transport's write_now.
+Receiver = tuple[Client, str, Callable[[bytes], bool]]
+
 
 class Delivery:
     """The local clients of each session; presence batched per loop turn, paced."""
@@ -55,6 +60,7 @@ class Delivery:
         self.window = window  # least time between flushes while behind; 0 turns spacing off
         self.spacing = 0.0  # the current least time between flushes
         self._subs: dict[str, set[Client]] = {}
+        self._cache: dict[str, tuple[Receiver, ...]] = {}  # session -> _receivers()
         self._batches: dict[str, dict[str, dict[str, str]]] = {}
         self._first_at = 0.0
         self._last_flush = 0.0  # when the last flush began
@@ -69,8 +75,10 @@ class Delivery:
 
     def attach(self, session_id: str, client: Client) -> None:
         self._subs.setdefault(session_id, set()).add(client)
+        self._cache.pop(session_id, None)
 
     def detach(self, session_id: str, client: Client) -> None:
+        self._cache.pop(session_id, None)
         subs = self._subs.get(session_id)
         if subs is not None:
             subs.discard(client)
@@ -137,7 +145,7 @@ class Delivery:
         for sid, batch in batches.items():
             subs = self._subs.get(sid)
             if subs:
-                self._deliver(sid, batch, subs)
+                self._deliver(sid, batch, self._receivers(sid, subs))
         self._last_end = end = time.monotonic()
         self.metrics.fanout_latency.observe(end - self._first_at)
 
@@ -157,43 +165,56 @@ class Delivery:
             self.spacing = 0.0
             self._calm_since = now
 
-    def _deliver(self, sid: str, batch: dict[str, dict[str, str]], subs: set[Client]) -> None:
-        encoded: dict[int, tuple[str, dict[str, str]]] = {}  # form -> (head, uid -> entry)
-        full: dict[int, bytes] = {}
-        variants: dict[tuple[str, int], bytes | None] = {}
+    def _receivers(self, sid: str, subs: set[Client]) -> tuple[Receiver, ...]:
+        """The session's clients with what each flush reads of them, kept until one
+        attaches or detaches."""
+        found = self._cache.get(sid)
+        if found is None:
+            found = self._cache[sid] = tuple(
+                (client, client.user.id, client.transport.write_now) for client in subs)
+        return found
+
+    def _deliver(self, sid: str, batch: dict[str, dict[str, str]],
+                 receivers: tuple[Receiver, ...]) -> None:
+        entries: dict[int, dict[str, str]] = {}  # form -> uid -> encoded entry
+        full: list[bytes | None] = [None, None, None]  # by form: the frame of the whole batch
+        variants: dict[tuple[str, int], bytes | None] = {}  # the batch less one user's entry
         sent = sent_short = 0
-        for client in tuple(subs):
-            uid = client.user.id
+        for client, uid, write_now in receivers:
             form = client.presence_form
-            enc = encoded.get(form)
-            if enc is None:
-                enc = encoded[form] = (wirejson.presence_head(sid, form),
-                                       {u: wirejson.peer(f, form) for u, f in batch.items()})
-            head, parts = enc
-            if uid in parts:
+            if uid in batch:
                 key = (uid, form)
                 if key in variants:
                     data = variants[key]
                 else:
+                    parts = entries.get(form) or _entries(batch, form, entries)
                     rest = [p for u, p in parts.items() if u != uid]
-                    data = variants[key] = (wirejson.presence_frame(sid, rest, head)
+                    data = variants[key] = (wirejson.presence_frame(sid, rest, None, form)
                                             if rest else None)
                 if data is None:
-                    continue
+                    continue  # the batch holds only this receiver's own entry: no echo
             else:
-                data = full.get(form)
+                data = full[form]
                 if data is None:
-                    data = full[form] = wirejson.presence_frame(sid, parts.values(), head)
-            if not client.pending and not client.closed and client.transport.write_now(data):
-                if form == 1:
-                    sent += 1
+                    parts = entries.get(form) or _entries(batch, form, entries)
+                    data = full[form] = wirejson.presence_frame(sid, parts.values(), None, form)
+            if client.pending or client.closed or not write_now(data):
+                if client.offer_presence(sid, batch):
+                    self.metrics.presence_coalesced += 1
                 else:
-                    sent_short += 1
-            elif client.offer_presence(sid, batch):
-                self.metrics.presence_coalesced += 1
+                    client.write(data, "presence" if form == 1 else "p")
+            elif form == 1:
+                sent += 1
             else:
-                client.write(data, "presence" if form == 1 else "p")
+                sent_short += 1
         if sent:
             self.metrics.messages_out["presence"] += sent
         if sent_short:
             self.metrics.messages_out["p"] += sent_short
+
+
+def _entries(batch: dict[str, dict[str, str]], form: int,
+             into: dict[int, dict[str, str]]) -> dict[str, str]:
+    """The batch's entries in presence encoding ``form`` (uid -> entry), kept in ``into``."""
+    parts = into[form] = {uid: wirejson.peer(fields, form) for uid, fields in batch.items()}
+    return parts

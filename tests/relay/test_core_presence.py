@@ -235,3 +235,40 @@ async def test_receiver_too_far_behind_is_disconnected_not_buffered_forever(h):
     assert h.wire("ann").closed is not None
     assert h.wire("ann").closed[0] == CloseCode.POLICY_VIOLATION
 
+
+
+async def test_receivers_follow_joins_and_leaves_between_flushes(h):
+    """A flush reads the session's receivers as they are now: one who joined since the
+    last flush gets the next, one who left gets nothing more (and a member back on a new
+    connection gets it on that connection only)."""
+    sid = await ch.session(h, ("bob", "editor"))
+
+    def move(line: int) -> None:
+        h.core.ephemeral(h.clients["bob"], decode_client(json.dumps(ch.cursor(sid, line))))
+        h.core.delivery.flush()
+
+    def lines(name: str) -> list[int]:
+        return [p["cursor"]["selections"][0]["active"]["line"]
+                for f in h.wire(name).take("presence") for p in f["peers"]]
+
+    move(1)
+    assert lines("ann") == [1]
+    await h.send("ann", {"type": "invite_create", "session_id": sid, "role": "viewer",
+                         "rid": "i"})
+    token = h.wire("ann").take("invite_result")[0]["invite"]["token"]
+    await h.client("cat")
+    await h.send("cat", {"type": "session_join", "invite": token, "rid": "j"})
+    h.wire("cat").frames.clear()
+    move(2)
+    assert lines("ann") == [2] and lines("cat") == [2]
+    await h.send("cat", {"type": "session_leave", "session_id": sid, "rid": "l"})
+    move(3)
+    assert lines("ann") == [3] and lines("cat") == []
+    old = h.wire("ann")
+    await h.core.disconnect(h.clients["ann"])
+    await h.client("ann")
+    await h.send("ann", {"type": "session_join", "session_id": sid, "rid": "j2"})
+    h.wire("ann").frames.clear()
+    old.frames.clear()
+    move(4)
+    assert lines("ann") == [4] and old.of("presence") == []

@@ -9,8 +9,9 @@ daemon can ship this module inside the editor extension.
 Strict converters (``structure(..., strict=True)``, used for every frame a client
 sends to the relay) also bound every value: integers within +-(2**53 - 1) (exact in
 JSON and in every client language), finite numbers only, strings at most
-``MAX_STRING`` characters, plus what a field's metadata asks for (``Check``). A value
-of the right type that breaks a bound raises ``ValueOutOfRange``.
+``MAX_STRING`` characters and never holding U+0000 (NUL: no text a person writes has
+one, and PostgreSQL cannot store it), plus what a field's metadata asks for (``Check``).
+A value of the right type that breaks a bound raises ``ValueOutOfRange``.
 """
 
 from __future__ import annotations
@@ -211,6 +212,8 @@ def _strict_str(check: Check) -> Converter:
             raise SchemaError(p, "string")
         if limit is not None and len(v) > limit:
             raise ValueOutOfRange(p, f"must be at most {limit} characters")
+        if "\x00" in v:
+            raise ValueOutOfRange(p, "must not hold a NUL character (U+0000)")
         if test is not None:
             problem = test(v)
             if problem is not None:

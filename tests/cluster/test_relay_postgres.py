@@ -17,9 +17,9 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from tests import services
-from tests.helpers import WireClient, new_id, sign_in, sign_up, unique_name
+from tests.helpers import RelayRefused, WireClient, new_id, sign_in, sign_up, unique_name
 from tests.relayproc import RelayProcess
-from wire import Ack, Anchor, ChatSend, Event, ThreadCreate
+from wire import Ack, Anchor, ChatSend, Error, Event, ThreadCreate
 
 WAIT = 30.0  # most seconds a change of the database's state takes to show
 
@@ -99,3 +99,37 @@ async def test_a_relay_on_postgres_keeps_chat_and_threads_and_reports_the_databa
     assert again.seq == 3
     await client.expect(Event, predicate=lambda e: e.seq == 3)
     await client.close()
+
+
+async def test_nul_characters_are_refused_with_a_code_on_postgres(
+        relay_factory: Callable[..., RelayProcess], database_url: str) -> None:
+    """PostgreSQL text cannot hold U+0000: a NUL in a client id, a session id, a chat text,
+    a username or a password is refused as invalid_value before any query, the connection
+    and the session go on, and nothing is stored."""
+    relay = relay_factory("--store", database_url)
+    name = unique_name("nul")
+    client = await WireClient.connect(relay.url, await sign_up(relay.url, name))
+    sid = (await client.create_session("nul")).session.session_id
+    frames = [
+        {"type": "chat_send", "id": "m\u0000", "session_id": sid, "text": "x", "rid": "r1"},
+        {"type": "chat_send", "id": new_id(), "session_id": sid, "text": "a\u0000b", "rid": "r2"},
+        {"type": "chat_send", "id": new_id(), "session_id": sid + "\u0000", "text": "x",
+         "rid": "r3"},
+        {"type": "session_join", "session_id": "\u0000", "rid": "r4"},
+    ]
+    for frame in frames:
+        await client.send(frame)
+        err = await client.expect(Error)
+        assert (err.code, err.rid) == ("invalid_value", frame["rid"]), err
+        assert "NUL" in err.message
+    ack = await client.request(ChatSend(id=new_id(), session_id=sid, text="after"), Ack)
+    assert ack.seq == 1
+    await client.close()
+    for username, password in ((name + "\u0000x", "correct horse"), (name, "pass\u0000word")):
+        for auth in (sign_up, sign_in):
+            with pytest.raises(RelayRefused) as refused:
+                await auth(relay.url, username, password)
+            assert refused.value.error.code in ("invalid_value", "username_taken"), \
+                refused.value.error
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM chat").fetchone() == (1,)

@@ -92,6 +92,8 @@ def test_editor_to_editor_cursor_latency(
     bob.wait_name_tag("Alice", line=5, path_suffix="/src/app.py")
     moves = cursor_moves(alice, bob, start_line=5, moves=50)
     p95 = ui.latency_summary("editor-to-editor cursor latency", [m.latency for m in moves])
+    ui.latency_summary("the same from the browser's keydown (without the test driver)",
+                       [m.seen - m.keydown for m in moves])
     last = moves[-1]
     bob.wait_for(lambda: any(t.stage == "ext-drawn" and t.line == last.line - 1
                              and t.t >= last.pressed for t in traces(bob_server)),
@@ -103,11 +105,12 @@ def test_editor_to_editor_cursor_latency(
 
 @dataclass
 class Move:
-    """One caret move: the 1-based line, when the key was pressed and when the tag showed
-    (wall clock, ms)."""
+    """One caret move: the 1-based line; when the test driver pressed the key, when Alice's
+    page received the keydown and when the tag showed in Bob's DOM (wall clock, ms)."""
 
     line: int
     pressed: float
+    keydown: float
     seen: float
 
     @property
@@ -125,10 +128,11 @@ class Trace:
 _TRACE_RE = re.compile(r"trace cursor (\S+) line=(\d+) t=([\d.]+)")
 
 # The stages of one cursor update, in path order: alice's extension and daemon, then bob's.
-STAGES = ("ext-send", "daemon-in", "daemon-out", "daemon-peer-in", "daemon-peers-out",
+STAGES = ("keydown", "ext-send", "daemon-in", "daemon-out", "daemon-peer-in", "daemon-peers-out",
           "ext-peers-in", "ext-drawn")
 HOPS = (
-    "key press -> alice's extension sends (browser, VS Code)",
+    "test driver -> keydown in alice's page (Playwright, CDP)",
+    "keydown -> alice's extension sends (VS Code, its extension host)",
     "alice's extension -> her daemon (LSP, stdio)",
     "alice's daemon (pacing, encoding)",
     "alice's daemon -> relay -> bob's daemon (WebSocket)",
@@ -162,8 +166,9 @@ def hop_table(moves: list[Move], found: list[Trace]) -> str:
     per_hop: list[list[float]] = [[] for _ in HOPS]
     for move in moves:
         times = [move.pressed]
+        by_stage["keydown"] = [Trace("keydown", move.line - 1, move.keydown)]
         for stage in STAGES:
-            after = times[-1] - 1.0  # the browser's key press stamp has whole ms only
+            after = times[-1] - 1.0  # stamps from other processes: allow 1 ms of rounding
             hit = next((t.t for t in by_stage[stage]
                         if t.line == move.line - 1 and t.t >= after), None)
             if hit is None or hit > move.seen + 1.0:
@@ -175,18 +180,19 @@ def hop_table(moves: list[Move], found: list[Trace]) -> str:
                 per_hop[i].append(max(0.0, times[i + 1] - times[i]))
     complete = len(per_hop[0])
     rows = [f"editor-to-editor hops over {complete} of {len(moves)} moves (ms):",
-            f"  {'hop':60} {'p50':>7} {'p95':>7}"]
+            f"  {'hop':66} {'p50':>7} {'p95':>7}"]
     for hop, values in zip(HOPS, per_hop, strict=True):
         if values:
             p95 = statistics.quantiles(values, n=20, method="inclusive")[18] \
                 if len(values) > 1 else values[0]
-            rows.append(f"  {hop:60} {statistics.median(values):7.2f} {p95:7.2f}")
+            rows.append(f"  {hop:66} {statistics.median(values):7.2f} {p95:7.2f}")
     assert complete >= len(moves) // 2, "\n".join(rows)
     return "\n".join(rows)
 
 
 # Watches Bob's DOM for Alice's name tag on a given line and records when it first appears
-# (Date.now(), the same wall clock the driver stamps Alice's key press with).
+# (the page's wall clock in sub-ms: performance.timeOrigin + performance.now(), the clock
+# the driver stamps Alice's key press with).
 _ARM_WATCHER_JS = """() => {
   window.__ensembleSeen = {};
   let target = null;
@@ -201,7 +207,10 @@ _ARM_WATCHER_JS = """() => {
       if (byTop.get(parseFloat(line.style.top)) !== target) continue;
       for (const span of line.querySelectorAll('span[class*="ced-"]')) {
         const c = getComputedStyle(span, '::after').content;
-        if (c && c.includes('Alice')) { window.__ensembleSeen[target] = Date.now(); return; }
+        if (c && c.includes('Alice')) {
+          window.__ensembleSeen[target] = performance.timeOrigin + performance.now();
+          return;
+        }
       }
     }
   };
@@ -216,11 +225,21 @@ def cursor_latency(alice: Any, bob: Any, start_line: int, moves: int) -> list[fl
     return [m.latency for m in cursor_moves(alice, bob, start_line, moves)]
 
 
+# Records when Alice's page receives each keydown (capture phase, before VS Code sees it).
+_ARM_KEYDOWN_JS = """() => {
+  window.__ensembleKeydowns = [];
+  window.addEventListener('keydown',
+    () => window.__ensembleKeydowns.push(performance.timeOrigin + performance.now()), true);
+}"""
+
+
 def cursor_moves(alice: Any, bob: Any, start_line: int, moves: int) -> list[Move]:
     """Alice moves her caret one line at a time from ``start_line`` (her tag already shown
     there in Bob's editor); each sample is key press -> her tag on the new line in Bob's DOM,
-    on one wall clock. The next move starts once the previous tag arrived."""
+    on one wall clock, with the moment her page received the keydown. The next move starts
+    once the previous tag arrived."""
     bob.page.evaluate(_ARM_WATCHER_JS)
+    alice.page.evaluate(_ARM_KEYDOWN_JS)
     samples: list[Move] = []
     line = start_line
     for i in range(moves):
@@ -236,7 +255,9 @@ def cursor_moves(alice: Any, bob: Any, start_line: int, moves: int) -> list[Move
             timeout=10,
             every=0.005,
         )
-        samples.append(Move(line, t0, float(seen)))
+        keydown = alice.page.evaluate("() => window.__ensembleKeydowns.at(-1)")
+        assert keydown is not None and keydown >= t0 - 1.0, "no keydown seen in Alice's page"
+        samples.append(Move(line, t0, float(keydown), float(seen)))
     return samples
 
 

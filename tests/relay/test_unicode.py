@@ -59,3 +59,20 @@ async def test_lone_surrogate_in_chat_is_refused_and_not_stored(trio):
     assert err.code == "bad_json"
     ack = await trio.editor.request(ChatSend(id="m2", session_id=trio.sid, text="after"), Ack)
     assert ack.seq is not None
+
+
+async def test_nul_in_an_id_or_a_text_is_refused_and_not_stored(trio):
+    """A NUL (U+0000) is refused in any string, ids and texts alike (PostgreSQL cannot store
+    it: tests/cluster/test_relay_postgres.py), with the field named; the session goes on."""
+    for field, frame in (
+        ("id", {"type": "chat_send", "id": "m\u0000", "session_id": trio.sid, "text": "x"}),
+        ("text", {"type": "chat_send", "id": "m3", "session_id": trio.sid, "text": "a\u0000"}),
+        ("emoji", {"type": "reaction_toggle", "id": "r5", "session_id": trio.sid,
+                   "target_id": "m3", "emoji": "\u0000"}),
+    ):
+        await trio.editor.send(json.dumps({**frame, "rid": field}))
+        err = await trio.editor.expect(Error)
+        assert (err.code, err.rid) == ("invalid_value", field)
+        assert field in err.message and "NUL" in err.message
+    ack = await trio.editor.request(ChatSend(id="m4", session_id=trio.sid, text="after"), Ack)
+    assert ack.seq is not None

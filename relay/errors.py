@@ -24,6 +24,12 @@ class StoreBusy(StoreError):
     """the database stayed locked (another writer) longer than the store may wait."""
 
 
+class StoreUnavailable(StoreBusy):
+    """the database cannot be reached now, or cut the connection mid-call (stopping,
+    restarting, failing over). As with StoreBusy the caller may send it again: what a
+    cut commit did is decided by its client id when it comes back."""
+
+
 class DuplicateError(StoreError):
     """a row with the same key already exists."""
 

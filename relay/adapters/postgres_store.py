@@ -40,7 +40,7 @@ from relay.core.records import (
     UserRecord,
     Write,
 )
-from relay.errors import DuplicateError, StoreBusy, StoreError
+from relay.errors import DuplicateError, StoreBusy, StoreError, StoreUnavailable
 from wire import ChatMessage, Comment, Event, LogEntry, Mention, Role, Thread
 
 log = logging.getLogger("relay.store")
@@ -48,6 +48,9 @@ log = logging.getLogger("relay.store")
 # Errors after which nothing was stored and the same call may simply be made again.
 _BUSY = (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled,
          psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+# The server went away under a call (shutdown, restart, a cut connection): like busy,
+# nothing is known stored and the client sends it again.
+_GONE = (psycopg.OperationalError, psycopg.InterfaceError)
 _VISIBLE = "(audience IS NULL OR %(uid)s = ANY(audience))"
 
 
@@ -133,6 +136,8 @@ class PostgresStore(Store):
             raise StoreBusy(f"the database is busy: {_why(exc)}") from exc
         except psycopg.errors.UniqueViolation as exc:
             raise DuplicateError(f"duplicate row: {_why(exc)}") from exc
+        except _GONE as exc:
+            raise StoreUnavailable(f"the database is unavailable: {_why(exc)}") from exc
         except psycopg.Error as exc:
             raise StoreError(f"database call failed: {_why(exc)}") from exc
 

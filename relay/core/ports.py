@@ -51,7 +51,8 @@ class Store(ABC):
 
     Every method is async so a networked database can sit behind it. Errors are
     relay.errors.StoreError and its subclasses: StoreBusy when the database stays
-    locked longer than the store may wait (nothing was stored).
+    locked longer than the store may wait (nothing was stored), StoreUnavailable (a
+    StoreBusy) when it cannot be reached or cut the call off; the client sends it again.
     """
 
     @abstractmethod

@@ -30,6 +30,7 @@ from relay.errors import (
     GuardFailed,
     IdConflict,
     StoreBusy,
+    StoreUnavailable,
     WriteConflict,
 )
 from relay.metrics import Metrics
@@ -158,10 +159,12 @@ class Core(Rooms):
             await handler(self, client, msg)
         except ProtocolError as exc:
             self.refuse(client, exc, msg)
-        except StoreBusy:
-            log.warning("storage busy", extra={"type": kind, "conn": client.conn_id})
+        except StoreBusy as exc:
+            why = "unavailable" if isinstance(exc, StoreUnavailable) else "busy"
+            log.warning(f"storage {why}", extra={"type": kind, "conn": client.conn_id,
+                                                 "reason": str(exc)})
             self.refuse(client, ProtocolError(
-                ErrorCode.STORAGE_BUSY, "the database is busy: nothing was stored, send it again",
+                ErrorCode.STORAGE_BUSY, f"the database is {why}: nothing was stored, send it again",
                 retry_after=STORAGE_RETRY), msg)
         except Exception:
             log.exception("handler failed", extra={"type": kind, "conn": client.conn_id})

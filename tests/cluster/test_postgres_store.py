@@ -17,7 +17,14 @@ from relay.adapters.postgres_migrations import MIGRATIONS
 from relay.adapters.postgres_rows import dump
 from relay.adapters.postgres_store import PostgresStore
 from relay.core.records import Guard, snapshot
-from relay.errors import AlreadyStored, GuardFailed, StoreBusy, StoreError, WriteConflict
+from relay.errors import (
+    AlreadyStored,
+    GuardFailed,
+    StoreBusy,
+    StoreError,
+    StoreUnavailable,
+    WriteConflict,
+)
 from tests import services
 from tests.storecontract import Stores, kit
 from wire import Event
@@ -191,6 +198,27 @@ async def test_a_lock_held_too_long_or_no_free_connection_is_busy(pg: Stores) ->
     assert (await store.commit(kit.chat(SID, "m"))).seq == 1
 
 
+async def test_a_call_whose_connection_the_server_cuts_is_unavailable_and_stores_nothing(
+        pg: Stores) -> None:
+    """The server ends the backend of a commit mid-call (as a shutdown or failover does):
+    StoreUnavailable, a StoreBusy, so the client is told to send it again; nothing was
+    stored and the same message commits afterwards."""
+    store = await pg.open(busy_timeout=10.0)
+    await kit.session(store)
+    async with _row_locks(pg.target, SID):
+        commit = asyncio.create_task(store.commit(kit.chat(SID, "m")))
+        await _queued(pg.target, 1)
+        assert await _scalar(
+            pg.target, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND datname = current_database()") == 1
+        with pytest.raises(StoreUnavailable) as cut:
+            await commit
+    assert isinstance(cut.value, StoreBusy)
+    assert isinstance(cut.value.__cause__, psycopg.OperationalError)
+    assert await store.action("m") is None
+    assert (await store.commit(kit.chat(SID, "m"))).seq == 1
+
+
 async def test_stores_opening_together_migrate_once(pg: Stores) -> None:
     stores = await asyncio.gather(*[pg.open() for _ in range(3)])
     assert len(stores) == 3
@@ -268,6 +296,7 @@ async def test_a_database_restart_fails_calls_meanwhile_and_loses_or_doubles_not
         stop.set()
         await task
     assert await store.probe() is None
+    assert all(isinstance(e, StoreBusy) for e in errors), errors  # the client sends again
     total = len(acked)
     assert sorted(acked.values()) == list(range(1, total + 1))
     assert await _events(pg.target) == list(range(1, total + 1))

@@ -92,6 +92,11 @@ class Store(ABC):
         """Every member of the session, removed ones included, oldest first."""
 
     @abstractmethod
+    async def member(self, session_id: str, user_id: str) -> MemberRecord | None:
+        """The user's membership of the session; None when not a current member (never
+        one, or removed)."""
+
+    @abstractmethod
     async def session_count(self) -> int:
         """Sessions not ended."""
 

@@ -259,23 +259,23 @@ async def test_a_redis_stall_longer_than_the_liveness_timeout_is_no_departure(
     async def heartbeats_after(t: float, n: int = 1) -> None:
         """Until n heartbeats of a landed after t (the reaping of all but the last is done)."""
         for _ in range(n):
-            await until(lambda t=t: (a._last_alive or 0.0) > t, timeout=5.0)
-            t = a._last_alive or t
+            await until(lambda t=t: (a.liveness.last_alive or 0.0) > t, timeout=5.0)
+            t = a.liveness.last_alive or t
 
     try:
-        await until(a._steady, timeout=5.0)  # a could reap a dead process now
+        await until(a.liveness.steady, timeout=5.0)  # a could reap a dead process now
         # c is between two heartbeats for the stall and a little after it: neither its
         # heartbeat nor its subscription's reconnection refreshes its key before a's do
-        beat = next(t for t in c._tasks if t.get_coro().__name__ == "_heartbeat")  # type: ignore[union-attr]
+        beat = next(t for t in c._tasks if t.get_coro().__name__ == "heartbeat")  # type: ignore[union-attr]
         beat.cancel()
         reconnected, c.link.on_connect = c.link.on_connect, _later
         redis_server.pause(1300)  # past the liveness timeout (1 s) and a's command timeouts
         await heartbeats_after(loop.time() + 1.3, 2)  # a's heartbeats land again, c's not yet
         assert not await a.r.exists(f"{prefix}alive:{c.id}")
         c.link.on_connect = reconnected
-        await c._alive()
-        c._tasks.append(loop.create_task(c._heartbeat()))
-        await until(a._steady, timeout=5.0)
+        await c.liveness.alive()
+        c._tasks.append(loop.create_task(c.liveness.heartbeat(c._check, c._departed)))
+        await until(a.liveness.steady, timeout=5.0)
         await heartbeats_after(loop.time(), 2)
         assert ra.departed == rc.departed == []
         assert await a.online("s1") == {"dan"}

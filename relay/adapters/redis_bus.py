@@ -20,9 +20,10 @@ Channels and keys (``P`` is the key prefix, ``ensemble:`` by default):
   periodic check.
 
 Delivery of events: every process delivers a session's events in seq order, exactly
-once. An event that arrives after a gap waits (``GAP_WAIT``) for the missing ones; then,
-and after every reconnection to Redis, and when the periodic check finds ``q:`` ahead,
-the listener fills the gap from the store (``BusListener.on_gap``).
+once (relay/adapters/redis_order.py). An event that arrives after a gap waits
+(``GAP_WAIT``) for the missing ones; then, and after every reconnection to Redis, and when
+the periodic check finds ``q:`` ahead, the listener fills the gap from the store
+(``BusListener.on_gap``).
 
 Presence stays in the process while no other process has clients in the session; else
 entries of one loop turn go out as one ``p`` message per session.
@@ -43,6 +44,7 @@ from redis.exceptions import RedisError
 
 from relay.adapters.redis_link import RedisLink
 from relay.adapters.redis_liveness import LIVENESS_TTL, RedisLiveness
+from relay.adapters.redis_order import SessionOrder
 from relay.adapters.redis_registry import RedisRegistry
 from relay.core.ports import BusListener, Fields, SessionBus
 from relay.errors import BusError
@@ -77,18 +79,6 @@ class _Seq(NamedTuple):
     seq: int
 
 
-class _Order:
-    """One session's event order on this process."""
-
-    __slots__ = ("last", "lock", "pending", "timer")
-
-    def __init__(self) -> None:
-        self.last: int | None = None  # highest seq delivered (None: not known yet)
-        self.pending: dict[int, tuple[Event, frozenset[str] | None]] = {}
-        self.lock = asyncio.Lock()
-        self.timer: asyncio.TimerHandle | None = None
-
-
 class RedisBus(SessionBus):
     def __init__(self, url: str, *, process_id: str | None = None, prefix: str = "ensemble:",
                  beat: float = 1.0, liveness_ttl: float = LIVENESS_TTL,
@@ -105,7 +95,7 @@ class RedisBus(SessionBus):
         self._sink: Callable[[str, str, Fields], None] = _nowhere
         self._sessions: dict[str, int] = {}  # subscribed session -> subscriptions
         self._others: dict[str, set[str]] = {}  # session -> other processes with clients
-        self._order: dict[str, _Order] = {}
+        self._order: dict[str, SessionOrder] = {}
         self._out: dict[str, dict[str, Fields]] = {}  # presence leaving on the next turn
         self._flush_handle: asyncio.Handle | None = None
         self._sendq: deque[_Publish | _Seq] = deque()  # in order
@@ -166,7 +156,7 @@ class RedisBus(SessionBus):
         self._sessions[session_id] = n + 1
         if n:
             return
-        self._order[session_id] = _Order()
+        self._order[session_id] = SessionOrder(session_id, self.gap_wait, self._ask_fill)
         self._others[session_id] = set()
         await self.link.subscribe(self._channel(session_id))
         try:
@@ -189,8 +179,8 @@ class RedisBus(SessionBus):
         self._sessions.pop(session_id, None)
         self._others.pop(session_id, None)
         order = self._order.pop(session_id, None)
-        if order is not None and order.timer is not None:
-            order.timer.cancel()
+        if order is not None:
+            order.close()
         self._send(session_id, {"k": "r", "in": 0})
         await self.link.unsubscribe(self._channel(session_id))
         with contextlib.suppress(RedisError, OSError):
@@ -202,10 +192,8 @@ class RedisBus(SessionBus):
     def position(self, session_id: str, seq: int) -> None:
         """The store's last seq when the session was loaded: events up to it are known."""
         order = self._order.get(session_id)
-        if order is not None and (order.last is None or seq > order.last):
-            order.last = seq
-            for s in [s for s in order.pending if s <= seq]:
-                del order.pending[s]
+        if order is not None:
+            order.position(seq)
 
     # -- fan-out
 
@@ -353,12 +341,12 @@ class RedisBus(SessionBus):
             await self._fill(session_id)
         elif kind == "q":
             order = self._order.get(session_id)
-            if order is not None and order.last is not None and msg["q"] > order.last:
+            if order is not None and order.behind(msg["q"]):
                 await self._fill(session_id)
 
     async def _accept(self, session_id: str, event: Event,
                       audience: frozenset[str] | None) -> None:
-        """Deliver in seq order, each seq once; hold what comes after a gap."""
+        """Deliver in seq order, each seq once (relay/adapters/redis_order.py)."""
         order = self._order.get(session_id)
         listener = self._listener
         if listener is None:
@@ -366,33 +354,9 @@ class RedisBus(SessionBus):
         if order is None:  # no client here: nothing to deliver in order
             await listener.on_event(session_id, event, audience)
             return
-        async with order.lock:
-            seq = event.seq
-            if order.last is not None and seq <= order.last:
-                return
-            if order.last is not None and seq > order.last + 1:
-                order.pending[seq] = (event, audience)
-                if order.timer is None:
-                    order.timer = asyncio.get_running_loop().call_later(
-                        self.gap_wait, self._gap_timeout, session_id)
-                return
-            order.last = seq
-            await listener.on_event(session_id, event, audience)
-            await self._drain(session_id, order, listener)
+        await order.accept(event, audience, listener)
 
-    async def _drain(self, session_id: str, order: _Order, listener: BusListener) -> None:
-        while order.last is not None and order.last + 1 in order.pending:
-            event, audience = order.pending.pop(order.last + 1)
-            order.last = event.seq
-            await listener.on_event(session_id, event, audience)
-        if not order.pending and order.timer is not None:
-            order.timer.cancel()
-            order.timer = None
-
-    def _gap_timeout(self, session_id: str) -> None:
-        order = self._order.get(session_id)
-        if order is not None:
-            order.timer = None
+    def _ask_fill(self, session_id: str) -> None:
         self._inbox.put_nowait({"s": session_id, "k": "fill"})
 
     async def _fill(self, session_id: str) -> None:
@@ -401,20 +365,8 @@ class RedisBus(SessionBus):
         listener = self._listener
         if order is None or listener is None:
             return
-        async with order.lock:
-            after = order.last if order.last is not None else 0
-            self.fills += 1
-            try:
-                upto = await listener.on_gap(session_id, after)
-            except Exception as exc:  # the store is down: the next check tries again
-                log.warning("gap fill failed", extra={"session": session_id, "error": str(exc)})
-                return
-            order.last = max(after, upto)
-            for s in [s for s in order.pending if s <= order.last]:
-                del order.pending[s]
-            if order.pending and min(order.pending) != order.last + 1:
-                order.last = min(order.pending) - 1  # committed after the fill read
-            await self._drain(session_id, order, listener)
+        self.fills += 1
+        await order.fill(listener)
 
     async def _on_connect(self, first: bool) -> None:
         if first:
@@ -432,7 +384,7 @@ class RedisBus(SessionBus):
             log.warning("redis: registry not restored (%s)", exc)
         # Anything may have been published while the link was down.
         for session_id in list(self._sessions):
-            self._inbox.put_nowait({"s": session_id, "k": "fill"})
+            self._ask_fill(session_id)
 
     # -- the periodic check (run by each heartbeat: relay/adapters/redis_liveness.py)
 
@@ -468,9 +420,8 @@ class RedisBus(SessionBus):
             if session_id in self._others:
                 self._others[session_id] = set(procs) - {self.id}
             order = self._order.get(session_id)
-            if raw is not None and order is not None and order.last is not None \
-                    and int(raw) > order.last:
-                self._inbox.put_nowait({"s": session_id, "k": "fill"})
+            if raw is not None and order is not None and order.behind(int(raw)):
+                self._ask_fill(session_id)
 
 
 def _nowhere(session_id: str, user_id: str, fields: Fields) -> None:

@@ -108,6 +108,8 @@ class RedisBus(SessionBus):
                                       ttl=liveness_ttl)
         self._seq = self.r.register_script(_SEQ)
         self.fills = 0  # gap fills asked of the listener (tests and metrics)
+        self._restoring = asyncio.Lock()  # one _restore at a time
+        self._came_back = False  # taken for dead: the users restored are to be announced
 
     # -- keys
 
@@ -137,7 +139,8 @@ class RedisBus(SessionBus):
             raise BusError(f"redis at {shown(self.link.url)} did not answer") from exc
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._writer()), loop.create_task(self._dispatch()),
-                       loop.create_task(self.liveness.heartbeat(self._check, self._departed)),
+                       loop.create_task(self.liveness.heartbeat(self._check, self._departed,
+                                                                self._restore)),
                        loop.create_task(self.registry.writer())]
 
     async def close(self) -> None:
@@ -374,21 +377,43 @@ class RedisBus(SessionBus):
         # Redis may have restarted empty: this process's part of the registry again.
         try:
             await self.liveness.alive()
-            for session_id in list(self._sessions):
-                pipe = self.r.pipeline(transaction=True)
-                pipe.sadd(self._k("r", session_id), self.id)
-                pipe.sadd(self._k("held", self.id), json.dumps(["r", session_id]))
-                await pipe.execute()
-            await self.registry.restore()
+            await self._restore()
         except (RedisError, OSError) as exc:
             log.warning("redis: registry not restored (%s)", exc)
         # Anything may have been published while the link was down.
         for session_id in list(self._sessions):
             self._ask_fill(session_id)
 
+    async def _restore(self) -> None:
+        """This process's part of the registry again, after Redis restarted empty or the
+        others took this process for dead (its mark, relay/adapters/redis_liveness.py):
+        then the users who come online by it are announced (once: only the call that
+        takes the mark, or the next one after a failure, announces)."""
+        async with self._restoring:
+            if await self.liveness.take_mark():
+                self._came_back = True
+                log.warning("redis: this relay process was taken for dead (stalled past the"
+                            " liveness timeout); its users come back")
+            for session_id in list(self._sessions):
+                pipe = self.r.pipeline(transaction=True)
+                pipe.sadd(self._k("r", session_id), self.id)
+                pipe.sadd(self._k("held", self.id), json.dumps(["r", session_id]))
+                await pipe.execute()
+            came = await self.registry.restore()
+            if not self._came_back:
+                return
+            self._came_back = False
+            for session_id in list(self._sessions):
+                self._send(session_id, {"k": "r", "in": 1})
+            for session_id, user_id, fields in came:
+                if self._listener is not None:
+                    await self._listener.on_revived(session_id, user_id, fields)
+
     # -- the periodic check (run by each heartbeat: relay/adapters/redis_liveness.py)
 
     async def _check(self) -> None:
+        if self._came_back:  # announcing the users back failed: again
+            await self._restore()
         await self._republish()
         await self._check_positions()
 

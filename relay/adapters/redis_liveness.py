@@ -3,13 +3,18 @@
 Keys (``P`` is the bus's prefix): ``P alive:{process}`` with a TTL (``ttl``), refreshed by
 every heartbeat (every ``beat`` seconds); ``P procs`` the set of processes; ``P
 held:{process}`` what a process holds (its connections, written by the registry, and its
-sessions, written by the bus), so that when it dies one survivor (``P reap:{process}``,
-SET NX) removes them and the departures are announced once.
+sessions, written by the bus), so that when it dies one survivor removes them and the
+departures are announced once; ``P reap:{process}`` (SET NX, kept ``MARK_TTL`` seconds) is
+the mark of a process reaped, set in the same script as the reaping.
 
 The steady-contact rule: only a process whose own heartbeats have landed on time for a
 liveness timeout judges another dead. After Redis stalled (or this process did), every
 process's heartbeats failed alike: a live process's key may have expired and not be
 refreshed yet.
+
+A process that was only stalled (longer than the liveness timeout) finds its mark when its
+next heartbeat lands (``alive``): the others announced its users' departure, so the bus
+registers them again and announces their arrival (the one that takes the mark, once).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from redis.exceptions import RedisError
 log = logging.getLogger("relay.bus")
 
 LIVENESS_TTL = 5.0  # a process not seen for this long is dead; its users depart
+MARK_TTL = 3600  # seconds a reaped process's mark stays (one stalled less long comes back)
 
 # KEYS[1] P held:{process}; ARGV[1] the prefix, ARGV[2] the process. Removes what the
 # process held; returns the [session, user] pairs that went offline with it.
@@ -48,7 +54,15 @@ redis.call('SREM', ARGV[1] .. 'procs', ARGV[2])
 return gone
 """
 
-Check = Callable[[], Awaitable[None]]
+# _REAP of another process, KEYS[2] P alive:{process}, KEYS[3] P reap:{process}, ARGV[3]
+# the reaper, ARGV[4] MARK_TTL: only while its key is missing, marking it reaped, at once
+# (nil: alive, or reaped by another).
+_REAP_DEAD = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return false end
+if not redis.call('SET', KEYS[3], ARGV[3], 'NX', 'EX', ARGV[4]) then return false end
+""" + _REAP
+
+Step = Callable[[], Awaitable[None]]
 Departed = Callable[[str, str], Awaitable[None]]
 
 
@@ -66,14 +80,22 @@ class RedisLiveness:
         self.steady_since = 0.0
         self.last_alive: float | None = None
         self._reap = redis.register_script(_REAP)
+        self._reap_dead = redis.register_script(_REAP_DEAD)
 
-    async def alive(self) -> None:
-        """Refresh this process's liveness key, and count the heartbeat as landed."""
+    async def alive(self) -> bool:
+        """Refresh this process's liveness key, and count the heartbeat as landed. True when
+        the others took this process for dead meanwhile (its mark is there)."""
         pipe = self.r.pipeline(transaction=False)
         pipe.set(self._k("alive", self.id), "1", px=int(self.ttl * 1000))
         pipe.sadd(self._k("procs"), self.id)
-        await pipe.execute()
+        pipe.exists(self._k("reap", self.id))
+        res = await pipe.execute()
         self.landed()
+        return bool(res[2])
+
+    async def take_mark(self) -> bool:
+        """Remove this process's mark of a reaping: True for the one call that found it."""
+        return bool(await self.r.delete(self._k("reap", self.id)))
 
     def landed(self) -> None:
         """A heartbeat of this process landed. After a gap (Redis stalled or away, or this
@@ -91,14 +113,16 @@ class RedisLiveness:
         time has refreshed its key, so a key that is missing now means a dead process."""
         return asyncio.get_running_loop().time() - self.steady_since >= self.ttl
 
-    async def heartbeat(self, check: Check, departed: Departed) -> None:
-        """Every ``beat`` seconds (a task): refresh this process's key, run the bus's
-        periodic ``check``, and, in steady contact, reap the dead (``departed`` is called
-        for each user who went offline with them)."""
+    async def heartbeat(self, check: Step, departed: Departed, revived: Step) -> None:
+        """Every ``beat`` seconds (a task): refresh this process's key (``revived`` when
+        this process was reaped meanwhile), run the bus's periodic ``check``, and, in
+        steady contact, reap the dead (``departed`` for each user who went offline with
+        them)."""
         while True:
             await asyncio.sleep(self.beat)
             try:
-                await self.alive()
+                if await self.alive():
+                    await revived()
                 await check()
                 if self.steady():
                     await self.reap_dead(departed)
@@ -119,9 +143,11 @@ class RedisLiveness:
         for proc in others:
             if await self.r.exists(self._k("alive", proc)):
                 continue
-            if not await self.r.set(self._k("reap", proc), self.id, nx=True, ex=60):
-                continue  # another process reaps it
-            gone = await self._reap(keys=[self._k("held", proc)], args=[self.prefix, proc])
+            gone = await self._reap_dead(
+                keys=[self._k("held", proc), self._k("alive", proc), self._k("reap", proc)],
+                args=[self.prefix, proc, self.id, MARK_TTL])
+            if gone is None:
+                continue  # alive again, or another process reaps it
             log.info("relay process gone", extra={"relay_process": proc, "users": len(gone)})
             for item in gone:
                 session_id, user_id = json.loads(item)

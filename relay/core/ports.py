@@ -227,6 +227,12 @@ class BusListener(Protocol):
         """The user's last connection was on a relay process that died: announce the
         departure (once in the cluster: the bus calls this on one process)."""
 
+    async def on_revived(self, session_id: str, user_id: str, fields: Fields) -> None:
+        """The user, connected to this process, came online again: this process had been
+        taken for dead (stalled past the bus's liveness timeout, the departure announced
+        by another) and registered its connections again. Announce the arrival, with
+        ``fields`` as presence (once in the cluster: the bus calls this on one process)."""
+
 
 class SessionBus(ABC):
     """What relay processes share that is not durable: fan-out and who is online.

@@ -14,6 +14,7 @@ import pytest
 from relay.adapters.local_bus import LocalBus
 from relay.adapters.sqlite_store import SqliteStore
 from relay.config import Config
+from relay.core import wirejson
 from relay.core.records import MemberRecord, SessionRecord
 from relay.core.room import Room
 from relay.core.service import Core
@@ -209,6 +210,23 @@ async def test_a_role_read_from_the_store_is_kept_so_the_next_action_reads_nothi
     await b.core.on_event(sid, late, None)  # the grant's event, late
     assert room.role_of("bob") == "editor" and reads == ["bob"]
 
+
+async def test_a_user_back_on_a_revived_core_is_announced_once_to_the_others(cores: Pair):
+    """The bus registered core b's connections again after b was taken for dead
+    (on_revived): bob, connected to b, is announced online with his presence; a core where
+    bob has no connection announces nothing."""
+    a, b = cores
+    sid = await _session(a, b, {"bob": "editor"}, {})
+    a.wire("ann").take("user_joined")
+    fields = wirejson.plain_fields("status", "idle")
+    await a.core.on_revived(sid, "bob", fields)
+    assert not a.wire("ann").of("user_joined")
+    await b.core.on_revived(sid, "bob", fields)
+    (joined,) = a.wire("ann").take("user_joined")
+    p = joined["participant"]
+    assert (p["user"]["id"], p["online"], p["status"], p["role"]) == \
+        ("bob", True, "idle", "editor")
+    assert not b.wire("bob").of("user_joined")
 
 def test_a_role_confirmed_from_the_store_is_ordered_against_the_events():
     """Room.confirm: a read that began at seq 2 is dropped when a later event of the member

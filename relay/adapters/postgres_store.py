@@ -236,6 +236,14 @@ class PostgresStore(Store):
             " ORDER BY m.joined_at, m.user_id", [session_id])
         return [MemberRecord(**row) for row in found]
 
+    async def member(self, session_id: str, user_id: str) -> MemberRecord | None:
+        row = await self._one(
+            "SELECT m.session_id, m.user_id, u.name, m.role, m.joined_at, m.removed_at"
+            " FROM members m JOIN users u ON u.id = m.user_id"
+            " WHERE m.session_id = %s AND m.user_id = %s AND m.removed_at IS NULL",
+            [session_id, user_id])
+        return MemberRecord(**row) if row else None
+
     async def session_count(self) -> int:
         row = await self._one("SELECT count(*) AS n FROM sessions WHERE ended_at IS NULL")
         return int(row["n"]) if row else 0

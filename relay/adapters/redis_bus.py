@@ -14,17 +14,16 @@ Channels and keys (``P`` is the key prefix, ``ensemble:`` by default):
   written behind (at most every ``PRESENCE_WRITE`` seconds) by the process holding the
   connection; ``P r:{session}`` set of processes with clients in the session;
   ``P q:{session}`` the highest seq published.
-- ``P alive:{process}`` with a TTL, refreshed every ``beat`` seconds; ``P procs`` the set
-  of processes; ``P held:{process}`` what a process holds (its connections and sessions),
-  so that when it dies one survivor (``P reap:{process}``, SET NX) removes them and the
-  departures are announced once. Only a process whose own heartbeats have landed on time
-  for a liveness timeout judges another dead: after Redis stalled, a live process's key
-  may have expired and not be refreshed yet.
+- The registry of who is online (``o:``, ``c:``, ``p:``) is relay/adapters/redis_registry.py;
+  which processes are alive (``alive:``, ``procs``, ``held:``, ``reap:``) and the reaping
+  of the dead is relay/adapters/redis_liveness.py, whose heartbeat also runs this bus's
+  periodic check.
 
 Delivery of events: every process delivers a session's events in seq order, exactly
-once. An event that arrives after a gap waits (``GAP_WAIT``) for the missing ones; then,
-and after every reconnection to Redis, and when the periodic check finds ``q:`` ahead,
-the listener fills the gap from the store (``BusListener.on_gap``).
+once (relay/adapters/redis_order.py). An event that arrives after a gap waits
+(``GAP_WAIT``) for the missing ones; then, and after every reconnection to Redis, and when
+the periodic check finds ``q:`` ahead, the listener fills the gap from the store
+(``BusListener.on_gap``).
 
 Presence stays in the process while no other process has clients in the session; else
 entries of one loop turn go out as one ``p`` message per session.
@@ -39,11 +38,13 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from redis.exceptions import RedisError
 
 from relay.adapters.redis_link import RedisLink
+from relay.adapters.redis_liveness import LIVENESS_TTL, RedisLiveness
+from relay.adapters.redis_order import SessionOrder
 from relay.adapters.redis_registry import RedisRegistry
 from relay.core.ports import BusListener, Fields, SessionBus
 from relay.errors import BusError
@@ -55,29 +56,6 @@ log = logging.getLogger("relay.bus")
 
 GAP_WAIT = 0.2  # seconds an event after a gap waits for the missing ones before a fill
 CLOSE_WAIT = 2.0  # seconds closing may wait for Redis
-LIVENESS_TTL = 5.0  # a process not seen for this long is dead; its users depart
-
-# KEYS[1] P held:{process}; ARGV[1] the prefix, ARGV[2] the process. Removes what the
-# process held; returns the [session, user] pairs that went offline with it.
-_REAP = """
-local gone = {}
-for _, item in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local h = cjson.decode(item)
-  if h[1] == 'c' then
-    local conns = ARGV[1] .. 'c:' .. h[2] .. ':' .. h[3]
-    if redis.call('SREM', conns, h[4]) == 1 and redis.call('SCARD', conns) == 0 then
-      redis.call('SREM', ARGV[1] .. 'o:' .. h[2], h[3])
-      redis.call('HDEL', ARGV[1] .. 'p:' .. h[2], h[3])
-      table.insert(gone, cjson.encode({h[2], h[3]}))
-    end
-  else
-    redis.call('SREM', ARGV[1] .. 'r:' .. h[2], ARGV[2])
-  end
-end
-redis.call('DEL', KEYS[1])
-redis.call('SREM', ARGV[1] .. 'procs', ARGV[2])
-return gone
-"""
 
 # KEYS[1] P q:{session}; ARGV[1] seq: keep the highest.
 _SEQ = """
@@ -87,16 +65,18 @@ return 0
 """
 
 
-class _Order:
-    """One session's event order on this process."""
+class _Publish(NamedTuple):
+    """A message for the session's channel (the send queue)."""
 
-    __slots__ = ("last", "lock", "pending", "timer")
+    session_id: str
+    text: str
 
-    def __init__(self) -> None:
-        self.last: int | None = None  # highest seq delivered (None: not known yet)
-        self.pending: dict[int, tuple[Event, frozenset[str] | None]] = {}
-        self.lock = asyncio.Lock()
-        self.timer: asyncio.TimerHandle | None = None
+
+class _Seq(NamedTuple):
+    """Raise ``q:{session}`` to ``seq`` (the send queue: after the event's message)."""
+
+    session_id: str
+    seq: int
 
 
 class RedisBus(SessionBus):
@@ -106,33 +86,30 @@ class RedisBus(SessionBus):
         self.id = process_id or uuid.uuid4().hex[:12]
         self.prefix = prefix
         self.beat = beat
-        self.liveness_ttl = liveness_ttl
         self.gap_wait = gap_wait
         self.link = RedisLink(url, self._on_message, self._on_connect,
                               ping_every=beat, dead_after=3 * beat,
                               command_timeout=command_timeout)
-        # When this process's heartbeats last started landing on time (event loop clock):
-        # only a process that has been in steady contact with Redis for a liveness timeout
-        # may judge another dead (see _heartbeat).
-        self._steady_since = 0.0
-        self._last_alive: float | None = None
         self.r = self.link.redis
         self._listener: BusListener | None = None
         self._sink: Callable[[str, str, Fields], None] = _nowhere
         self._sessions: dict[str, int] = {}  # subscribed session -> subscriptions
         self._others: dict[str, set[str]] = {}  # session -> other processes with clients
-        self._order: dict[str, _Order] = {}
+        self._order: dict[str, SessionOrder] = {}
         self._out: dict[str, dict[str, Fields]] = {}  # presence leaving on the next turn
         self._flush_handle: asyncio.Handle | None = None
-        self._sendq: deque[tuple[str, str]] = deque()  # (channel, message) in order
+        self._sendq: deque[_Publish | _Seq] = deque()  # in order
         self._wake = asyncio.Event()
         self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._unpublished: dict[str, int] = {}  # session -> seq whose publish failed
         self._tasks: list[asyncio.Task[None]] = []
-        self._reap = self.r.register_script(_REAP)
         self.registry = RedisRegistry(self.r, self._k, self.id)
+        self.liveness = RedisLiveness(self.r, self._k, prefix, self.id, beat=beat,
+                                      ttl=liveness_ttl)
         self._seq = self.r.register_script(_SEQ)
         self.fills = 0  # gap fills asked of the listener (tests and metrics)
+        self._restoring = asyncio.Lock()  # one _restore at a time
+        self._came_back = False  # taken for dead: the users restored are to be announced
 
     # -- keys
 
@@ -150,8 +127,7 @@ class RedisBus(SessionBus):
 
     async def open(self) -> None:
         try:
-            await self._alive()
-            self._landed()
+            await self.liveness.alive()
         except (RedisError, OSError) as exc:
             await self.link.stop()
             raise BusError(f"redis at {shown(self.link.url)}: {exc}") from exc
@@ -163,7 +139,8 @@ class RedisBus(SessionBus):
             raise BusError(f"redis at {shown(self.link.url)} did not answer") from exc
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._writer()), loop.create_task(self._dispatch()),
-                       loop.create_task(self._heartbeat()),
+                       loop.create_task(self.liveness.heartbeat(self._check, self._departed,
+                                                                self._restore)),
                        loop.create_task(self.registry.writer())]
 
     async def close(self) -> None:
@@ -174,19 +151,15 @@ class RedisBus(SessionBus):
         # Leave the registry at once (else the others reap this process after its TTL),
         # but never wait long for a Redis that is away.
         with contextlib.suppress(RedisError, OSError, TimeoutError):
-            await asyncio.wait_for(self._leave(), CLOSE_WAIT)
+            await asyncio.wait_for(self.liveness.leave(), CLOSE_WAIT)
         await self.link.stop()
-
-    async def _leave(self) -> None:
-        await self._reap(keys=[self._k("held", self.id)], args=[self.prefix, self.id])
-        await self.r.delete(self._k("alive", self.id))
 
     async def subscribe(self, session_id: str) -> None:
         n = self._sessions.get(session_id, 0)
         self._sessions[session_id] = n + 1
         if n:
             return
-        self._order[session_id] = _Order()
+        self._order[session_id] = SessionOrder(session_id, self.gap_wait, self._ask_fill)
         self._others[session_id] = set()
         await self.link.subscribe(self._channel(session_id))
         try:
@@ -209,8 +182,8 @@ class RedisBus(SessionBus):
         self._sessions.pop(session_id, None)
         self._others.pop(session_id, None)
         order = self._order.pop(session_id, None)
-        if order is not None and order.timer is not None:
-            order.timer.cancel()
+        if order is not None:
+            order.close()
         self._send(session_id, {"k": "r", "in": 0})
         await self.link.unsubscribe(self._channel(session_id))
         with contextlib.suppress(RedisError, OSError):
@@ -222,10 +195,8 @@ class RedisBus(SessionBus):
     def position(self, session_id: str, seq: int) -> None:
         """The store's last seq when the session was loaded: events up to it are known."""
         order = self._order.get(session_id)
-        if order is not None and (order.last is None or seq > order.last):
-            order.last = seq
-            for s in [s for s in order.pending if s <= seq]:
-                del order.pending[s]
+        if order is not None:
+            order.position(seq)
 
     # -- fan-out
 
@@ -285,10 +256,10 @@ class RedisBus(SessionBus):
     def _send(self, session_id: str, msg: dict[str, Any], seq: int | None = None) -> None:
         msg["o"] = self.id
         msg["s"] = session_id
-        self._sendq.append((session_id, json.dumps(msg, separators=(",", ":"),
-                                                   ensure_ascii=False)))
+        self._sendq.append(_Publish(session_id, json.dumps(msg, separators=(",", ":"),
+                                                           ensure_ascii=False)))
         if seq is not None:
-            self._sendq.append((session_id, f"\x00{seq}"))  # raise q:{session}
+            self._sendq.append(_Seq(session_id, seq))
         self._wake.set()
 
     async def _writer(self) -> None:
@@ -299,20 +270,19 @@ class RedisBus(SessionBus):
                 batch = list(self._sendq)
                 self._sendq.clear()
                 pipe = self.r.pipeline(transaction=False)
-                for session_id, text in batch:
-                    if text.startswith("\x00"):
-                        pipe.eval(_SEQ, 1, self._k("q", session_id), text[1:])
+                for item in batch:
+                    if isinstance(item, _Seq):
+                        pipe.eval(_SEQ, 1, self._k("q", item.session_id), str(item.seq))
                     else:
-                        pipe.publish(self._channel(session_id), text)
+                        pipe.publish(self._channel(item.session_id), item.text)
                 try:
                     await pipe.execute()
                 except (RedisError, OSError) as exc:
                     log.warning("redis publish failed (%s); peers fill from the store", exc)
-                    for session_id, text in batch:
-                        if text.startswith("\x00"):
-                            seq = int(text[1:])
-                            self._unpublished[session_id] = max(
-                                seq, self._unpublished.get(session_id, 0))
+                    for item in batch:
+                        if isinstance(item, _Seq):
+                            self._unpublished[item.session_id] = max(
+                                item.seq, self._unpublished.get(item.session_id, 0))
                     await asyncio.sleep(self.beat / 4)
 
     # -- receiving
@@ -374,12 +344,12 @@ class RedisBus(SessionBus):
             await self._fill(session_id)
         elif kind == "q":
             order = self._order.get(session_id)
-            if order is not None and order.last is not None and msg["q"] > order.last:
+            if order is not None and order.behind(msg["q"]):
                 await self._fill(session_id)
 
     async def _accept(self, session_id: str, event: Event,
                       audience: frozenset[str] | None) -> None:
-        """Deliver in seq order, each seq once; hold what comes after a gap."""
+        """Deliver in seq order, each seq once (relay/adapters/redis_order.py)."""
         order = self._order.get(session_id)
         listener = self._listener
         if listener is None:
@@ -387,33 +357,9 @@ class RedisBus(SessionBus):
         if order is None:  # no client here: nothing to deliver in order
             await listener.on_event(session_id, event, audience)
             return
-        async with order.lock:
-            seq = event.seq
-            if order.last is not None and seq <= order.last:
-                return
-            if order.last is not None and seq > order.last + 1:
-                order.pending[seq] = (event, audience)
-                if order.timer is None:
-                    order.timer = asyncio.get_running_loop().call_later(
-                        self.gap_wait, self._gap_timeout, session_id)
-                return
-            order.last = seq
-            await listener.on_event(session_id, event, audience)
-            await self._drain(session_id, order, listener)
+        await order.accept(event, audience, listener)
 
-    async def _drain(self, session_id: str, order: _Order, listener: BusListener) -> None:
-        while order.last is not None and order.last + 1 in order.pending:
-            event, audience = order.pending.pop(order.last + 1)
-            order.last = event.seq
-            await listener.on_event(session_id, event, audience)
-        if not order.pending and order.timer is not None:
-            order.timer.cancel()
-            order.timer = None
-
-    def _gap_timeout(self, session_id: str) -> None:
-        order = self._order.get(session_id)
-        if order is not None:
-            order.timer = None
+    def _ask_fill(self, session_id: str) -> None:
         self._inbox.put_nowait({"s": session_id, "k": "fill"})
 
     async def _fill(self, session_id: str) -> None:
@@ -422,62 +368,59 @@ class RedisBus(SessionBus):
         listener = self._listener
         if order is None or listener is None:
             return
-        async with order.lock:
-            after = order.last if order.last is not None else 0
-            self.fills += 1
-            try:
-                upto = await listener.on_gap(session_id, after)
-            except Exception as exc:  # the store is down: the next check tries again
-                log.warning("gap fill failed", extra={"session": session_id, "error": str(exc)})
-                return
-            order.last = max(after, upto)
-            for s in [s for s in order.pending if s <= order.last]:
-                del order.pending[s]
-            if order.pending and min(order.pending) != order.last + 1:
-                order.last = min(order.pending) - 1  # committed after the fill read
-            await self._drain(session_id, order, listener)
+        self.fills += 1
+        await order.fill(listener)
 
     async def _on_connect(self, first: bool) -> None:
         if first:
             return
         # Redis may have restarted empty: this process's part of the registry again.
         try:
-            await self._alive()
-            self._landed()
+            await self.liveness.alive()
+            await self._restore()
+        except (RedisError, OSError) as exc:
+            log.warning("redis: registry not restored (%s)", exc)
+        # Anything may have been published while the link was down.
+        for session_id in list(self._sessions):
+            self._ask_fill(session_id)
+
+    async def _restore(self) -> None:
+        """This process's part of the registry again, after Redis restarted empty or the
+        others took this process for dead (its mark, relay/adapters/redis_liveness.py):
+        then the users who come online by it are announced (once: only the call that
+        takes the mark, or the next one after a failure, announces)."""
+        async with self._restoring:
+            if await self.liveness.take_mark():
+                self._came_back = True
+                log.warning("redis: this relay process was taken for dead (stalled past the"
+                            " liveness timeout); its users come back")
             for session_id in list(self._sessions):
                 pipe = self.r.pipeline(transaction=True)
                 pipe.sadd(self._k("r", session_id), self.id)
                 pipe.sadd(self._k("held", self.id), json.dumps(["r", session_id]))
                 await pipe.execute()
-            await self.registry.restore()
-        except (RedisError, OSError) as exc:
-            log.warning("redis: registry not restored (%s)", exc)
-        # Anything may have been published while the link was down.
-        for session_id in list(self._sessions):
-            self._inbox.put_nowait({"s": session_id, "k": "fill"})
+            came = await self.registry.restore()
+            if not self._came_back:
+                return
+            self._came_back = False
+            for session_id in list(self._sessions):
+                self._send(session_id, {"k": "r", "in": 1})
+            for session_id, user_id, fields in came:
+                if self._listener is not None:
+                    await self._listener.on_revived(session_id, user_id, fields)
 
-    # -- liveness, the dead, and the periodic check
+    # -- the periodic check (run by each heartbeat: relay/adapters/redis_liveness.py)
 
-    async def _alive(self) -> None:
-        pipe = self.r.pipeline(transaction=False)
-        pipe.set(self._k("alive", self.id), "1", px=int(self.liveness_ttl * 1000))
-        pipe.sadd(self._k("procs"), self.id)
-        await pipe.execute()
+    async def _check(self) -> None:
+        if self._came_back:  # announcing the users back failed: again
+            await self._restore()
+        await self._republish()
+        await self._check_positions()
 
-    async def _heartbeat(self) -> None:
-        while True:
-            await asyncio.sleep(self.beat)
-            try:
-                await self._alive()
-                self._landed()
-                await self._republish()
-                await self._check_positions()
-                if self._steady():
-                    await self._reap_dead()
-            except (RedisError, OSError) as exc:
-                log.warning("redis heartbeat failed (%s)", exc)
-            except Exception:
-                log.exception("bus heartbeat step failed")
+    async def _departed(self, session_id: str, user_id: str) -> None:
+        """A user who went offline with a dead process (found by this one's reaping)."""
+        if self._listener is not None:
+            await self._listener.on_departed(session_id, user_id)
 
     async def _republish(self) -> None:
         """Tell the other processes of the seqs whose publish failed: they fill."""
@@ -502,46 +445,8 @@ class RedisBus(SessionBus):
             if session_id in self._others:
                 self._others[session_id] = set(procs) - {self.id}
             order = self._order.get(session_id)
-            if raw is not None and order is not None and order.last is not None \
-                    and int(raw) > order.last:
-                self._inbox.put_nowait({"s": session_id, "k": "fill"})
-
-    def _landed(self) -> None:
-        """A heartbeat of this process landed. After a gap (Redis stalled or away, or this
-        process stalled), the others' heartbeats may have failed just as this one's did:
-        their liveness keys may have expired with the process still running, and a key
-        refreshed after the gap may not be there yet. So the gap starts a new steady
-        period."""
-        now = asyncio.get_running_loop().time()
-        if self._last_alive is None or now - self._last_alive > 2 * self.beat:
-            self._steady_since = now
-        self._last_alive = now
-
-    def _steady(self) -> bool:
-        """In steady contact with Redis for a liveness timeout: every process alive in that
-        time has refreshed its key, so a key that is missing now means a dead process."""
-        return asyncio.get_running_loop().time() - self._steady_since >= self.liveness_ttl
-
-    async def _reap_dead(self) -> None:
-        procs = [str(p) for p in await self.r.smembers(self._k("procs"))]
-        others = [p for p in procs if p != self.id]
-        if not others:
-            return
-        alive = await self.r.exists(*[self._k("alive", p) for p in others])
-        if alive == len(others):
-            return
-        for proc in others:
-            if await self.r.exists(self._k("alive", proc)):
-                continue
-            if not await self.r.set(self._k("reap", proc), self.id, nx=True, ex=60):
-                continue  # another process reaps it
-            gone = await self._reap(keys=[self._k("held", proc)], args=[self.prefix, proc])
-            log.info("relay process gone", extra={"relay_process": proc, "users": len(gone)})
-            for item in gone:
-                session_id, user_id = json.loads(item)
-                listener = self._listener
-                if listener is not None:
-                    await listener.on_departed(session_id, user_id)
+            if raw is not None and order is not None and order.behind(int(raw)):
+                self._ask_fill(session_id)
 
 
 def _nowhere(session_id: str, user_id: str, fields: Fields) -> None:

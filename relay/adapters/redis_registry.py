@@ -7,7 +7,7 @@ survivor can remove it when the process dies). Arrivals and departures count con
 cluster-wide in one script each; presence changes are merged behind (every
 ``PRESENCE_WRITE`` seconds) into the presence of users who are online. The process keeps
 its own connections and their users' presence, to register them again after Redis lost its
-state (``restore``).
+state or the others took this process for dead (``restore``).
 """
 
 from __future__ import annotations
@@ -99,20 +99,20 @@ class RedisRegistry:
             users[user_id][0].add(conn)
         else:
             users[user_id] = ({conn}, dict(fields))
-        return await self._register(session_id, user_id, conn, fields)
+        try:
+            return await self._register(session_id, user_id, conn, fields)
+        except (RedisError, OSError) as exc:
+            log.warning("redis: arrival not registered (%s)", exc)
+            return True
 
     async def _register(self, session_id: str, user_id: str, conn: int,
                         fields: Fields) -> bool:
         member = f"{self.id}:{conn}"
         held = json.dumps(["c", session_id, user_id, member])
-        try:
-            first = await self._arrive(
-                keys=[self._k("c", session_id, user_id), self._k("o", session_id),
-                      self._k("p", session_id), self._k("held", self.id)],
-                args=[member, user_id, json.dumps(fields), held])
-        except (RedisError, OSError) as exc:
-            log.warning("redis: arrival not registered (%s)", exc)
-            return True
+        first = await self._arrive(
+            keys=[self._k("c", session_id, user_id), self._k("o", session_id),
+                  self._k("p", session_id), self._k("held", self.id)],
+            args=[member, user_id, json.dumps(fields), held])
         return bool(first)
 
     async def depart(self, session_id: str, user_id: str, conn: int) -> bool:
@@ -155,12 +155,17 @@ class RedisRegistry:
                 found[uid].update(changed)
         return found
 
-    async def restore(self) -> None:
-        """Register this process's connections again (Redis may have restarted empty)."""
+    async def restore(self) -> list[tuple[str, str, Fields]]:
+        """Register this process's connections again (Redis may have restarted empty, or
+        the others took this process for dead). Returns the users who came online by it:
+        (session, user, their presence fields)."""
+        came: list[tuple[str, str, Fields]] = []
         for session_id, users in list(self._mine.items()):
             for user_id, (conns, fields) in list(users.items()):
                 for conn in list(conns):
-                    await self._register(session_id, user_id, conn, fields)
+                    if await self._register(session_id, user_id, conn, fields):
+                        came.append((session_id, user_id, dict(fields)))
+        return came
 
     async def writer(self) -> None:
         """Merge presence changes behind, every PRESENCE_WRITE seconds (a task)."""

@@ -211,6 +211,14 @@ class SqliteStore(OffLoop, Store):
         )
         return [MemberRecord(**row) for row in rows]
 
+    async def member(self, session_id: str, user_id: str) -> MemberRecord | None:
+        row = self._one(
+            "SELECT m.*, u.name AS name FROM members m JOIN users u ON u.id = m.user_id"
+            " WHERE m.session_id = ? AND m.user_id = ? AND m.removed_at IS NULL",
+            [session_id, user_id],
+        )
+        return MemberRecord(**row) if row else None
+
     async def session_count(self) -> int:
         row = self._one("SELECT count(*) AS n FROM sessions WHERE ended_at IS NULL")
         return int(row["n"]) if row else 0

@@ -93,6 +93,11 @@ class Store(ABC):
         """Every member of the session, removed ones included, oldest first."""
 
     @abstractmethod
+    async def member(self, session_id: str, user_id: str) -> MemberRecord | None:
+        """The user's membership of the session; None when not a current member (never
+        one, or removed)."""
+
+    @abstractmethod
     async def session_count(self) -> int:
         """Sessions not ended."""
 
@@ -222,6 +227,12 @@ class BusListener(Protocol):
     async def on_departed(self, session_id: str, user_id: str) -> None:
         """The user's last connection was on a relay process that died: announce the
         departure (once in the cluster: the bus calls this on one process)."""
+
+    async def on_revived(self, session_id: str, user_id: str, fields: Fields) -> None:
+        """The user, connected to this process, came online again: this process had been
+        taken for dead (stalled past the bus's liveness timeout, the departure announced
+        by another) and registered its connections again. Announce the arrival, with
+        ``fields`` as presence (once in the cluster: the bus calls this on one process)."""
 
 
 class SessionBus(ABC):

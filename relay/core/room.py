@@ -113,6 +113,18 @@ class Room:
             session_id=r.id, user_id=uid, name=p.user.name, role=p.role, joined_at=p.joined_at,
             removed_at=event.at if event.kind == "participant_removed" else None)
 
+    def confirm(self, member: MemberRecord, upto: int) -> None:
+        """Take a current member's record read from the store when the cache proved stale
+        (a role granted through another process, its event late on the bus). ``upto``: the
+        room's ``last_seq`` when the read began; the read reflects every event up to it, so
+        none of those may undo it when it arrives late. An event of the member applied
+        since (past ``upto``) may be newer than the read: then the read is dropped."""
+        uid = member.user_id
+        if self.member_seq.get(uid, self.loaded_seq) > upto:
+            return
+        self.member_seq[uid] = upto
+        self.members[uid] = member
+
 
 _MEMBER_EVENTS = frozenset({"participant_joined", "role_changed", "participant_removed"})
 

@@ -18,7 +18,7 @@ from relay.core import wirejson
 from relay.core.budget import WriteBudget
 from relay.core.client import Client
 from relay.core.delivery import Delivery
-from relay.core.ports import SessionBus, Store
+from relay.core.ports import Fields, SessionBus, Store
 from relay.core.records import LogLine
 from relay.core.room import Room
 from relay.errors import StoreError
@@ -104,13 +104,16 @@ class Rooms:
         uid = client.user.id
         fields = wirejson.plain_fields("status", "active")
         fields["user_id"] = fields["u"] = client.user_json
-        if not await self.bus.arrive(room.id, uid, client.conn_id, fields):
-            return
-        m = room.members.get(uid)
+        if await self.bus.arrive(room.id, uid, client.conn_id, fields):
+            await self.announce_arrival(room, uid, fields)
+
+    async def announce_arrival(self, room: Room, user_id: str, fields: Fields) -> None:
+        """Tell every client of the session but the user's that the user came online."""
+        m = room.members.get(user_id)
         if m is not None:
             frame = UserJoined(session_id=room.id, participant=room.participant(m, fields))
             await self.bus.publish(room.id, encode(frame).encode(), "user_joined",
-                                   exclude_user=uid)
+                                   exclude_user=user_id)
 
     async def leave(self, room: Room, client: Client, reason: str) -> None:
         uid = client.user.id
@@ -227,6 +230,11 @@ class Rooms:
                 kind="leave", actor=user_id, at=self.clock(), detail="relay gone"))
         except StoreError as exc:
             log.warning("leave not logged", extra={"session": session_id, "error": str(exc)})
+
+    async def on_revived(self, session_id: str, user_id: str, fields: Fields) -> None:
+        room = self.rooms.get(session_id)
+        if room is not None and room.clients.get(user_id) and room.role_of(user_id):
+            await self.announce_arrival(room, user_id, fields)
 
     def on_frame(self, session_id: str, data: bytes, kind: str,
                  exclude_user: str | None) -> None:

@@ -204,18 +204,28 @@ class Core(Rooms):
     async def permit_stored(self, client: Client, room: Room, action: str, msg: Any) -> None:
         """permit(), with a refusal for the role confirmed by the store: the room is a cache,
         and a role granted through another relay process may not have reached it yet (the
-        bus is late, or Redis is away). A role taken away is caught by the commit's guard."""
+        bus is late, or Redis is away). A stored role that differs is written into the
+        room (Room.confirm), so the next action needs no read. A role taken away is caught
+        by the commit's guard."""
         try:
             self.permit(client, room, action, msg)
         except ProtocolError as exc:
             if exc.code != ErrorCode.FORBIDDEN:
                 raise
-            uid = client.user.id
-            stored = [m.role for m in await self.store.members(room.id)
-                      if m.user_id == uid and m.removed_at is None]
-            if not stored or stored[0] == room.role_of(uid):
+            role = await self.stored_role(room, client.user.id)
+            if role is None:
                 raise
-            check_role(stored[0], room.ended, action, msg)
+            check_role(role, room.ended, action, msg)
+
+    async def stored_role(self, room: Room, user_id: str) -> str | None:
+        """The user's role read from the store when it differs from the room's (then written
+        into the room: Room.confirm), else None (the same, or not a current member)."""
+        seen = room.record.last_seq
+        stored = await self.store.member(room.id, user_id)
+        if stored is None or stored.role == room.role_of(user_id):
+            return None
+        room.confirm(stored, seen)
+        return stored.role
 
     def check_text(self, text: str, msg: Any, limit: int | None = None) -> None:
         limit = self.config.max_text_chars if limit is None else limit
@@ -275,6 +285,8 @@ class Core(Rooms):
             except IdConflict:
                 raise _id_conflict(msg) from None
             except GuardFailed as exc:
+                if exc.role is not None and exc.role != room.role_of(uid):
+                    await self.stored_role(room, uid)  # the cache is stale: refresh it
                 raise refusal(exc, guard, msg.TYPE, msg) from None
         else:
             raise StoreBusy(f"{msg.TYPE} {msg.id}: what it changes kept changing")

@@ -42,6 +42,7 @@ class Filler(Recorder):
         self.audiences = audiences
         self.gaps: list[int] = []
         self.departed: list[tuple[str, str]] = []
+        self.revived: list[tuple[str, str, dict[str, str]]] = []
 
     async def on_gap(self, session_id: str, after_seq: int) -> int:
         self.gaps.append(after_seq)
@@ -52,6 +53,9 @@ class Filler(Recorder):
 
     async def on_departed(self, session_id: str, user_id: str) -> None:
         self.departed.append((session_id, user_id))
+
+    async def on_revived(self, session_id: str, user_id: str, fields: dict[str, str]) -> None:
+        self.revived.append((session_id, user_id, fields))
 
 
 def _bus(redis: services.RedisServer, prefix: str, **options: Any) -> RedisBus:
@@ -259,27 +263,74 @@ async def test_a_redis_stall_longer_than_the_liveness_timeout_is_no_departure(
     async def heartbeats_after(t: float, n: int = 1) -> None:
         """Until n heartbeats of a landed after t (the reaping of all but the last is done)."""
         for _ in range(n):
-            await until(lambda t=t: (a._last_alive or 0.0) > t, timeout=5.0)
-            t = a._last_alive or t
+            await until(lambda t=t: (a.liveness.last_alive or 0.0) > t, timeout=5.0)
+            t = a.liveness.last_alive or t
 
     try:
-        await until(a._steady, timeout=5.0)  # a could reap a dead process now
+        await until(a.liveness.steady, timeout=5.0)  # a could reap a dead process now
         # c is between two heartbeats for the stall and a little after it: neither its
         # heartbeat nor its subscription's reconnection refreshes its key before a's do
-        beat = next(t for t in c._tasks if t.get_coro().__name__ == "_heartbeat")  # type: ignore[union-attr]
+        beat = next(t for t in c._tasks if t.get_coro().__name__ == "heartbeat")  # type: ignore[union-attr]
         beat.cancel()
         reconnected, c.link.on_connect = c.link.on_connect, _later
         redis_server.pause(1300)  # past the liveness timeout (1 s) and a's command timeouts
         await heartbeats_after(loop.time() + 1.3, 2)  # a's heartbeats land again, c's not yet
         assert not await a.r.exists(f"{prefix}alive:{c.id}")
         c.link.on_connect = reconnected
-        await c._alive()
-        c._tasks.append(loop.create_task(c._heartbeat()))
-        await until(a._steady, timeout=5.0)
+        await c.liveness.alive()
+        c._tasks.append(loop.create_task(c.liveness.heartbeat(c._check, c._departed,
+                                                              c._restore)))
+        await until(a.liveness.steady, timeout=5.0)
         await heartbeats_after(loop.time(), 2)
         assert ra.departed == rc.departed == []
+        assert rc.revived == []  # its key expired, but nobody took it for dead
         assert await a.online("s1") == {"dan"}
         assert c.id in await a.r.smembers(f"{prefix}procs")
+    finally:
+        for bus in (a, c):
+            await bus.close()
+
+
+async def test_a_process_taken_for_dead_announces_its_users_once_when_it_comes_back(
+        redis_server: services.RedisServer):
+    """c stalls (its heartbeats stop) past the liveness timeout: a reaps it and announces
+    dan's departure. When c's heartbeats land again, c finds it was taken for dead,
+    registers dan again with his latest presence and announces the arrival once (not
+    again on later heartbeats or a reconnection); a counts c in the session again."""
+    prefix = f"t{uuid.uuid4().hex[:8]}:"
+    a, c = _bus(redis_server, prefix), _bus(redis_server, prefix)
+    ra, rc = Filler([], {}), Filler([], {})
+    for bus, rec in ((a, ra), (c, rc)):
+        bus.listen(rec)
+        await bus.open()
+        await bus.subscribe("s1")
+    loop = asyncio.get_running_loop()
+    try:
+        await _knows(a, c, "s1")
+        assert await c.arrive("s1", "dan", 1, _fields(user_id="dan"))
+        c.publish_presence("s1", "dan", _fields(status="idle"))
+        beat = next(t for t in c._tasks if t.get_coro().__name__ == "heartbeat")  # type: ignore[union-attr]
+        beat.cancel()  # c stalls
+        await until(lambda: ra.departed, timeout=5.0)
+        assert ra.departed == [("s1", "dan")] and await a.online("s1") == set()
+        await until(lambda: c.id not in a._others.get("s1", set()), timeout=3.0)
+        c._tasks.append(loop.create_task(c.liveness.heartbeat(c._check, c._departed,
+                                                              c._restore)))
+        await until(lambda: rc.revived, timeout=5.0)
+        [(sid, uid, fields)] = rc.revived
+        assert (sid, uid, fields["status"]) == ("s1", "dan", '"idle"')
+        assert await a.online("s1") == {"dan"}
+        assert (await a.presence("s1"))["dan"]["status"] == '"idle"'
+        await until(lambda: c.id in a._others.get("s1", set()), timeout=3.0)
+        await c._restore()  # what a reconnection of c's link does
+        seen = c.liveness.last_alive or 0.0
+        for _ in range(3):  # later heartbeats find no mark
+            await until(lambda seen=seen: (c.liveness.last_alive or 0.0) > seen, timeout=5.0)
+            seen = c.liveness.last_alive or seen
+        assert len(rc.revived) == 1 and ra.departed == [("s1", "dan")]
+        assert rc.departed == [] and ra.revived == []
+        assert c.id in await a.r.smembers(f"{prefix}procs")
+        assert not await a.r.exists(f"{prefix}reap:{c.id}")
     finally:
         for bus in (a, c):
             await bus.close()

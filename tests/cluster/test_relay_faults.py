@@ -1,14 +1,16 @@
 """Faults in a cluster: three relay processes on one PostgreSQL and one Redis (throwaway
 servers), driven by real clients spread over the three (tests/cluster/cluster.py). Redis
 paused, PostgreSQL restarted, a role changed on another relay while the bus is held, a relay
-SIGKILLed: what each promises the users, and that every relay stays healthy (no error it
-was not meant to log, a clean exit on SIGTERM).
+SIGKILLed or stopped past the liveness timeout: what each promises the users, and that
+every relay stays healthy (no error it was not meant to log, a clean exit on SIGTERM).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -390,3 +392,41 @@ async def test_a_killed_relays_user_leaves_presence_everywhere_and_returns_after
         assert _listed(view, victim.user_id) == (True, True), f"relay {i}"
         assert len(left[i]()) == 1 and len(joined[i]()) == 1  # announced once each
     assert waited > 3.0  # the departure came from the liveness timeout, not a goodbye
+
+
+async def test_a_relay_stalled_past_the_liveness_timeout_announces_its_user_again(
+        cluster: Cluster):
+    """Relay 2 stops (SIGSTOP) for longer than the liveness timeout: the others take it for
+    dead and tell peers its user left. When it resumes, the user, still connected to it,
+    is announced back once and listed again on every relay, cursor included."""
+    sid, clients, tokens = await team(cluster, 3)  # client i on relay i
+    peers, victim = clients[:2], clients[2]
+    await victim.send(_cursor(sid, 7))
+    for cl in peers:
+        await until(lambda cl=cl: _cursor_at(cl, victim.user_id, 7),  # type: ignore[misc]
+                    what="the victim's cursor")
+    left = [lambda cl=cl: [f for f in cl.frames if isinstance(f, UserLeft)  # type: ignore[misc]
+                           and f.user_id == victim.user_id] for cl in peers]
+    pid = cluster.relays[2].pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for check in left:
+            await until(check, timeout=20.0, what="user_left of the stalled relay's user")
+        marks = [len(cl.frames) for cl in peers]
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    joined = [lambda cl=cl, mark=mark: [f for f in cl.frames[mark:]  # type: ignore[misc]
+                                        if isinstance(f, UserJoined)
+                                        and f.participant.user.id == victim.user_id]
+              for cl, mark in zip(peers, marks, strict=True)]
+    for check in joined:
+        await until(check, what="user_joined of the stalled relay's user")
+    await victim.send(_cursor(sid, 9))
+    for i, cl in enumerate(peers):
+        await until(lambda cl=cl: _cursor_at(cl, victim.user_id, 9),  # type: ignore[misc]
+                    what="the cursor after the stall")
+        view = await _fresh_view(cluster.url(i), cl.user_id, tokens[i], sid)
+        assert _listed(view, victim.user_id) == (True, True), f"relay {i}"
+        assert len(left[i]()) == 1 and len(joined[i]()) == 1  # announced once each
+    assert not [f for f in victim.frames if isinstance(f, UserLeft)]
+    await chat(victim, sid, "still here")  # the stalled relay's socket works

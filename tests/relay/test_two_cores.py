@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,11 +14,14 @@ import pytest
 from relay.adapters.local_bus import LocalBus
 from relay.adapters.sqlite_store import SqliteStore
 from relay.config import Config
+from relay.core import wirejson
+from relay.core.records import MemberRecord, SessionRecord
+from relay.core.room import Room
 from relay.core.service import Core
 from relay.metrics import Metrics
 from tests.relay.coreharness import Harness
 from tests.relay.coreharness import cursor as _cursor
-from wire import CloseCode, decode_client
+from wire import CloseCode, Event, Participant, RepoIdentity, Role, UserRef, decode_client
 
 Pair = tuple[Harness, Harness]
 
@@ -147,7 +151,8 @@ async def test_a_promotion_the_other_core_has_not_heard_of_yet_is_taken_from_the
         cores: Pair):
     """The room is a cache: a role granted on core a lets bob write on core b at once,
     before the event reaches b (a late bus), and a role taken away there is refused by the
-    commit's guard; a viewer whose stored role agrees is refused as before."""
+    commit's guard; a viewer whose stored role agrees is refused as before. Each time the
+    store disagreed, b's cache took the stored role."""
     a, b = cores
     sid = await _session(a, b, {"bob": "viewer"}, {})
     anchor = {"path": "a.py", "start_line": 0, "end_line": 0, "text": ["x"]}
@@ -166,5 +171,84 @@ async def test_a_promotion_the_other_core_has_not_heard_of_yet_is_taken_from_the
         await b.send("bob", thread(tid))
         [frame] = b.wire("bob").take(outcome)
         assert frame["code"] == "forbidden" if outcome == "error" else frame["id"] == tid
-    assert b.core.rooms[sid].role_of("bob") == "viewer"  # b's cache never heard either change
+        assert b.core.rooms[sid].role_of("bob") == role  # from the store, not the bus
     listeners.append(b.core)
+
+
+async def test_a_role_read_from_the_store_is_kept_so_the_next_action_reads_nothing(
+        cores: Pair, monkeypatch: pytest.MonkeyPatch):
+    """Once core b has read bob's newer role from the store, it keeps it: bob's next
+    actions there are permitted without reading the store again, and the grant's event,
+    arriving late, changes nothing."""
+    a, b = cores
+    sid = await _session(a, b, {"bob": "viewer"}, {})
+    store = b.core.store
+    reads: list[str] = []
+    read = store.member
+
+    async def counted(session_id: str, user_id: str) -> MemberRecord | None:
+        reads.append(user_id)
+        return await read(session_id, user_id)
+
+    monkeypatch.setattr(store, "member", counted)
+    listeners = a.core.bus._listeners  # type: ignore[attr-defined]
+    listeners.remove(b.core)  # b hears nothing from a for now
+    await a.send("ann", {"type": "role_set", "session_id": sid, "user_id": "bob",
+                         "role": "editor"})
+    (granted,) = [e for e in a.wire("ann").take("event") if e["kind"] == "role_changed"]
+    anchor = {"path": "a.py", "start_line": 0, "end_line": 0, "text": ["x"]}
+    for tid in ("t1", "t2", "t3"):
+        await b.send("bob", {"type": "thread_create", "id": tid, "session_id": sid,
+                             "anchor": anchor, "text": "t"})
+        assert [f["id"] for f in b.wire("bob").take("ack")] == [tid]
+    assert reads == ["bob"]  # the first action only
+    room = b.core.rooms[sid]
+    assert room.role_of("bob") == "editor"
+    listeners.append(b.core)
+    [late] = await store.events_after(sid, granted["seq"] - 1, "bob", 1)
+    assert late.kind == "role_changed"
+    await b.core.on_event(sid, late, None)  # the grant's event, late
+    assert room.role_of("bob") == "editor" and reads == ["bob"]
+
+
+async def test_a_user_back_on_a_revived_core_is_announced_once_to_the_others(cores: Pair):
+    """The bus registered core b's connections again after b was taken for dead
+    (on_revived): bob, connected to b, is announced online with his presence; a core where
+    bob has no connection announces nothing."""
+    a, b = cores
+    sid = await _session(a, b, {"bob": "editor"}, {})
+    a.wire("ann").take("user_joined")
+    fields = wirejson.plain_fields("status", "idle")
+    await a.core.on_revived(sid, "bob", fields)
+    assert not a.wire("ann").of("user_joined")
+    await b.core.on_revived(sid, "bob", fields)
+    (joined,) = a.wire("ann").take("user_joined")
+    p = joined["participant"]
+    assert (p["user"]["id"], p["online"], p["status"], p["role"]) == \
+        ("bob", True, "idle", "editor")
+    assert not b.wire("bob").of("user_joined")
+
+def test_a_role_confirmed_from_the_store_is_ordered_against_the_events():
+    """Room.confirm: a read that began at seq 2 is dropped when a later event of the member
+    was applied meanwhile; once taken, no event up to seq 2 undoes it, a later one does."""
+    record = SessionRecord(id="s", name="s", repo=RepoIdentity(), repo_key="k", host="ann",
+                           created_at=0.0, last_seq=2)
+    bob = MemberRecord(session_id="s", user_id="bob", name="Bob", role="viewer", joined_at=1.0)
+    room = Room(record, [bob])
+
+    def changed(seq: int, role: Role) -> Event:
+        p = Participant(user=UserRef(id="bob", name="Bob"), role=role, online=True,
+                        joined_at=1.0)
+        return Event(session_id="s", seq=seq, id=f"e{seq}", kind="role_changed",
+                     actor=UserRef(id="ann", name="Ann"), at=2.0, participant=p)
+
+    as_editor = replace(bob, role="editor")
+    room.apply(changed(3, "viewer"))  # applied while the read was under way
+    room.confirm(as_editor, 2)
+    assert room.role_of("bob") == "viewer"
+    room.confirm(as_editor, 3)
+    assert room.role_of("bob") == "editor"
+    room.apply(changed(3, "viewer"))  # late, and older than the read
+    assert room.role_of("bob") == "editor"
+    room.apply(changed(4, "viewer"))
+    assert room.role_of("bob") == "viewer"

@@ -97,6 +97,24 @@ class RecordsContract(Contract):
         assert members["bob"].removed_at == 8.0  # kept, marked removed
         assert (await store.project_member(PID, "bob")).removed_at is None  # type: ignore[union-attr]
 
+    async def test_member_reads_one_current_membership(self, store: Store) -> None:
+        await kit.session(store, bob="editor")
+        await kit.users(store, "cy")
+        host = await store.member(SID, "ann")
+        assert host is not None and (host.session_id, host.user_id, host.name, host.role,
+                                     host.removed_at) == (SID, "ann", "Ann", "host", None)
+        assert host == next(m for m in await store.members(SID) if m.user_id == "ann")
+        await store.commit(kit.join(SID, PID, "bob", role="viewer", at=6.0))
+        bob = await store.member(SID, "bob")
+        assert bob is not None and bob.role == "viewer"
+        assert await store.member(SID, "cy") is None  # never a member
+        assert await store.member("other", "ann") is None
+        await store.commit(kit.remove(SID, "bob", "viewer", 5.0, at=8.0))
+        assert await store.member(SID, "bob") is None  # removed: not a member any more
+        await store.commit(kit.join(SID, PID, "bob", role="editor", at=9.0))
+        again = await store.member(SID, "bob")
+        assert again is not None and (again.role, again.removed_at) == ("editor", None)
+
     async def test_a_project_revocation_removes_the_user_from_all_its_sessions(
             self, store: Store) -> None:
         await kit.session(store, bob="editor")

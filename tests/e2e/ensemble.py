@@ -14,6 +14,7 @@ import statistics
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import psutil
 
@@ -213,11 +214,13 @@ def start_pair_servers(
     vsix: Path,
     bob_folder: Path | None = None,
     env: dict[str, str] | None = None,
+    bob_relay: Any | None = None,
 ) -> tuple[Workbench, Workbench, CodeServer, CodeServer]:
     """start_pair, also returning alice's and bob's code-servers (``env``: extra environment
-    of both)."""
+    of both). ``bob_relay``: Bob's own relay of a cluster (Alice's is ``relay``); he then
+    joins by the invite's bare token, as a link names Alice's relay."""
     alice_server = code_server("alice", relay_url=relay.url, vsix=vsix, env=env)
-    bob_server = code_server("bob", relay_url=relay.url, vsix=vsix, env=env)
+    bob_server = code_server("bob", relay_url=(bob_relay or relay).url, vsix=vsix, env=env)
     alice = browser(alice_server, workspace.copy_for("alice"))
     bob = browser(bob_server, bob_folder or workspace.copy_for("bob"))
 
@@ -226,8 +229,13 @@ def start_pair_servers(
     link = copy_invite_link(alice, "Editor")
 
     sign_up(bob, "bob", "Bob")
-    join_session(bob, link)
+    join_session(bob, link if bob_relay is None else invite_token(link))
     return alice, bob, alice_server, bob_server
+
+
+def invite_token(link: str) -> str:
+    """The invite token of an invite link (vscode://ensemble.ensemble/join?relay=...&invite=...)."""
+    return parse_qs(urlsplit(link).query)["invite"][0]
 
 
 def daemon_processes(server: CodeServer) -> list[psutil.Process]:

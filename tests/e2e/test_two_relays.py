@@ -13,7 +13,6 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -51,11 +50,6 @@ def two_relays(relay_factory: RelayFactory) -> Iterator[list[RelayProcess]]:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def invite_token(link: str) -> str:
-    """The invite token of an invite link (vscode://ensemble.ensemble/join?relay=...&invite=...)."""
-    return parse_qs(urlsplit(link).query)["invite"][0]
-
-
 def online_on(output: list[str], user: str) -> list[str]:
     """The relays the user's daemons went online on, from the Ensemble output channel."""
     suffix = f" online as {user}"
@@ -71,16 +65,8 @@ def test_two_users_on_different_relays_see_each_other_comments_and_chat(
     vsix: Path,
 ) -> None:
     r0, r1 = two_relays
-    alice_server = code_server("alice", relay_url=r0.url, vsix=vsix)
-    bob_server = code_server("bob", relay_url=r1.url, vsix=vsix)
-    alice = browser(alice_server, workspace.copy_for("alice"))
-    bob = browser(bob_server, workspace.copy_for("bob"))
-
-    ui.sign_up(alice, "alice", "Alice")
-    ui.start_session(alice, "two relays")
-    link = ui.copy_invite_link(alice, "Editor")
-    ui.sign_up(bob, "bob", "Bob")
-    ui.join_session(bob, invite_token(link))
+    alice, bob, alice_server, bob_server = ui.start_pair_servers(
+        code_server, browser, workspace, r0, vsix, bob_relay=r1)
 
     # Each daemon is on its own relay, and only there.
     assert set(online_on(alice_server.ensemble_output(), "alice")) == {r0.url}

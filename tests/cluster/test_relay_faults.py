@@ -21,7 +21,7 @@ import pytest
 
 from tests import health, services
 from tests.cluster.cluster import Cluster, chat, client, events, team, three_relays, until
-from tests.daemon.daemon_harness import DaemonClient
+from tests.daemon.daemon_harness import DaemonClient, daemon_factory
 from tests.helpers import WireClient, new_id, sign_up, unique_name
 from wire import (
     Ack,
@@ -69,26 +69,10 @@ async def cluster(tmp_path: Path, postgres_server: services.PostgresServer,
 @pytest.fixture
 async def daemons(tmp_path: Path, request: pytest.FixtureRequest
                   ) -> AsyncIterator[Callable[..., Any]]:
-    """Real daemon processes over stdio (tests/daemon/daemon_harness.py), each on one relay;
-    shutdown + exit at teardown, checked as tests/daemon/conftest.py checks them."""
-    started: list[DaemonClient] = []
-
-    async def make(name: str, relay_url: str, token: str) -> DaemonClient:
-        workspace = tmp_path / f"ws-{name}"
-        workspace.mkdir()
-        d = DaemonClient(name, workspace, tmp_path / f"data-{name}")
-        started.append(d)
-        await d.start(relay_url, token)
-        return d
-
-    yield make
-    results = await asyncio.gather(*(d.stop() for d in started), return_exceptions=True)
-    allow = health.allowance(request.node)
-    failures = [f"daemon {d.name}: stop raised {r!r}" for d, r in zip(started, results, strict=True)
-                if isinstance(r, BaseException)]
-    for d in started:
-        failures += d.health(allow)
-    health.fail_if(failures)
+    """Real daemon processes over stdio (tests/daemon/daemon_harness.py), each on one relay,
+    checked at teardown as in tests/daemon."""
+    async with daemon_factory(tmp_path, request.node) as make:
+        yield make
 
 
 def _seqs_from(cl: WireClient, first: int) -> list[int]:

@@ -7,7 +7,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -216,3 +216,31 @@ class DaemonClient:
         await self.proc.wait()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.client.stop(), 5)
+
+
+@contextlib.asynccontextmanager
+async def daemon_factory(tmp_path: Path, node: Any) -> AsyncIterator[Callable[..., Any]]:
+    """Make started daemons (each with its own workspace and data folder under ``tmp_path``);
+    at the end every one gets shutdown + exit, and the test (pytest ``node``) fails when one
+    did not exit with 0 or wrote an error record or a traceback that the test does not allow
+    with ``@pytest.mark.allow_errors(...)`` (tests/health.py, docs/testing.md)."""
+    started: list[DaemonClient] = []
+
+    async def make(name: str, relay_url: str, token: str | None = None, *,
+                   workspace: Path | None = None, data_dir: Path | None = None,
+                   **options: Any) -> DaemonClient:
+        ws = workspace or tmp_path / f"ws-{name}"
+        ws.mkdir(parents=True, exist_ok=True)
+        client = DaemonClient(name, ws, data_dir or tmp_path / f"data-{name}")
+        started.append(client)
+        await client.start(relay_url, token, **options)
+        return client
+
+    yield make
+    results = await asyncio.gather(*(c.stop() for c in started), return_exceptions=True)
+    allow = health.allowance(node)
+    failures = [f"daemon {c.name}: stop raised {r!r}" for c, r in zip(started, results, strict=True)
+                if isinstance(r, BaseException)]
+    for c in started:
+        failures += c.health(allow)
+    health.fail_if(failures)

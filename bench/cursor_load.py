@@ -65,6 +65,7 @@ class Config:
     relay_args: list[str] = field(default_factory=list)
     relay_url: str | None = None
     relay_pid: int | None = None
+    relay_checkout: str | None = None  # another checkout whose relay runs (A/B runs)
     batch: int = 50
     heartbeat: float = 0.0
     profile: str | None = None
@@ -172,7 +173,8 @@ def run_once(cfg: Config, log: Any) -> dict[str, Any]:
             raise BenchError(f"bad relay url {cfg.relay_url!r}")
         relay = Relay(m.group(1), int(m.group(2)), pid=cfg.relay_pid)
     else:
-        relay = Relay.start(cfg.relay_core, cfg.relay_args, cfg.nice, cfg.rt)
+        relay = Relay.start(cfg.relay_core, cfg.relay_args, cfg.nice, cfg.rt,
+                            checkout=Path(cfg.relay_checkout) if cfg.relay_checkout else None)
         log(f"relay pid {relay.pid} on ws://{relay.host}:{relay.port}, core {cfg.relay_core}")
     rproc = psutil.Process(relay.pid) if relay.pid else None
     sessions: list[list[Client]] = []
@@ -209,7 +211,16 @@ def measure(cfg: Config, st: Stats, sessions: list[list[Client]], watched: list[
     result["conditions"]["loadavg_before"] = [round(x, 2) for x in load_before]
     result["conditions"]["json_loads_us"] = speed
     result["conditions"]["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    if cfg.relay_checkout:
+        result["conditions"]["relay_checkout"] = checkout_name(cfg.relay_checkout)
     return result
+
+
+def checkout_name(path: str) -> str:
+    """``path`` and the commit checked out there."""
+    head = subprocess.run(["git", "-C", path, "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True, check=False).stdout.strip()
+    return f"{path} at {head}" if head else path
 
 
 def load_args(ap: argparse.ArgumentParser) -> None:
@@ -275,6 +286,10 @@ def parse_args(argv: list[str] | None) -> tuple[Config, argparse.Namespace]:
                     help="use a running relay (ws://host:port) instead of starting one")
     ap.add_argument("--relay-pid", type=int, default=None,
                     help="that relay's pid, for its CPU and memory figures")
+    ap.add_argument("--relay-checkout", default=None,
+                    help="start the relay of this checkout of the repository (e.g. a git "
+                         "worktree of an older commit) instead of this one's: A/B runs with "
+                         "the same generator")
     ap.add_argument("--profile", default=None,
                     help="record the relay with py-spy during the window into this raw file")
     ap.add_argument("--profile-rate", type=int, default=250, help="py-spy samples per second")
@@ -286,7 +301,8 @@ def parse_args(argv: list[str] | None) -> tuple[Config, argparse.Namespace]:
         a, relay_core=None if a.no_pin else a.relay_core, nice=a.nice, rt=a.rt,
         gen_core=None if a.no_pin else a.gen_core,
         gen_cores=None if a.no_pin else cores(a.gen_cores) if a.gen_cores else [a.gen_core],
-        relay_url=a.relay_url, relay_pid=a.relay_pid, profile=a.profile,
+        relay_url=a.relay_url, relay_pid=a.relay_pid, relay_checkout=a.relay_checkout,
+        profile=a.profile,
         profile_rate=a.profile_rate, chat_every=a.chat_every)
     return cfg, a
 

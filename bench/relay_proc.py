@@ -38,7 +38,10 @@ class Relay:
 
     @classmethod
     def start(cls, core: int | None, extra: list[str], nice: int = 0, rt: bool = False,
-              timeout: float = 60.0, env: dict[str, str] | None = None) -> Relay:
+              timeout: float = 60.0, env: dict[str, str] | None = None,
+              checkout: Path | None = None) -> Relay:
+        """``checkout``: run the relay of that checkout of the repository (a git worktree
+        of another commit, for A/B runs) instead of this one's."""
         data_dir = tempfile.mkdtemp(prefix="ensemble-bench-")
         log_path = os.path.join(data_dir, "relay.log")
         cmd = [sys.executable, "-m", "relay", "--host", "127.0.0.1", "--port", "0",
@@ -49,7 +52,7 @@ class Relay:
             cmd = ["chrt", "--rr", "1", *cmd]
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(
-                cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                cmd, cwd=checkout or REPO, stdout=log, stderr=subprocess.STDOUT,
                 env={**os.environ, **env} if env else None,
                 preexec_fn=lambda: os.setpriority(os.PRIO_PROCESS, 0, nice),  # absolute value
             )

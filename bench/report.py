@@ -180,6 +180,7 @@ def table(r: dict[str, Any]) -> str:
          f"{cond.get('loadavg_before')} / {cond.get('loadavg_after')}"),
         ("machine speed (median json.loads)",
          fmt(cond.get("json_loads_us"), " us (about 3 us on an idle machine)")),
+        *([("relay from", cond["relay_checkout"])] if cond.get("relay_checkout") else []),
         ("verdict (p99 < 10 ms, all converged"
          + (", every chat acked and delivered)" if r.get("chat") else ")"),
          "PASS" if r["pass"] else "FAIL"),

@@ -36,14 +36,20 @@ def two_relays(relay_factory: RelayFactory) -> Iterator[list[RelayProcess]]:
                services.temp_folder("ensemble-e2e-pg-")]
     redis = services.RedisServer(folders[0])
     postgres = services.PostgresServer(folders[1])
+    relays: list[RelayProcess] = []
     try:
         redis.start()
         postgres.init().start()
         postgres.create_database("e2e")
         store = f"postgresql://postgres@127.0.0.1:{postgres.port}/e2e"
         env = {"ENSEMBLE_JWT_SECRET": secrets.token_hex(24)}  # one secret for the cluster
-        yield [relay_factory("--store", store, "--bus", redis.url, env=env) for _ in range(2)]
+        for _ in range(2):
+            relays.append(relay_factory("--store", store, "--bus", redis.url, env=env))
+        yield relays
     finally:
+        for relay in relays:  # before their database goes: a probe meanwhile logs an error
+            if relay.running():
+                relay.stop()
         redis.stop()
         postgres.stop("immediate")
         for folder in folders:

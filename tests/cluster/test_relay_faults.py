@@ -362,20 +362,29 @@ async def test_a_killed_relays_user_leaves_presence_everywhere_and_returns_after
     marks = [len(cl.frames) for cl in peers]
     back = await client(cluster.url(0), victim.user_id, tokens[2])
     await back.join(session_id=sid)
+    await _back_once(cluster, sid, peers, tokens, back, left, marks, "the failover")
+    assert waited > 3.0  # the departure came from the liveness timeout, not a goodbye
+
+
+async def _back_once(cluster: Cluster, sid: str, peers: list[WireClient], tokens: list[str],
+                     user: WireClient, left: list[Callable[[], list[UserLeft]]],
+                     marks: list[int], after: str) -> None:
+    """``user`` (gone from ``peers`` once: ``left``) is announced back to each peer once
+    after its frame ``marks``; its next cursor reaches them and every peer's relay lists
+    it again, cursor and all."""
     joined = [lambda cl=cl, mark=mark: [f for f in cl.frames[mark:]  # type: ignore[misc]
                                         if isinstance(f, UserJoined)
-                                        and f.participant.user.id == victim.user_id]
+                                        and f.participant.user.id == user.user_id]
               for cl, mark in zip(peers, marks, strict=True)]
     for check in joined:
-        await until(check, what="user_joined of the failed-over user")
-    await back.send(_cursor(sid, 9))
+        await until(check, what=f"user_joined after {after}")
+    await user.send(_cursor(sid, 9))
     for i, cl in enumerate(peers):
-        await until(lambda cl=cl: _cursor_at(cl, victim.user_id, 9),  # type: ignore[misc]
-                    what="the cursor after the failover")
+        await until(lambda cl=cl: _cursor_at(cl, user.user_id, 9),  # type: ignore[misc]
+                    what=f"the cursor after {after}")
         view = await _fresh_view(cluster.url(i), cl.user_id, tokens[i], sid)
-        assert _listed(view, victim.user_id) == (True, True), f"relay {i}"
+        assert _listed(view, user.user_id) == (True, True), f"relay {i}"
         assert len(left[i]()) == 1 and len(joined[i]()) == 1  # announced once each
-    assert waited > 3.0  # the departure came from the liveness timeout, not a goodbye
 
 
 async def test_a_relay_stalled_past_the_liveness_timeout_announces_its_user_again(
@@ -399,18 +408,6 @@ async def test_a_relay_stalled_past_the_liveness_timeout_announces_its_user_agai
         marks = [len(cl.frames) for cl in peers]
     finally:
         os.kill(pid, signal.SIGCONT)
-    joined = [lambda cl=cl, mark=mark: [f for f in cl.frames[mark:]  # type: ignore[misc]
-                                        if isinstance(f, UserJoined)
-                                        and f.participant.user.id == victim.user_id]
-              for cl, mark in zip(peers, marks, strict=True)]
-    for check in joined:
-        await until(check, what="user_joined of the stalled relay's user")
-    await victim.send(_cursor(sid, 9))
-    for i, cl in enumerate(peers):
-        await until(lambda cl=cl: _cursor_at(cl, victim.user_id, 9),  # type: ignore[misc]
-                    what="the cursor after the stall")
-        view = await _fresh_view(cluster.url(i), cl.user_id, tokens[i], sid)
-        assert _listed(view, victim.user_id) == (True, True), f"relay {i}"
-        assert len(left[i]()) == 1 and len(joined[i]()) == 1  # announced once each
+    await _back_once(cluster, sid, peers, tokens, victim, left, marks, "the stall")
     assert not [f for f in victim.frames if isinstance(f, UserLeft)]
     await chat(victim, sid, "still here")  # the stalled relay's socket works

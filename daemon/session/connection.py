@@ -5,7 +5,8 @@ token is known: it says hello, waits for ``welcome``, hands every frame to
 the daemon, answers request/response pairs by ``rid``, and after a drop
 waits a backoff with decorrelated jitter (each wait uniform between 0.5 s and
 three times the previous one, capped at 5 s; reset after a successful
-welcome), so a client is back within a few seconds of the relay. ``retry_now``
+welcome), so a client is back within a few seconds of the relay. The floor and
+the cap come from ``ENSEMBLE_RECONNECT_MIN`` and ``ENSEMBLE_RECONNECT_MAX``. ``retry_now``
 ends the wait at once (the editor regained focus, or the user asked). A
 ``reconnect`` frame from a relay that is shutting down sets the next delay.
 With several relay URLs each attempt takes the URL ``daemon.session.relays``
@@ -51,8 +52,26 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CLIENT_NAME = "ensemble-daemon/0.1"
-BACKOFF_BASE = 0.5
-BACKOFF_CAP = float(os.environ.get("ENSEMBLE_RECONNECT_MAX", "5"))
+
+
+def _seconds(name: str, default: float) -> float:
+    """A positive number of seconds from the environment; a bad value is reported and
+    the default used (the daemon must start whatever its environment holds)."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        log.warning("%s=%r is not a positive number of seconds; using %g", name, raw, default)
+        return default
+    return value
+
+
+BACKOFF_CAP = _seconds("ENSEMBLE_RECONNECT_MAX", 5.0)
+BACKOFF_BASE = min(_seconds("ENSEMBLE_RECONNECT_MIN", 0.5), BACKOFF_CAP)
 REQUEST_TIMEOUT = 15.0
 OPEN_TIMEOUT = 10.0
 
@@ -63,7 +82,8 @@ TOKEN_CODES = frozenset({ErrorCode.UNAUTHORIZED, ErrorCode.TOKEN_EXPIRED})
 def backoff_delay(previous: float, cap: float = BACKOFF_CAP) -> float:
     """Decorrelated jitter: uniform in [base, 3 * previous], at most ``cap``.
 
-    Waits grow about threefold while the relay stays away, spread clients apart, and
+    Waits tend to grow while the relay stays away (each is 1.5 times the previous one
+    on average, but any one can fall back towards ``base``), spread clients apart, and
     never exceed ``cap``, so a client is back at most ``cap`` seconds after the relay.
     """
     base = min(BACKOFF_BASE, cap)

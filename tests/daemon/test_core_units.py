@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,7 @@ from wire import (
     UserRef,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
 ALICE = UserRef(id="alice", name="Alice")
 BOB = UserRef(id="bob", name="Bob")
 
@@ -51,6 +55,34 @@ def test_backoff_is_decorrelated_jitter_capped_at_five_seconds() -> None:
     assert BACKOFF_CAP == 5.0 and max(waits) > 4.0
     assert len({round(w, 3) for w in waits}) > 100  # spread, not lock-step
     assert max(backoff_delay(100.0, 30.0) for _ in range(200)) <= 30.0
+
+
+@pytest.mark.parametrize(("env", "floor", "cap", "warned"), [
+    ({"ENSEMBLE_RECONNECT_MIN": "30", "ENSEMBLE_RECONNECT_MAX": "120"}, 30.0, 120.0, []),
+    ({"ENSEMBLE_RECONNECT_MIN": "9", "ENSEMBLE_RECONNECT_MAX": "2"}, 2.0, 2.0, []),
+    ({"ENSEMBLE_RECONNECT_MIN": "soon", "ENSEMBLE_RECONNECT_MAX": "-3"}, 0.5, 5.0,
+     ["ENSEMBLE_RECONNECT_MIN", "ENSEMBLE_RECONNECT_MAX"]),
+    ({"ENSEMBLE_RECONNECT_MIN": "0", "ENSEMBLE_RECONNECT_MAX": "inf"}, 0.5, 5.0,
+     ["ENSEMBLE_RECONNECT_MIN", "ENSEMBLE_RECONNECT_MAX"]),
+    ({"ENSEMBLE_RECONNECT_MIN": "nan"}, 0.5, 5.0, ["ENSEMBLE_RECONNECT_MIN"]),
+])
+def test_backoff_floor_and_cap_come_from_the_environment(
+        env: dict[str, str], floor: float, cap: float, warned: list[str]) -> None:
+    """ENSEMBLE_RECONNECT_MIN / _MAX set the shortest and longest wait (a floor above the
+    cap is the cap); a value that is not a positive number of seconds is reported on
+    stderr and the default used. Read at import, so each case is a fresh interpreter."""
+    code = ("from daemon.session.connection import BACKOFF_BASE as b, BACKOFF_CAP as c, "
+            "backoff_delay as d\n"
+            "w = [d(b) for _ in range(500)]\n"
+            "print(b, c, min(w), max(w))")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ENSEMBLE_RECONNECT")}
+    out = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, cwd=ROOT,
+                         capture_output=True, text=True, timeout=60, check=True)
+    base, top, low, high = map(float, out.stdout.split())
+    assert (base, top) == (floor, cap)
+    assert floor <= low <= high <= min(cap, 3 * floor) + 1e-9
+    for name in ("ENSEMBLE_RECONNECT_MIN", "ENSEMBLE_RECONNECT_MAX"):
+        assert (name in out.stderr) == (name in warned), out.stderr
 
 
 async def test_coalescer_sends_first_and_latest_and_skips_repeats() -> None:

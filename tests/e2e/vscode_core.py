@@ -104,15 +104,39 @@ class WorkbenchBase:
                     return int(index)
             return None
 
-        index = self.wait_for(
-            lambda: (i,) if (i := find()) is not None else None,
-            f"quick pick row {label!r}",
-            timeout,
-        )[0]
-        row = self.page.locator(f'{QUICK_ROWS}[data-index="{index}"]')
-        if before_click is not None:
-            before_click()
-        row.click()
+        self.click_quick_row(find, f"quick pick row {label!r}", timeout, before_click)
+
+    def click_quick_row(
+        self,
+        find: Callable[[], int | None],
+        what: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        before_click: Callable[[], None] | None = None,
+        reopen: Callable[[], None] | None = None,
+    ) -> None:
+        """Click the quick-input row whose index `find` reads from the DOM.
+
+        The list redraws while results arrive (quick open's recent files give way to search
+        results), so a row found a moment ago can be gone when the click lands: the click then
+        fails fast and the row is looked up again. `reopen` brings the widget back if something
+        closed it meanwhile.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            left = max(0.5, deadline - time.monotonic())
+            index = self.wait_for(
+                lambda: (i,) if (i := find()) is not None else None, what, left
+            )[0]
+            if before_click is not None:
+                before_click()
+            try:
+                self.page.locator(f'{QUICK_ROWS}[data-index="{index}"]').click(timeout=2_000)
+                return
+            except Exception as exc:  # Playwright's TimeoutError: the row went away
+                if "Timeout" not in type(exc).__name__ or time.monotonic() > deadline:
+                    raise
+            if reopen is not None and not self.quick_input_visible():
+                reopen()
 
     def run_command(
         self,

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from tests.e2e.vscode_core import (
     DEFAULT_TIMEOUT,
     QUICK_INPUT_BOX,
-    QUICK_ROWS,
     QUICK_ROWS_JS,
     VSCodeError,
     WorkbenchBase,
@@ -91,8 +90,10 @@ class EditorMixin(WorkbenchBase):
         """Ctrl+P, type the path, click the row for that file; wait until its editor is active."""
         name = rel_path.rsplit("/", 1)[-1]
         folder = rel_path.rsplit("/", 1)[0] if "/" in rel_path else ""
-        self._open_quick_input("Control+P")
-        self.page.fill(QUICK_INPUT_BOX, rel_path)
+
+        def open_box() -> None:
+            self._open_quick_input("Control+P")
+            self.page.fill(QUICK_INPUT_BOX, rel_path)
 
         def row() -> int | None:
             for label, aria, index in self.page.evaluate(QUICK_ROWS_JS):
@@ -100,12 +101,8 @@ class EditorMixin(WorkbenchBase):
                     return int(index)
             return None
 
-        index = self.wait_for(
-            lambda: (i,) if (i := row()) is not None else None,
-            f"quick open row {rel_path}",
-            timeout,
-        )[0]
-        self.page.locator(f'{QUICK_ROWS}[data-index="{index}"]').click()
+        open_box()
+        self.click_quick_row(row, f"quick open row {rel_path}", timeout, reopen=open_box)
         self.wait_active_editor("/" + rel_path, timeout)
         self.page.wait_for_selector(
             ".editor-group-container.active .monaco-editor .view-lines .view-line",

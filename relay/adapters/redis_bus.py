@@ -110,6 +110,7 @@ class RedisBus(SessionBus):
         self.fills = 0  # gap fills asked of the listener (tests and metrics)
         self._restoring = asyncio.Lock()  # one _restore at a time
         self._came_back = False  # taken for dead: the users restored are to be announced
+        self._revived: list[tuple[str, str, Fields]] = []  # restored, not announced yet
 
     # -- keys
 
@@ -388,7 +389,9 @@ class RedisBus(SessionBus):
         """This process's part of the registry again, after Redis restarted empty or the
         others took this process for dead (its mark, relay/adapters/redis_liveness.py):
         then the users who come online by it are announced (once: only the call that
-        takes the mark, or the next one after a failure, announces)."""
+        takes the mark, or the next one after a failure, announces; users registered
+        by a call that failed part way are kept in ``_revived`` and announced by the
+        call that completes)."""
         async with self._restoring:
             if await self.liveness.take_mark():
                 self._came_back = True
@@ -399,7 +402,8 @@ class RedisBus(SessionBus):
                 pipe.sadd(self._k("r", session_id), self.id)
                 pipe.sadd(self._k("held", self.id), json.dumps(["r", session_id]))
                 await pipe.execute()
-            came = await self.registry.restore()
+            await self.registry.restore(self._revived)
+            came, self._revived = self._revived, []
             if not self._came_back:
                 return
             self._came_back = False

@@ -155,17 +155,17 @@ class RedisRegistry:
                 found[uid].update(changed)
         return found
 
-    async def restore(self) -> list[tuple[str, str, Fields]]:
+    async def restore(self, came: list[tuple[str, str, Fields]]) -> None:
         """Register this process's connections again (Redis may have restarted empty, or
-        the others took this process for dead). Returns the users who came online by it:
-        (session, user, their presence fields)."""
-        came: list[tuple[str, str, Fields]] = []
+        the others took this process for dead). Appends to ``came`` the users who come
+        online by it, as it goes: (session, user, their presence fields). A failure part
+        way leaves the ones registered before it in ``came``; a later call registers the
+        rest and appends them."""
         for session_id, users in list(self._mine.items()):
             for user_id, (conns, fields) in list(users.items()):
                 for conn in list(conns):
                     if await self._register(session_id, user_id, conn, fields):
                         came.append((session_id, user_id, dict(fields)))
-        return came
 
     async def writer(self) -> None:
         """Merge presence changes behind, every PRESENCE_WRITE seconds (a task)."""

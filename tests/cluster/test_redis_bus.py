@@ -334,3 +334,53 @@ async def test_a_process_taken_for_dead_announces_its_users_once_when_it_comes_b
     finally:
         for bus in (a, c):
             await bus.close()
+
+
+async def test_users_restored_before_a_failed_restore_are_announced_by_the_next(
+        redis_server: services.RedisServer):
+    """c is taken for dead with dan and eve online. Its first restore registers dan, then
+    Redis fails (injected on eve's registration); the next heartbeat's restore registers
+    eve. Both are announced back exactly once, dan included, though the call that
+    registered him failed."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    prefix = f"t{uuid.uuid4().hex[:8]}:"
+    a, c = _bus(redis_server, prefix), _bus(redis_server, prefix)
+    ra, rc = Filler([], {}), Filler([], {})
+    for bus, rec in ((a, ra), (c, rc)):
+        bus.listen(rec)
+        await bus.open()
+        await bus.subscribe("s1")
+    loop = asyncio.get_running_loop()
+    register = c.registry._register
+    failed: list[str] = []
+
+    async def fail_eve_once(session_id: str, user_id: str, conn: int, fields: Any) -> bool:
+        if user_id == "eve" and not failed:
+            failed.append(user_id)
+            raise RedisConnectionError("injected: Redis went away mid-restore")
+        return await register(session_id, user_id, conn, fields)
+
+    try:
+        await _knows(a, c, "s1")
+        assert await c.arrive("s1", "dan", 1, _fields(user_id="dan"))
+        assert await c.arrive("s1", "eve", 2, _fields(user_id="eve"))
+        beat = next(t for t in c._tasks if t.get_coro().__name__ == "heartbeat")  # type: ignore[union-attr]
+        beat.cancel()  # c stalls
+        await until(lambda: len(ra.departed) == 2, timeout=5.0)
+        await until(lambda: c.id not in a._others.get("s1", set()), timeout=3.0)
+        c.registry._register = fail_eve_once  # type: ignore[method-assign]
+        c._tasks.append(loop.create_task(c.liveness.heartbeat(c._check, c._departed,
+                                                              c._restore)))
+        await until(lambda: len(rc.revived) == 2, timeout=8.0)
+        assert failed == ["eve"]
+        assert sorted(uid for _, uid, _ in rc.revived) == ["dan", "eve"]
+        assert await a.online("s1") == {"dan", "eve"}
+        seen = c.liveness.last_alive or 0.0
+        for _ in range(2):  # later heartbeats announce nobody again
+            await until(lambda seen=seen: (c.liveness.last_alive or 0.0) > seen, timeout=5.0)
+            seen = c.liveness.last_alive or seen
+        assert len(rc.revived) == 2 and c._revived == []
+    finally:
+        for bus in (a, c):
+            await bus.close()

@@ -23,13 +23,14 @@ def frame(obj: dict[str, Any]) -> bytes:
 
 
 async def test_initialize_is_fast_and_shutdown_exit_is_clean(daemons: Any, relay: Any) -> None:
-    """Spawn to initialize answered takes well under a second of the daemon's CPU (wall time
-    depends on the machine's load: asserted generously, printed); shutdown+exit ends with 0."""
+    """Spawn to initialize answered: printed, and bounded only against gross regressions
+    (an import or a scan that costs seconds), since this machine's speed swings about 3x;
+    the figure to compare is bench/daemon_figures.py's median. Shutdown+exit ends with 0."""
     d = await daemons("alice", relay.url)
     assert d.init_seconds is not None and d.init_cpu is not None
     print(f"start-to-initialized: {d.init_seconds * 1000:.0f} ms wall, "
           f"{d.init_cpu * 1000:.0f} ms CPU, load {os.getloadavg()[0]:.1f}")
-    assert d.init_cpu < 1.0
+    assert d.init_cpu < 3.0  # median 320-385 ms (docs/performance.md, bench/daemon_figures.py)
     assert d.init_seconds < 15.0
     await d.request("ensemble/state")
     await d.stop()

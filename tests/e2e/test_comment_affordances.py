@@ -51,6 +51,8 @@ def test_viewer_is_told_why_and_reopen_stays_visible_after_resolve(
     reopen = title_action(alice, "Reopen Thread")
     alice.wait_for(lambda: reopen.count() and reopen.first.is_visible(),
                    "Reopen in sight after Resolve")
+    # and it stays there: no collapse drawn late (VS Code collapses a thread turning resolved)
+    alice.hold(lambda: reopen.count() and reopen.first.is_visible(), "Reopen in sight", 2.0)
     reopen.first.click()
     alice.wait_for(lambda: resolve.count() and resolve.first.is_visible(), "reopened")
 

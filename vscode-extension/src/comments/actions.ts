@@ -7,7 +7,6 @@ import type { CreateThreadParams, LocalThread, Queued } from '../collab-protocol
 import type { ThreadMirror } from './mirror';
 import { Viewer, mayComment } from './model';
 import { EnsembleComment } from './render';
-import { KEEP_OPEN_MS, reopenWidget } from './rollback';
 
 /**
  * What the user does to comment threads (the commands of comments.ts and the reaction
@@ -149,22 +148,16 @@ export class CommentActions {
     if (!e) {
       return;
     }
+    // the relay's update can come before the answer: either one draws the resolved state
+    e.keepOpen = resolved;
     try {
       await this.ctx.request(lsp.resolveThread, { thread_id: e.local.thread.id, resolved });
       e.local = { ...e.local, thread: { ...e.local.thread, resolved, resolved_by: this.viewer().me ?? null } };
       this.mirror.render(e);
-      if (resolved) {
-        // VS Code collapses a thread once the resolved state reaches it, which hides Reopen
-        // in its title: open it again after that (and when the relay's update arrives)
-        e.keepOpen = true;
-        setTimeout(() => {
-          if (this.mirror.get(e.local.thread.id) === e) {
-            reopenWidget(e.thread);
-          }
-        }, KEEP_OPEN_MS);
-      }
     } catch (err) {
       void vscode.window.showErrorMessage(`Ensemble: ${humanError(err, lsp.resolveThread)}`);
+    } finally {
+      e.keepOpen = false;
     }
   }
 

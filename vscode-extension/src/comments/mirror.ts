@@ -2,7 +2,7 @@ import * as vscode from 'vscode';
 import type { Comment, LocalThread } from '../collab-protocol';
 import { Viewer, mayComment, pinLines, threadContext, visibleComments } from './model';
 import { buildComments, threadLabel } from './render';
-import { reopenWidget } from './rollback';
+import { showResolved } from './rollback';
 
 /** One thread as this window shows it. */
 export interface Entry {
@@ -12,7 +12,8 @@ export interface Entry {
   pending: boolean;
   /** replies sent from here, not yet in `local` */
   replies: Comment[];
-  /** resolved from here a moment ago: keep the widget open so Reopen stays in sight */
+  /** being resolved from here: when the resolved state is drawn, the widget stays open so
+   *  Reopen is in sight (whether the relay's update or the request's answer comes first) */
   keepOpen?: boolean;
 }
 
@@ -79,11 +80,6 @@ export class ThreadMirror {
       const stored = new Set(lt.thread.comments.map((c) => c.id));
       entry.replies = entry.replies.filter((c) => !stored.has(c.id));
       this.render(entry);
-      if (entry.keepOpen && lt.thread.resolved) {
-        // the relay's resolved state: VS Code collapses the widget once more, however late
-        reopenWidget(entry.thread);
-        entry.keepOpen = false;
-      }
       return;
     }
     if (!visibleComments(lt.thread).length) {
@@ -141,6 +137,10 @@ export class ThreadMirror {
     const state = lt.thread.resolved ? vscode.CommentThreadState.Resolved : vscode.CommentThreadState.Unresolved;
     if (t.state !== state) {
       t.state = state;
+      if (e.keepOpen && lt.thread.resolved) {
+        e.keepOpen = false;
+        showResolved(t, () => this.entries.get(lt.thread.id) === e && !!e.local.thread.resolved);
+      }
     }
   }
 

@@ -244,18 +244,25 @@ async def _later(first: bool) -> None:
     """A subscription's reconnection that does nothing yet."""
 
 
+async def _two_on_s1(redis_server: services.RedisServer, prefix: str,
+                     **options: Any) -> tuple[RedisBus, RedisBus, Filler, Filler]:
+    """Two open buses a and c, each with its recorder, both subscribed to s1."""
+    a, c = _bus(redis_server, prefix, **options), _bus(redis_server, prefix, **options)
+    ra, rc = Filler([], {}), Filler([], {})
+    for bus, rec in ((a, ra), (c, rc)):
+        bus.listen(rec)
+        await bus.open()
+        await bus.subscribe("s1")
+    return a, c, ra, rc
+
+
 async def test_a_redis_stall_longer_than_the_liveness_timeout_is_no_departure(
         redis_server: services.RedisServer):
     """Redis stalls (CLIENT PAUSE) past every process's liveness timeout, and c's first
     heartbeat after it comes later than a's (c was between two heartbeats): a, whose own
     heartbeats failed too, does not take c for dead; nobody departs."""
     prefix = f"t{uuid.uuid4().hex[:8]}:"
-    a, c = (_bus(redis_server, prefix, command_timeout=0.3) for _ in range(2))
-    ra, rc = Filler([], {}), Filler([], {})
-    for bus, rec in ((a, ra), (c, rc)):
-        bus.listen(rec)
-        await bus.open()
-        await bus.subscribe("s1")
+    a, c, ra, rc = await _two_on_s1(redis_server, prefix, command_timeout=0.3)
     await _knows(a, c, "s1")
     assert await c.arrive("s1", "dan", 1, _fields(user_id="dan"))
     loop = asyncio.get_running_loop()
@@ -298,12 +305,7 @@ async def test_a_process_taken_for_dead_announces_its_users_once_when_it_comes_b
     registers dan again with his latest presence and announces the arrival once (not
     again on later heartbeats or a reconnection); a counts c in the session again."""
     prefix = f"t{uuid.uuid4().hex[:8]}:"
-    a, c = _bus(redis_server, prefix), _bus(redis_server, prefix)
-    ra, rc = Filler([], {}), Filler([], {})
-    for bus, rec in ((a, ra), (c, rc)):
-        bus.listen(rec)
-        await bus.open()
-        await bus.subscribe("s1")
+    a, c, ra, rc = await _two_on_s1(redis_server, prefix)
     loop = asyncio.get_running_loop()
     try:
         await _knows(a, c, "s1")
@@ -345,12 +347,7 @@ async def test_users_restored_before_a_failed_restore_are_announced_by_the_next(
     from redis.exceptions import ConnectionError as RedisConnectionError
 
     prefix = f"t{uuid.uuid4().hex[:8]}:"
-    a, c = _bus(redis_server, prefix), _bus(redis_server, prefix)
-    ra, rc = Filler([], {}), Filler([], {})
-    for bus, rec in ((a, ra), (c, rc)):
-        bus.listen(rec)
-        await bus.open()
-        await bus.subscribe("s1")
+    a, c, ra, rc = await _two_on_s1(redis_server, prefix)
     loop = asyncio.get_running_loop()
     register = c.registry._register
     failed: list[str] = []
